@@ -1,0 +1,1 @@
+//! ez-bundle: see Cargo.toml description.

@@ -1,0 +1,14 @@
+use clap::Parser;
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = ez_cli::EzctlCli::parse();
+    match ez_cli::run_ezctl(cli).await {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("ezctl: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

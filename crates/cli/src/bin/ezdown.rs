@@ -1,0 +1,14 @@
+use clap::Parser;
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = ez_cli::ezdown::EzdownCli::parse();
+    match ez_cli::ezdown::run(cli).await {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("ezdown: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

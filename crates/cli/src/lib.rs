@@ -1,0 +1,39 @@
+//! The `ezctl` and `ezdown` command lines. Each command group lives in its own module under
+//! `cmd/`; this crate only parses arguments, loads, calls the library crates and prints.
+
+pub mod cmd;
+pub mod ctx;
+pub mod ezdown;
+
+use clap::{Parser, Subcommand};
+
+/// `ezctl`: cluster management, the kubeasz way, without Ansible.
+#[derive(Debug, Parser)]
+#[command(name = "ezctl", version, about = "kubeasz-rs cluster manager (kubeasz `ezctl`, without Ansible)")]
+pub struct EzctlCli {
+    #[command(flatten)]
+    pub global: ctx::GlobalArgs,
+    #[command(subcommand)]
+    pub command: EzctlCommand,
+}
+
+/// Every `ezctl` command. Groups are flattened so that `ezctl new c` reads as in kubeasz.
+#[derive(Debug, Subcommand)]
+pub enum EzctlCommand {
+    #[command(flatten)]
+    Cluster(cmd::cluster::ClusterCommand),
+    #[command(flatten)]
+    Exec(cmd::exec::ExecCommand),
+    /// Run the CNCF conformance suite, report on results, build and verify a submission.
+    Conformance(cmd::conformance::ConformanceArgs),
+}
+
+/// Runs a parsed `ezctl` command line; returns the process exit code.
+pub async fn run_ezctl(cli: EzctlCli) -> anyhow::Result<u8> {
+    let ctx = ctx::Ctx::from_args(&cli.global);
+    match cli.command {
+        EzctlCommand::Cluster(c) => cmd::cluster::run(&ctx, c).await,
+        EzctlCommand::Exec(c) => cmd::exec::run(&ctx, c).await,
+        EzctlCommand::Conformance(c) => cmd::conformance::run(&ctx, c).await,
+    }
+}

@@ -1,0 +1,1 @@
+//! ez-conformance: see Cargo.toml description.

@@ -1,0 +1,1 @@
+//! ez-executor: see Cargo.toml description.

@@ -1,0 +1,1 @@
+//! ez-pki: see Cargo.toml description.

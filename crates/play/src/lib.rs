@@ -1,0 +1,1 @@
+//! ez-play: see Cargo.toml description.
