@@ -1,1 +1,6 @@
-//! ez-conformance: see Cargo.toml description.
+//! ez-conformance: the CNCF conformance run, its results, the submission and the bot's rules.
+//!
+//! Modules: [`version`] (Kubernetes versions), [`lists`] (embedded required-test lists).
+
+pub mod lists;
+pub mod version;
