@@ -1,1 +1,23 @@
-//! ez-play: see Cargo.toml description.
+//! Playbooks as data and the parallel install engine.
+//!
+//! `playbooks/` holds kubeasz's structure as YAML (plays over host groups → roles → tasks)
+//! with tera templates; [`load::Library`] reads and checks it, [`engine::run_playbook`] runs
+//! it over an inventory through [`remote::Remote`] connections, recording state for resume.
+
+pub mod apply;
+pub mod engine;
+pub mod error;
+pub mod event;
+pub mod load;
+pub mod model;
+pub mod remote;
+pub mod state;
+pub mod text;
+pub mod vars;
+
+pub use engine::{RunOptions, run_playbook};
+pub use error::PlayError;
+pub use event::{Event, Summary, TaskStatus};
+pub use load::Library;
+pub use remote::{CmdResult, Remote, Source};
+pub use vars::{Inventory, Vars};

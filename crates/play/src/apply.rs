@@ -1,0 +1,414 @@
+//! Carrying out one typed action on one host, or (in plan mode) telling what it would do.
+//!
+//! Invariant: an action reports `Changed` only when the host's state differed from the
+//! desired state (content sha256, mode, unit state) — so a run on a converged cluster
+//! reports nothing changed, and plan mode reports exactly what a run would change.
+
+use crate::model::*;
+use crate::remote::{CmdResult, Remote, Source, sh_quote};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::time::Duration;
+
+/// What an action did (or, in plan mode, would do).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    Changed(String),
+    Skipped(String),
+}
+
+/// Inputs an action needs besides its arguments.
+pub struct ApplyCtx<'a> {
+    pub remote: &'a dyn Remote,
+    pub plan: bool,
+    /// Something earlier in the same role changed on this host.
+    pub role_changed: bool,
+    /// A rendered role template, for `template` actions.
+    pub rendered: Option<&'a [u8]>,
+    /// Bytes moved so far on this host (file transfer accounting).
+    pub transferred: &'a mut u64,
+    /// Non-fatal notes (tolerated sysctl/modprobe failures).
+    pub notes: &'a mut Vec<String>,
+}
+
+const QUICK: Duration = Duration::from_secs(60);
+
+async fn run(ctx: &ApplyCtx<'_>, cmd: &str, timeout: Duration) -> Result<CmdResult, String> {
+    ctx.remote.run(cmd, timeout).await
+}
+
+async fn run_ok(ctx: &ApplyCtx<'_>, cmd: &str, timeout: Duration) -> Result<CmdResult, String> {
+    let r = run(ctx, cmd, timeout).await?;
+    if r.ok() {
+        Ok(r)
+    } else {
+        Err(format!("`{cmd}` exited {}: {}", r.status, r.tail()))
+    }
+}
+
+fn parse_mode(mode: &str) -> Result<u32, String> {
+    u32::from_str_radix(mode.trim_start_matches("0o"), 8)
+        .map_err(|_| format!("mode `{mode}` is not an octal number like 0644"))
+}
+
+/// Remote sha256 and octal mode of a file, or None when it does not exist.
+async fn remote_file_state(
+    ctx: &ApplyCtx<'_>,
+    path: &str,
+) -> Result<Option<(String, u32)>, String> {
+    let q = sh_quote(path);
+    let r = run(
+        ctx,
+        &format!("[ -f {q} ] && sha256sum {q} | cut -d' ' -f1 && stat -c %a {q} || true"),
+        QUICK,
+    )
+    .await?;
+    let mut lines = r.stdout.lines();
+    match (lines.next(), lines.next()) {
+        (Some(sum), Some(mode)) if sum.len() == 64 => Ok(Some((
+            sum.to_string(),
+            u32::from_str_radix(mode.trim(), 8).unwrap_or(0),
+        ))),
+        _ => Ok(None),
+    }
+}
+
+/// Puts `src` at `dest` unless the host already has that content and mode.
+async fn place(
+    ctx: &mut ApplyCtx<'_>,
+    src: Source<'_>,
+    local_sha: &str,
+    dest: &str,
+    mode: &str,
+) -> Result<Outcome, String> {
+    let mode = parse_mode(mode)?;
+    match remote_file_state(ctx, dest).await? {
+        Some((sha, m)) if sha == local_sha && m == mode => Ok(Outcome::Ok),
+        Some((sha, _)) if sha == local_sha => {
+            if !ctx.plan {
+                run_ok(ctx, &format!("chmod {mode:o} {}", sh_quote(dest)), QUICK).await?;
+            }
+            Ok(Outcome::Changed(format!("{dest}: mode {mode:o}")))
+        }
+        existing => {
+            if !ctx.plan {
+                let parent = Path::new(dest)
+                    .parent()
+                    .map(|p| p.to_string_lossy().to_string())
+                    .unwrap_or_else(|| "/".into());
+                run_ok(ctx, &format!("mkdir -p {}", sh_quote(&parent)), QUICK).await?;
+                *ctx.transferred += ctx.remote.put(src, dest, mode).await?;
+            }
+            let what = if existing.is_some() {
+                "updated"
+            } else {
+                "created"
+            };
+            Ok(Outcome::Changed(format!("{dest} {what}")))
+        }
+    }
+}
+
+fn sha_bytes(b: &[u8]) -> String {
+    hex::encode(Sha256::digest(b))
+}
+
+fn sha_file(path: &Path) -> Result<String, String> {
+    let mut f = std::fs::File::open(path).map_err(|e| {
+        format!(
+            "{}: {e} (is the bundle complete? run `ezdown --verify`)",
+            path.display()
+        )
+    })?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Reads a remote text file; empty when absent.
+async fn read_remote(ctx: &ApplyCtx<'_>, path: &str) -> Result<String, String> {
+    let q = sh_quote(path);
+    Ok(run(ctx, &format!("cat {q} 2>/dev/null || true"), QUICK)
+        .await?
+        .stdout)
+}
+
+/// Carries out one action.
+pub async fn apply(action: &Action, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, String> {
+    match action {
+        Action::Dir(a) => {
+            let mode = parse_mode(&a.mode)?;
+            let q = sh_quote(&a.path);
+            let r = run(
+                ctx,
+                &format!("stat -c %a {q} 2>/dev/null && [ -d {q} ]"),
+                QUICK,
+            )
+            .await?;
+            if r.ok() && u32::from_str_radix(r.stdout.trim(), 8).ok() == Some(mode) {
+                return Ok(Outcome::Ok);
+            }
+            if !ctx.plan {
+                run_ok(ctx, &format!("mkdir -p {q} && chmod {mode:o} {q}"), QUICK).await?;
+            }
+            Ok(Outcome::Changed(format!("{} directory", a.path)))
+        }
+        Action::Copy(a) => {
+            let path = Path::new(&a.src);
+            let sha = sha_file(path)?;
+            let out = place(ctx, Source::File(path), &sha, &a.dest, &a.mode).await?;
+            if let (Some(owner), Outcome::Changed(_), false) = (&a.owner, &out, ctx.plan) {
+                run_ok(
+                    ctx,
+                    &format!("chown {} {}", sh_quote(owner), sh_quote(&a.dest)),
+                    QUICK,
+                )
+                .await?;
+            }
+            Ok(out)
+        }
+        Action::Template(a) => {
+            let bytes = ctx.rendered.ok_or("template was not rendered")?.to_vec();
+            let sha = sha_bytes(&bytes);
+            place(ctx, Source::Bytes(&bytes), &sha, &a.dest, &a.mode).await
+        }
+        Action::Content(a) => {
+            let sha = sha_bytes(a.content.as_bytes());
+            place(
+                ctx,
+                Source::Bytes(a.content.as_bytes()),
+                &sha,
+                &a.dest,
+                &a.mode,
+            )
+            .await
+        }
+        Action::Command(a) => {
+            if let Some(p) = &a.creates
+                && run(ctx, &format!("test -e {}", sh_quote(p)), QUICK)
+                    .await?
+                    .ok()
+            {
+                return Ok(Outcome::Skipped(format!("{p} exists")));
+            }
+            if let Some(u) = &a.unless
+                && run(ctx, u, QUICK).await?.ok()
+            {
+                return Ok(Outcome::Ok);
+            }
+            if ctx.plan {
+                return Ok(if a.changes {
+                    Outcome::Changed(format!("would run: {}", a.cmd))
+                } else {
+                    Outcome::Skipped("check".into())
+                });
+            }
+            run_ok(ctx, &a.cmd, Duration::from_secs(a.timeout)).await?;
+            Ok(if a.changes {
+                Outcome::Changed(format!("ran: {}", a.cmd))
+            } else {
+                Outcome::Ok
+            })
+        }
+        Action::Systemd(a) => systemd(a, ctx).await,
+        Action::Sysctl(a) => {
+            let content: String = a
+                .values
+                .iter()
+                .map(|(k, v)| format!("{k} = {v}\n"))
+                .collect();
+            let out = place(
+                ctx,
+                Source::Bytes(content.as_bytes()),
+                &sha_bytes(content.as_bytes()),
+                &a.file,
+                "0644",
+            )
+            .await?;
+            if matches!(out, Outcome::Changed(_)) && !ctx.plan {
+                for (k, v) in &a.values {
+                    let r = run(
+                        ctx,
+                        &format!("sysctl -w {}", sh_quote(&format!("{k}={v}"))),
+                        QUICK,
+                    )
+                    .await?;
+                    if !r.ok() {
+                        if a.tolerate_unsupported {
+                            ctx.notes
+                                .push(format!("sysctl {k} not applied: {}", r.tail()));
+                        } else {
+                            return Err(format!("sysctl {k}={v}: {}", r.tail()));
+                        }
+                    }
+                }
+            }
+            Ok(out)
+        }
+        Action::Modprobe(a) => {
+            let content: String = a.names.iter().map(|m| format!("{m}\n")).collect();
+            let file = format!("/etc/modules-load.d/{}", a.file);
+            let out = place(
+                ctx,
+                Source::Bytes(content.as_bytes()),
+                &sha_bytes(content.as_bytes()),
+                &file,
+                "0644",
+            )
+            .await?;
+            if matches!(out, Outcome::Changed(_)) && !ctx.plan {
+                for m in &a.names {
+                    let r = run(ctx, &format!("modprobe {}", sh_quote(m)), QUICK).await?;
+                    if !r.ok() {
+                        if a.tolerate_missing {
+                            ctx.notes
+                                .push(format!("module {m} not loaded: {}", r.tail()));
+                        } else {
+                            return Err(format!("modprobe {m}: {}", r.tail()));
+                        }
+                    }
+                }
+            }
+            Ok(out)
+        }
+        Action::Block(a) => {
+            let current = read_remote(ctx, &a.path).await?;
+            let next = crate::text::replace_block(&current, &a.marker, &a.content);
+            if next == current {
+                return Ok(Outcome::Ok);
+            }
+            place(
+                ctx,
+                Source::Bytes(next.as_bytes()),
+                &sha_bytes(next.as_bytes()),
+                &a.path,
+                &a.mode,
+            )
+            .await
+        }
+        Action::Line(a) => {
+            let current = read_remote(ctx, &a.path).await?;
+            let next = crate::text::replace_line(&current, &a.regexp, &a.line, a.absent)?;
+            if next == current {
+                return Ok(Outcome::Ok);
+            }
+            let mode = remote_file_state(ctx, &a.path)
+                .await?
+                .map(|(_, m)| format!("{m:o}"))
+                .unwrap_or_else(|| "644".into());
+            place(
+                ctx,
+                Source::Bytes(next.as_bytes()),
+                &sha_bytes(next.as_bytes()),
+                &a.path,
+                &mode,
+            )
+            .await
+        }
+        Action::WaitFor(a) => {
+            if ctx.plan {
+                return Ok(Outcome::Skipped("wait".into()));
+            }
+            let mut last = CmdResult::default();
+            for attempt in 0..a.retries.max(1) {
+                last = run(ctx, &a.cmd, QUICK).await?;
+                if last.ok() {
+                    return Ok(Outcome::Ok);
+                }
+                if attempt + 1 < a.retries {
+                    tokio::time::sleep(Duration::from_secs(a.delay)).await;
+                }
+            }
+            let what = a
+                .msg
+                .clone()
+                .unwrap_or_else(|| format!("`{}` never succeeded", a.cmd));
+            Err(format!("{what} after {} tries: {}", a.retries, last.tail()))
+        }
+        Action::Assert(a) => {
+            if let Some(cmd) = &a.cmd {
+                let r = run(ctx, cmd, QUICK).await?;
+                if !r.ok() {
+                    return Err(format!("{}: {}", a.msg, r.tail()));
+                }
+            }
+            if let Some(that) = &a.that
+                && that.trim() != "true"
+            {
+                return Err(a.msg.clone());
+            }
+            Ok(Outcome::Ok)
+        }
+    }
+}
+
+async fn systemd(a: &SystemdArgs, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, String> {
+    let unit = sh_quote(&a.name);
+    let r = run(
+        ctx,
+        &format!(
+            "systemctl is-enabled {unit} 2>/dev/null; systemctl is-active {unit} 2>/dev/null; true"
+        ),
+        QUICK,
+    )
+    .await?;
+    let mut lines = r.stdout.lines();
+    let enabled = lines.next().unwrap_or("") == "enabled";
+    let active = lines.next().unwrap_or("") == "active";
+    let mut ops: Vec<String> = Vec::new();
+    if ctx.role_changed {
+        ops.push("systemctl daemon-reload".into());
+    }
+    if let Some(want) = a.enabled
+        && want != enabled
+    {
+        ops.push(format!(
+            "systemctl {} {unit}",
+            if want { "enable" } else { "disable" }
+        ));
+    }
+    let nb = if a.no_block { " --no-block" } else { "" };
+    match a.state {
+        Some(UnitState::Started) if !active => ops.push(format!("systemctl start{nb} {unit}")),
+        Some(UnitState::Started) if a.restart_on_change && ctx.role_changed => {
+            ops.push(format!("systemctl restart{nb} {unit}"))
+        }
+        Some(UnitState::Stopped) if active => ops.push(format!("systemctl stop {unit}")),
+        Some(UnitState::Restarted) => ops.push(format!("systemctl restart{nb} {unit}")),
+        _ => {}
+    }
+    let changes: Vec<&String> = ops
+        .iter()
+        .filter(|o| !o.ends_with("daemon-reload"))
+        .collect();
+    if changes.is_empty() {
+        return Ok(Outcome::Ok);
+    }
+    let summary = changes
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
+    if !ctx.plan {
+        let r = run(ctx, &ops.join(" && "), Duration::from_secs(180)).await?;
+        if !r.ok() {
+            let journal = run(
+                ctx,
+                &format!("journalctl -u {unit} -n 8 --no-pager 2>/dev/null || true"),
+                QUICK,
+            )
+            .await?;
+            return Err(format!(
+                "{summary} failed: {} | journal: {}",
+                r.tail(),
+                CmdResult {
+                    stdout: journal.stdout,
+                    ..Default::default()
+                }
+                .tail()
+            ));
+        }
+    }
+    Ok(Outcome::Changed(summary))
+}

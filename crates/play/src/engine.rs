@@ -1,0 +1,404 @@
+//! The engine: a playbook's plays run one after another; within a play every host works
+//! through the roles' tasks on its own, up to `forks` hosts at once.
+//!
+//! Invariants: a host that fails stops there (its state saved for resume) while the other
+//! hosts finish; a failed host takes no part in later plays; in plan mode nothing on any
+//! host is changed.
+
+use crate::apply::{ApplyCtx, Outcome, apply};
+use crate::error::PlayError;
+use crate::event::{Event, HostSummary, Summary, TaskStatus};
+use crate::load::{Library, tera_message};
+use crate::model::{Action, LoopItems, Task};
+use crate::remote::Remote;
+use crate::state::RunState;
+use crate::vars::{Inventory, eval_condition, render_value};
+use serde_json::Value as Json;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use tokio::sync::Semaphore;
+
+/// How to run a playbook.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub forks: usize,
+    /// Tell what would change; change nothing.
+    pub plan: bool,
+    /// Only tasks carrying one of these tags (empty: all).
+    pub tags: Vec<String>,
+    pub skip_tags: Vec<String>,
+    /// Only these hosts (empty: all).
+    pub limit: Vec<String>,
+    /// Where per-host progress is recorded for resuming (`clusters/<c>/state`).
+    pub state_dir: Option<PathBuf>,
+}
+
+type Sink = Arc<dyn Fn(Event) + Send + Sync>;
+
+/// Runs playbook `stem` of `lib` over `inv` using `remotes` (one per host address).
+pub async fn run_playbook(
+    lib: Arc<Library>,
+    stem: &str,
+    inv: Arc<Inventory>,
+    remotes: &BTreeMap<String, Arc<dyn Remote>>,
+    opts: &RunOptions,
+    sink: Sink,
+) -> Result<Summary, PlayError> {
+    let pb = lib
+        .playbooks
+        .get(stem)
+        .ok_or_else(|| PlayError::Other(format!("no playbook `{stem}` in {}", lib.dir.display())))?
+        .clone();
+    let state = Arc::new(Mutex::new(match (&opts.state_dir, opts.plan) {
+        (Some(d), false) => RunState::load_for_resume(d, stem),
+        _ => RunState {
+            playbook: stem.to_string(),
+            status: "running".into(),
+            ..Default::default()
+        },
+    }));
+    let mut summary = Summary {
+        playbook: stem.to_string(),
+        plan: opts.plan,
+        hosts: BTreeMap::new(),
+    };
+    let mut failed: BTreeSet<String> = BTreeSet::new();
+    let sem = Arc::new(Semaphore::new(opts.forks.max(1)));
+    let global_ctx = tera::Context::from_value(Json::Object(inv.vars.clone())).unwrap_or_default();
+
+    for (pi, play) in pb.plays.iter().enumerate() {
+        if let Some(cond) = &play.when {
+            let ok = eval_condition(cond, &global_ctx).map_err(|m| PlayError::Parse {
+                file: lib.dir.join(format!("{stem}.yml")),
+                message: m,
+            })?;
+            if !ok {
+                continue;
+            }
+        }
+        let hosts = play_hosts(&inv, &play.hosts, &play.exclude, &opts.limit, &failed);
+        sink(Event::PlayStarted {
+            playbook: stem.to_string(),
+            play: pi,
+            roles: play.roles.clone(),
+            hosts: hosts.clone(),
+        });
+        let mut joins = Vec::new();
+        for host in hosts {
+            let Some(remote) = remotes.get(&host).cloned() else {
+                return Err(PlayError::Other(format!(
+                    "host {host} has no connection (is it in the inventory?)"
+                )));
+            };
+            let (lib, inv, sink, state, sem) = (
+                lib.clone(),
+                inv.clone(),
+                sink.clone(),
+                state.clone(),
+                sem.clone(),
+            );
+            let (roles, opts, stem) = (play.roles.clone(), opts.clone(), stem.to_string());
+            joins.push(tokio::spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                let r = run_host(
+                    &lib,
+                    &stem,
+                    pi,
+                    &roles,
+                    &inv,
+                    remote.as_ref(),
+                    &opts,
+                    &sink,
+                    &state,
+                )
+                .await;
+                (host, r)
+            }));
+        }
+        for j in joins {
+            let (host, hs) = j
+                .await
+                .map_err(|e| PlayError::Other(format!("a host worker crashed: {e}")))?;
+            if hs.failed.is_some() {
+                failed.insert(host.clone());
+            }
+            let entry = summary.hosts.entry(host).or_default();
+            entry.ok += hs.ok;
+            entry.changed += hs.changed;
+            entry.skipped += hs.skipped;
+            entry.resumed += hs.resumed;
+            entry.transferred += hs.transferred;
+            if entry.failed.is_none() {
+                entry.failed = hs.failed;
+            }
+        }
+        if let (Some(d), false) = (&opts.state_dir, opts.plan) {
+            let mut s = state
+                .lock()
+                .map_err(|_| PlayError::Other("state lock poisoned".into()))?;
+            s.status = if failed.is_empty() {
+                "running".into()
+            } else {
+                "failed".into()
+            };
+            s.save(d)?;
+        }
+    }
+    if let (Some(d), false) = (&opts.state_dir, opts.plan) {
+        let mut s = state
+            .lock()
+            .map_err(|_| PlayError::Other("state lock poisoned".into()))?;
+        s.status = if failed.is_empty() {
+            "done".into()
+        } else {
+            "failed".into()
+        };
+        s.save(d)?;
+    }
+    Ok(summary)
+}
+
+/// Hosts of the named groups, in inventory order, without duplicates, excluded groups,
+/// hosts outside the limit and hosts that already failed.
+fn play_hosts(
+    inv: &Inventory,
+    groups: &[String],
+    exclude: &[String],
+    limit: &[String],
+    failed: &BTreeSet<String>,
+) -> Vec<String> {
+    let excluded: BTreeSet<&String> = exclude
+        .iter()
+        .filter_map(|g| inv.groups.get(g))
+        .flatten()
+        .collect();
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for g in groups {
+        for h in inv.groups.get(g).into_iter().flatten() {
+            if excluded.contains(h)
+                || failed.contains(h)
+                || (!limit.is_empty() && !limit.contains(h))
+            {
+                continue;
+            }
+            if seen.insert(h.clone()) {
+                out.push(h.clone());
+            }
+        }
+    }
+    out
+}
+
+fn selected(task: &Task, opts: &RunOptions) -> bool {
+    let tagged = opts.tags.is_empty() || task.tags.iter().any(|t| opts.tags.contains(t));
+    let skipped = task.tags.iter().any(|t| opts.skip_tags.contains(t));
+    tagged && !skipped
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_host(
+    lib: &Library,
+    stem: &str,
+    pi: usize,
+    roles: &[String],
+    inv: &Inventory,
+    remote: &dyn Remote,
+    opts: &RunOptions,
+    sink: &Sink,
+    state: &Mutex<RunState>,
+) -> HostSummary {
+    let host = remote.host().to_string();
+    let mut hs = HostSummary::default();
+    let base_ctx = inv.context_for(&host);
+    let (done, changed_roles) = match state.lock() {
+        Ok(s) => s
+            .hosts
+            .get(&host)
+            .map(|h| (h.done.clone(), h.changed_roles.clone()))
+            .unwrap_or_default(),
+        Err(_) => Default::default(),
+    };
+    for role_name in roles {
+        let Some(role) = lib.roles.get(role_name) else {
+            continue;
+        };
+        let role_key = format!("{pi}/{role_name}");
+        let mut role_changed = changed_roles.contains(&role_key);
+        for (ti, task) in role.tasks.iter().enumerate() {
+            if !selected(task, opts) {
+                continue;
+            }
+            let items = match loop_items(task, &base_ctx) {
+                Ok(items) => items,
+                Err(m) => return fail(&mut hs, sink, &host, stem, role_name, &task.name, m),
+            };
+            for (ii, item) in items.iter().enumerate() {
+                let key = format!("{role_key}/{ti}/{ii}");
+                if done.contains(&key) && !opts.plan {
+                    hs.resumed += 1;
+                    sink(Event::Task {
+                        host: host.clone(),
+                        role: role_name.clone(),
+                        task: task.name.clone(),
+                        status: TaskStatus::Resumed,
+                        detail: String::new(),
+                    });
+                    continue;
+                }
+                let mut ctx = base_ctx.clone();
+                if let Some(it) = item {
+                    ctx.insert("item", it);
+                }
+                let res = run_task(
+                    lib,
+                    role_name,
+                    task,
+                    &ctx,
+                    remote,
+                    opts.plan,
+                    role_changed,
+                    &mut hs,
+                    sink,
+                )
+                .await;
+                let (status, detail) = match res {
+                    Ok(Outcome::Ok) => (TaskStatus::Ok, String::new()),
+                    Ok(Outcome::Changed(d)) => (TaskStatus::Changed, d),
+                    Ok(Outcome::Skipped(d)) => (TaskStatus::Skipped, d),
+                    Err(m) if task.ignore_errors => {
+                        (TaskStatus::Skipped, format!("ignored error: {m}"))
+                    }
+                    Err(m) => return fail(&mut hs, sink, &host, stem, role_name, &task.name, m),
+                };
+                match status {
+                    TaskStatus::Changed => {
+                        hs.changed += 1;
+                        role_changed = true;
+                    }
+                    TaskStatus::Skipped => hs.skipped += 1,
+                    _ => hs.ok += 1,
+                }
+                if !opts.plan
+                    && let Ok(mut s) = state.lock()
+                {
+                    {
+                        let h = s.hosts.entry(host.clone()).or_default();
+                        h.done.insert(key);
+                        if role_changed {
+                            h.changed_roles.insert(role_key.clone());
+                        }
+                    }
+                }
+                sink(Event::Task {
+                    host: host.clone(),
+                    role: role_name.clone(),
+                    task: task.name.clone(),
+                    status,
+                    detail,
+                });
+            }
+        }
+    }
+    hs
+}
+
+fn fail(
+    hs: &mut HostSummary,
+    sink: &Sink,
+    host: &str,
+    stem: &str,
+    role: &str,
+    task: &str,
+    message: String,
+) -> HostSummary {
+    sink(Event::Task {
+        host: host.into(),
+        role: role.into(),
+        task: task.into(),
+        status: TaskStatus::Failed,
+        detail: message.clone(),
+    });
+    sink(Event::HostFailed {
+        host: host.into(),
+        step: stem.into(),
+        role: role.into(),
+        task: task.into(),
+        message: message.clone(),
+    });
+    hs.failed = Some(format!(
+        "host {host}, step {stem}, role {role}, task `{task}`: {message}"
+    ));
+    std::mem::take(hs)
+}
+
+fn loop_items(task: &Task, ctx: &tera::Context) -> Result<Vec<Option<Json>>, String> {
+    match &task.loop_items {
+        None => Ok(vec![None]),
+        Some(LoopItems::Literal(items)) => items
+            .iter()
+            .map(|v| serde_json::to_value(v).map(Some).map_err(|e| e.to_string()))
+            .collect(),
+        Some(LoopItems::Variable(name)) => match ctx.get(name) {
+            Some(Json::Array(a)) => Ok(a.iter().cloned().map(Some).collect()),
+            Some(_) => Err(format!("loop variable `{name}` is not a list")),
+            None => Err(format!("loop variable `{name}` is not defined")),
+        },
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_task(
+    lib: &Library,
+    role: &str,
+    task: &Task,
+    ctx: &tera::Context,
+    remote: &dyn Remote,
+    plan: bool,
+    role_changed: bool,
+    hs: &mut HostSummary,
+    sink: &Sink,
+) -> Result<Outcome, String> {
+    if let Some(cond) = &task.when
+        && !eval_condition(cond, ctx)?
+    {
+        return Ok(Outcome::Skipped("condition false".into()));
+    }
+    let args = render_value(&task.args, ctx)?;
+    let mut m = serde_yaml_ng::Mapping::new();
+    m.insert(serde_yaml_ng::Value::String(task.action.clone()), args);
+    let action: Action = crate::model::action_from_yaml(serde_yaml_ng::Value::Mapping(m))
+        .map_err(|e| format!("bad arguments after rendering: {e}"))?;
+    let rendered = match &action {
+        Action::Template(t) => Some(
+            lib.templates
+                .render(&format!("{role}/{}", t.src), ctx)
+                .map_err(|e| format!("template {role}/{}: {}", t.src, tera_message(&e)))?
+                .into_bytes(),
+        ),
+        _ => None,
+    };
+    let mut notes = Vec::new();
+    let mut transferred = 0u64;
+    let out = {
+        let mut actx = ApplyCtx {
+            remote,
+            plan,
+            role_changed,
+            rendered: rendered.as_deref(),
+            transferred: &mut transferred,
+            notes: &mut notes,
+        };
+        apply(&action, &mut actx).await
+    };
+    hs.transferred += transferred;
+    for note in notes {
+        sink(Event::Note {
+            host: remote.host().to_string(),
+            task: task.name.clone(),
+            note,
+        });
+    }
+    out
+}

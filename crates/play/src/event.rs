@@ -1,0 +1,82 @@
+//! Progress events of a run (printed live, or as JSON lines with `--json`) and the summary.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// How a task ended on a host.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    Ok,
+    Changed,
+    Skipped,
+    Resumed,
+    Failed,
+}
+
+/// One event of a run.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    PlayStarted {
+        playbook: String,
+        play: usize,
+        roles: Vec<String>,
+        hosts: Vec<String>,
+    },
+    Task {
+        host: String,
+        role: String,
+        task: String,
+        status: TaskStatus,
+        detail: String,
+    },
+    Note {
+        host: String,
+        task: String,
+        note: String,
+    },
+    HostFailed {
+        host: String,
+        step: String,
+        role: String,
+        task: String,
+        message: String,
+    },
+}
+
+/// Totals of one host.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct HostSummary {
+    pub ok: usize,
+    pub changed: usize,
+    pub skipped: usize,
+    pub resumed: usize,
+    /// Bytes of files transferred to this host.
+    pub transferred: u64,
+    /// The failure that stopped this host, already phrased for a human.
+    pub failed: Option<String>,
+}
+
+/// Totals of a run, per host.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub playbook: String,
+    pub plan: bool,
+    pub hosts: BTreeMap<String, HostSummary>,
+}
+
+impl Summary {
+    pub fn changed(&self) -> usize {
+        self.hosts.values().map(|h| h.changed).sum()
+    }
+    pub fn failures(&self) -> Vec<(&str, &str)> {
+        self.hosts
+            .iter()
+            .filter_map(|(h, s)| s.failed.as_deref().map(|f| (h.as_str(), f)))
+            .collect()
+    }
+    pub fn transferred(&self) -> u64 {
+        self.hosts.values().map(|h| h.transferred).sum()
+    }
+}

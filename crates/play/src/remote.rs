@@ -1,0 +1,83 @@
+//! What the engine needs from a host. The SSH executor implements it for real hosts
+//! ([`crate::ssh_remote`]); tests may use a double.
+
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::time::Duration;
+
+/// A boxed, sendable future (the trait must be object-safe and usable across tasks).
+pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A finished remote command. A non-zero `status` is not an error at this level.
+#[derive(Debug, Clone, Default)]
+pub struct CmdResult {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CmdResult {
+    pub fn ok(&self) -> bool {
+        self.status == 0
+    }
+    /// The last lines of stderr (or stdout when stderr is empty), for error messages.
+    pub fn tail(&self) -> String {
+        let text = if self.stderr.trim().is_empty() {
+            &self.stdout
+        } else {
+            &self.stderr
+        };
+        let lines: Vec<&str> = text.trim_end().lines().collect();
+        let start = lines.len().saturating_sub(5);
+        lines[start..].join(" | ")
+    }
+}
+
+/// Where the bytes of a placed file come from.
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    Bytes(&'a [u8]),
+    File(&'a Path),
+}
+
+/// Operations on one host. Errors are connection-level problems, already phrased for a
+/// human (host, what failed, what to do).
+pub trait Remote: Send + Sync {
+    /// The inventory name of the host (its address).
+    fn host(&self) -> &str;
+    /// Runs a shell command as root (through sudo when the inventory says so).
+    fn run<'a>(&'a self, cmd: &'a str, timeout: Duration) -> BoxFut<'a, Result<CmdResult, String>>;
+    /// Places a file atomically with `mode`; returns the bytes transferred.
+    fn put<'a>(
+        &'a self,
+        src: Source<'a>,
+        dest: &'a str,
+        mode: u32,
+    ) -> BoxFut<'a, Result<u64, String>>;
+}
+
+/// Quotes a string for a POSIX shell.
+pub fn sh_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-:=@,+".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(sh_quote("/etc/hosts"), "/etc/hosts");
+        assert_eq!(sh_quote("a b"), "'a b'");
+        assert_eq!(sh_quote("it's"), r"'it'\''s'");
+        assert_eq!(sh_quote(""), "''");
+    }
+}
