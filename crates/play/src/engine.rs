@@ -338,7 +338,12 @@ fn loop_items(task: &Task, ctx: &tera::Context) -> Result<Vec<Option<Json>>, Str
         None => Ok(vec![None]),
         Some(LoopItems::Literal(items)) => items
             .iter()
-            .map(|v| serde_json::to_value(v).map(Some).map_err(|e| e.to_string()))
+            .map(|v| {
+                let rendered = crate::vars::render_value(v, ctx)?;
+                serde_json::to_value(&rendered)
+                    .map(Some)
+                    .map_err(|e| e.to_string())
+            })
             .collect(),
         Some(LoopItems::Variable(name)) => match ctx.get(name) {
             Some(Json::Array(a)) => Ok(a.iter().cloned().map(Some).collect()),
