@@ -2,5 +2,9 @@
 //!
 //! Modules: [`version`] (Kubernetes versions), [`lists`] (embedded required-test lists).
 
+pub mod e2elog;
+pub mod junit;
 pub mod lists;
+pub mod report;
+pub mod source;
 pub mod version;
