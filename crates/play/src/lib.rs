@@ -8,6 +8,7 @@ pub mod apply;
 pub mod engine;
 pub mod error;
 pub mod event;
+pub mod facts;
 pub mod load;
 pub mod model;
 pub mod remote;
