@@ -1,0 +1,313 @@
+//! The artifact catalog: which upstream files make a kubeasz bundle for a version table and an
+//! architecture, where each one's checksum is published, and where it lands.
+//!
+//! Layout (kubeasz's): `bin/` (k8s, etcd, helm, calicoctl, crictl), `bin/containerd-bin/`
+//! (containerd static + runc), `bin/cni-bin/`, `down/` (the archives themselves and image tars).
+//!
+//! Not in the catalog: **nginx for kube-lb**. kubeasz builds it from source inside its
+//! `kubeasz-ext-build` image (nginx.org publishes sources only, no static binaries), so there
+//! is no upstream binary to download and verify. Supply one with `ezdown --extra-file
+//! bin/nginx=/path/to/nginx` (recorded with its sha256 in the manifest); see docs/en/ezdown.md.
+
+use crate::error::{BundleError, Result};
+use ez_inventory::VersionTable;
+
+/// Target CPU architecture, spelled as Go/OCI spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arch {
+    Amd64,
+    Arm64,
+}
+
+impl Arch {
+    pub fn parse(s: &str) -> Result<Arch> {
+        match s {
+            "amd64" | "x86_64" => Ok(Arch::Amd64),
+            "arm64" | "aarch64" => Ok(Arch::Arm64),
+            other => Err(BundleError::BadArch(other.to_string())),
+        }
+    }
+
+    /// The architecture of this machine (amd64 unless running on aarch64).
+    pub fn host() -> Arch {
+        if cfg!(target_arch = "aarch64") {
+            Arch::Arm64
+        } else {
+            Arch::Amd64
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Arch::Amd64 => "amd64",
+            Arch::Arm64 => "arm64",
+        }
+    }
+}
+
+/// Where an artifact's SHA-256 comes from when the repository table has no entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChecksumSource {
+    /// An upstream checksum file (any format `checksum::parse_checksum_file` accepts).
+    File(String),
+    /// Nothing published: only the repository table can vouch for it.
+    TableOnly,
+}
+
+/// How a downloaded file is installed into the bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Install {
+    /// A bare executable, moved to this path (relative to the bundle base), mode 0755.
+    Binary { dest: String },
+    /// An archive kept at `down/<file_name>`, from which regular files are extracted into
+    /// `dest_dir`: only those whose base name is in `names`, or all of them when `names` is
+    /// empty.
+    Archive {
+        dest_dir: String,
+        names: Vec<String>,
+    },
+}
+
+/// One upstream file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifact {
+    /// Short stable name, e.g. `kubelet`, `etcd`, `cni-plugins`.
+    pub id: String,
+    pub version: String,
+    /// The upstream URL (https).
+    pub url: String,
+    pub checksum: ChecksumSource,
+    pub install: Install,
+}
+
+impl Artifact {
+    /// The last path segment of the URL.
+    pub fn file_name(&self) -> &str {
+        self.url.rsplit('/').next().unwrap_or(&self.url)
+    }
+
+    /// Where the downloaded file itself lives in the bundle.
+    pub fn download_path(&self) -> String {
+        match &self.install {
+            Install::Binary { dest } => dest.clone(),
+            Install::Archive { .. } => format!("down/{}", self.file_name()),
+        }
+    }
+}
+
+/// Checks that a version looks like `v1.2.3` / `1.2.3` (optionally with a `-suffix`).
+pub fn check_version(v: &str) -> Result<()> {
+    let core = v.strip_prefix('v').unwrap_or(v);
+    let core = core.split_once('-').map(|(c, _)| c).unwrap_or(core);
+    let parts: Vec<&str> = core.split('.').collect();
+    let ok = parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-+".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(BundleError::BadVersion(v.to_string()))
+    }
+}
+
+/// The binary artifacts of a bundle (kubeasz's k8s-bin + ext-bin, minus docker and the
+/// from-source builds).
+pub fn binaries(v: &VersionTable, arch: Arch) -> Result<Vec<Artifact>> {
+    for ver in [
+        &v.kubernetes,
+        &v.etcd,
+        &v.runc,
+        &v.cni_plugins,
+        &v.crictl,
+        &v.helm,
+        &v.calicoctl,
+    ] {
+        check_version(ver)?;
+    }
+    check_version(&v.containerd)?;
+    let a = arch.as_str();
+    let mut out = Vec::new();
+    let k8s = &v.kubernetes;
+    for bin in [
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "kubelet",
+        "kube-proxy",
+        "kubectl",
+    ] {
+        let url = format!("https://dl.k8s.io/release/{k8s}/bin/linux/{a}/{bin}");
+        out.push(Artifact {
+            id: bin.to_string(),
+            version: k8s.clone(),
+            checksum: ChecksumSource::File(format!("{url}.sha256")),
+            url,
+            install: Install::Binary {
+                dest: format!("bin/{bin}"),
+            },
+        });
+    }
+    let etcd = &v.etcd;
+    let base = format!("https://github.com/etcd-io/etcd/releases/download/{etcd}");
+    out.push(Artifact {
+        id: "etcd".into(),
+        version: etcd.clone(),
+        url: format!("{base}/etcd-{etcd}-linux-{a}.tar.gz"),
+        checksum: ChecksumSource::File(format!("{base}/SHA256SUMS")),
+        install: Install::Archive {
+            dest_dir: "bin".into(),
+            names: vec!["etcd".into(), "etcdctl".into(), "etcdutl".into()],
+        },
+    });
+    let cd = v.containerd.trim_start_matches('v');
+    let url = format!(
+        "https://github.com/containerd/containerd/releases/download/v{cd}/containerd-static-{cd}-linux-{a}.tar.gz"
+    );
+    out.push(Artifact {
+        id: "containerd".into(),
+        version: cd.to_string(),
+        checksum: ChecksumSource::File(format!("{url}.sha256sum")),
+        url,
+        install: Install::Archive {
+            dest_dir: "bin/containerd-bin".into(),
+            names: vec![],
+        },
+    });
+    let runc = &v.runc;
+    let base = format!("https://github.com/opencontainers/runc/releases/download/{runc}");
+    out.push(Artifact {
+        id: "runc".into(),
+        version: runc.clone(),
+        url: format!("{base}/runc.{a}"),
+        checksum: ChecksumSource::File(format!("{base}/runc.sha256sum")),
+        install: Install::Binary {
+            dest: "bin/containerd-bin/runc".into(),
+        },
+    });
+    let cni = &v.cni_plugins;
+    let url = format!(
+        "https://github.com/containernetworking/plugins/releases/download/{cni}/cni-plugins-linux-{a}-{cni}.tgz"
+    );
+    out.push(Artifact {
+        id: "cni-plugins".into(),
+        version: cni.clone(),
+        checksum: ChecksumSource::File(format!("{url}.sha256")),
+        url,
+        install: Install::Archive {
+            dest_dir: "bin/cni-bin".into(),
+            names: vec![],
+        },
+    });
+    let crictl = &v.crictl;
+    let url = format!(
+        "https://github.com/kubernetes-sigs/cri-tools/releases/download/{crictl}/crictl-{crictl}-linux-{a}.tar.gz"
+    );
+    out.push(Artifact {
+        id: "crictl".into(),
+        version: crictl.clone(),
+        checksum: ChecksumSource::File(format!("{url}.sha256")),
+        url,
+        install: Install::Archive {
+            dest_dir: "bin".into(),
+            names: vec!["crictl".into()],
+        },
+    });
+    let helm = &v.helm;
+    let url = format!("https://get.helm.sh/helm-{helm}-linux-{a}.tar.gz");
+    out.push(Artifact {
+        id: "helm".into(),
+        version: helm.clone(),
+        checksum: ChecksumSource::File(format!("{url}.sha256sum")),
+        url,
+        install: Install::Archive {
+            dest_dir: "bin".into(),
+            names: vec!["helm".into()],
+        },
+    });
+    let cal = &v.calicoctl;
+    let base = format!("https://github.com/projectcalico/calico/releases/download/{cal}");
+    out.push(Artifact {
+        id: "calicoctl".into(),
+        version: cal.clone(),
+        url: format!("{base}/calicoctl-linux-{a}"),
+        // Calico attaches a SHA256SUMS file to its GitHub releases; if a release lacks it,
+        // add the value to the repository table.
+        checksum: ChecksumSource::File(format!("{base}/SHA256SUMS")),
+        install: Install::Binary {
+            dest: "bin/calicoctl".into(),
+        },
+    });
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_catalog_has_every_kubeasz_binary() {
+        let c = binaries(&VersionTable::default(), Arch::Amd64).unwrap();
+        let ids: Vec<&str> = c.iter().map(|a| a.id.as_str()).collect();
+        for want in [
+            "kube-apiserver",
+            "kubelet",
+            "kubectl",
+            "etcd",
+            "containerd",
+            "runc",
+            "cni-plugins",
+            "crictl",
+            "helm",
+            "calicoctl",
+        ] {
+            assert!(ids.contains(&want), "{want}");
+        }
+        let kubelet = c.iter().find(|a| a.id == "kubelet").unwrap();
+        assert_eq!(
+            kubelet.url,
+            "https://dl.k8s.io/release/v1.36.3/bin/linux/amd64/kubelet"
+        );
+        assert_eq!(kubelet.download_path(), "bin/kubelet");
+        let etcd = c.iter().find(|a| a.id == "etcd").unwrap();
+        assert_eq!(
+            etcd.url,
+            "https://github.com/etcd-io/etcd/releases/download/v3.7.1/etcd-v3.7.1-linux-amd64.tar.gz"
+        );
+        assert_eq!(etcd.download_path(), "down/etcd-v3.7.1-linux-amd64.tar.gz");
+        let cd = c.iter().find(|a| a.id == "containerd").unwrap();
+        assert!(
+            cd.url
+                .ends_with("/v2.3.3/containerd-static-2.3.3-linux-amd64.tar.gz")
+        );
+    }
+
+    #[test]
+    fn arm64_urls() {
+        let c = binaries(&VersionTable::default(), Arch::Arm64).unwrap();
+        assert!(c.iter().all(|a| a.url.contains("arm64")), "{c:#?}");
+    }
+
+    #[test]
+    fn versions_are_checked() {
+        assert!(check_version("v1.36.3").is_ok());
+        assert!(check_version("2.3.3").is_ok());
+        assert!(check_version("v1.36.0-rc.1").is_ok());
+        for bad in ["latest", "v1.36", "v1.36.x", "../../etc", "v1.2.3/../x", ""] {
+            assert!(check_version(bad).is_err(), "{bad}");
+        }
+        let t = VersionTable::default().with_kubernetes("nonsense");
+        assert!(matches!(
+            binaries(&t, Arch::Amd64),
+            Err(BundleError::BadVersion(_))
+        ));
+    }
+
+    #[test]
+    fn arch_parsing() {
+        assert_eq!(Arch::parse("aarch64").unwrap(), Arch::Arm64);
+        assert!(Arch::parse("riscv64").is_err());
+    }
+}

@@ -1,0 +1,9 @@
+//! Images without docker: a registry client and the image tar writer.
+
+pub mod archive;
+pub mod client;
+pub mod pull;
+pub mod reference;
+
+pub use pull::pull_image;
+pub use reference::ImageRef;

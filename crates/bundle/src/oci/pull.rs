@@ -1,0 +1,282 @@
+//! Pulling one image into `down/<name>_<tag>.tar`.
+//!
+//! Invariants: every blob is verified (digest and size) before it enters the blob cache
+//! `.ezdown/blobs/<hex>`, so a cache file's existence means it is good; the tar is assembled
+//! in `.ezdown/partial/` and renamed into `down/` only when complete.
+
+use crate::binaries::move_into_place;
+use crate::catalog::Arch;
+use crate::checksum::Sha256;
+use crate::error::{BundleError, Result};
+use crate::events::Event;
+use crate::fetch::{download, remove};
+use crate::manifest::{FileEntry, Kind, WORK_DIR};
+use crate::oci::archive::{self, ImageTar};
+use crate::oci::client::{DOCKER_LIST, OCI_INDEX, RawManifest, Repo};
+use crate::oci::reference::{ImageRef, api_base};
+use crate::session::Session;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Deserialize)]
+struct Descriptor {
+    #[serde(rename = "mediaType", default)]
+    media_type: String,
+    digest: String,
+    size: u64,
+    #[serde(default)]
+    platform: Option<Platform>,
+}
+
+#[derive(Deserialize)]
+struct Platform {
+    architecture: String,
+    os: String,
+    #[serde(default)]
+    variant: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Index {
+    manifests: Vec<Descriptor>,
+}
+
+#[derive(Deserialize)]
+struct ImageManifest {
+    config: Descriptor,
+    layers: Vec<Descriptor>,
+}
+
+/// Registry endpoints to try for an image: for docker.io, docker.io itself (unless
+/// `mirror_only`) then each registry mirror; other registries are asked directly.
+pub fn endpoints(s: &Session, image: &ImageRef) -> Vec<String> {
+    if !image.is_docker_hub() {
+        return vec![api_base(&image.registry)];
+    }
+    let mut out = Vec::new();
+    if !s.sources.mirror_only {
+        out.push(api_base("docker.io"));
+    }
+    out.extend(s.sources.registry_mirrors.iter().map(|m| api_base(m)));
+    out
+}
+
+/// Pulls `image` for linux/`arch` into `down/<tar_name>`, trying each endpoint in turn.
+/// Skips the pull when an earlier manifest lists the tar and it still verifies.
+pub async fn pull_image(
+    s: &Session,
+    image: &ImageRef,
+    arch: Arch,
+    previous: &BTreeMap<String, FileEntry>,
+) -> Result<FileEntry> {
+    let rel = format!("down/{}", image.tar_name());
+    let id = image.full_name();
+    if let Some(e) = previous.get(&rel)
+        && e.artifact == id
+        && let Ok((sha, size)) = Sha256::of_file(&s.base.join(&rel)).await
+        && sha.hex() == e.sha256
+        && size == e.size
+    {
+        s.events.emit(Event::Skipped { id, path: rel });
+        return Ok(e.clone());
+    }
+    let mut tried = Vec::new();
+    let eps = endpoints(s, image);
+    if eps.is_empty() {
+        return Err(BundleError::Other(format!(
+            "{id}: no registry to pull from (--mirror-only without a registry mirror; add --registry-mirror)"
+        )));
+    }
+    for base in eps {
+        match pull_from(s, image, arch, &base, &rel).await {
+            Ok(e) => return Ok(e),
+            Err(
+                e @ (BundleError::DiskFull(_)
+                | BundleError::Io { .. }
+                | BundleError::NoPlatform { .. }),
+            ) => {
+                return Err(e);
+            }
+            Err(e) => {
+                s.events.emit(Event::SourceFailed {
+                    id: id.clone(),
+                    url: base.clone(),
+                    error: e.to_string(),
+                });
+                tried.push(format!("{base} ({e})"));
+            }
+        }
+    }
+    Err(BundleError::AllSourcesFailed {
+        what: id,
+        tried: tried.join("; "),
+    })
+}
+
+async fn pull_from(
+    s: &Session,
+    image: &ImageRef,
+    arch: Arch,
+    base: &str,
+    rel: &str,
+) -> Result<FileEntry> {
+    let repo = Repo::new(s, base.to_string(), image.repo.clone());
+    let top = repo.manifest(image.reference(), None).await?;
+    let manifest = resolve_platform(&repo, image, arch, top).await?;
+    let m: ImageManifest =
+        serde_json::from_slice(&manifest.bytes).map_err(|e| BundleError::Registry {
+            registry: base.to_string(),
+            msg: format!("bad image manifest: {e}"),
+        })?;
+    let blob_dir = s.base.join(WORK_DIR).join("blobs");
+    let mut layers = Vec::new();
+    let config = fetch_blob(s, &repo, &image.full_name(), &m.config).await?;
+    for l in &m.layers {
+        layers.push(fetch_blob(s, &repo, &image.full_name(), l).await?);
+    }
+    let part = s.part_path(&image.tar_name());
+    let (img, bytes, mt, bd, p) = (
+        image.clone(),
+        manifest.bytes.clone(),
+        manifest.media_type.clone(),
+        blob_dir,
+        part.clone(),
+    );
+    tokio::task::spawn_blocking(move || {
+        archive::write(
+            &ImageTar {
+                image: &img,
+                manifest: &bytes,
+                manifest_media_type: &mt,
+                config,
+                layers: &layers,
+            },
+            &bd,
+            &p,
+        )
+    })
+    .await
+    .map_err(|e| BundleError::Other(format!("tar task failed: {e}")))??;
+    let (sha, size) = Sha256::of_file(&part).await?;
+    move_into_place(&part, &s.base.join(rel), false).await?;
+    let source = format!("{base}/{}@sha256:{}", image.repo, manifest.digest.hex());
+    s.events.emit(Event::Done {
+        id: image.full_name(),
+        path: rel.to_string(),
+        sha256: sha.hex(),
+        size,
+        source: source.clone(),
+    });
+    Ok(FileEntry {
+        path: rel.to_string(),
+        size,
+        sha256: sha.hex(),
+        kind: Kind::Image,
+        artifact: image.full_name(),
+        version: image.tag.clone(),
+        source,
+        from: None,
+    })
+}
+
+/// Index / manifest list → the manifest for linux/`arch` (digest-verified).
+async fn resolve_platform(
+    repo: &Repo<'_>,
+    image: &ImageRef,
+    arch: Arch,
+    top: RawManifest,
+) -> Result<RawManifest> {
+    if top.media_type != OCI_INDEX && top.media_type != DOCKER_LIST {
+        return Ok(top);
+    }
+    let idx: Index = serde_json::from_slice(&top.bytes).map_err(|e| BundleError::Registry {
+        registry: repo.base.clone(),
+        msg: format!("bad index: {e}"),
+    })?;
+    let want = arch.as_str();
+    let pick = idx.manifests.iter().find(|d| {
+        d.platform.as_ref().is_some_and(|p| {
+            p.os == "linux"
+                && p.architecture == want
+                && (want != "arm64" || p.variant.as_deref().is_none_or(|v| v == "v8"))
+        })
+    });
+    let Some(d) = pick else {
+        let available: Vec<String> = idx
+            .manifests
+            .iter()
+            .filter_map(|d| {
+                d.platform
+                    .as_ref()
+                    .map(|p| format!("{}/{}", p.os, p.architecture))
+            })
+            .collect();
+        return Err(BundleError::NoPlatform {
+            image: image.full_name(),
+            arch: want.to_string(),
+            available: available.join(", "),
+        });
+    };
+    let digest = Sha256::parse(&d.digest).ok_or_else(|| BundleError::Registry {
+        registry: repo.base.clone(),
+        msg: format!("bad digest {}", d.digest),
+    })?;
+    let m = repo.manifest(&d.digest, Some(digest)).await?;
+    if m.bytes.len() as u64 != d.size {
+        return Err(BundleError::DigestMismatch {
+            what: format!("size of manifest {}", d.digest),
+            expected: d.size.to_string(),
+            actual: m.bytes.len().to_string(),
+        });
+    }
+    let media_type = if d.media_type.is_empty() {
+        m.media_type
+    } else {
+        d.media_type.clone()
+    };
+    Ok(RawManifest { media_type, ..m })
+}
+
+/// Downloads a blob into the cache unless it is there; verifies digest and size.
+async fn fetch_blob(s: &Session, repo: &Repo<'_>, id: &str, d: &Descriptor) -> Result<Sha256> {
+    let digest = Sha256::parse(&d.digest).ok_or_else(|| BundleError::Registry {
+        registry: repo.base.clone(),
+        msg: format!("bad digest {}", d.digest),
+    })?;
+    let dest = s.base.join(WORK_DIR).join("blobs").join(digest.hex());
+    if tokio::fs::metadata(&dest)
+        .await
+        .is_ok_and(|m| m.len() == d.size)
+    {
+        return Ok(digest);
+    }
+    let part = s.part_path(&format!("blob-{}", digest.hex()));
+    let url = repo.blob_url(&d.digest);
+    for round in 0..2 {
+        let auth = repo.auth_header().await;
+        let got = download(
+            &s.client,
+            &s.fetch,
+            &s.events,
+            id,
+            &url,
+            &part,
+            true,
+            auth.as_deref(),
+        )
+        .await?;
+        if got.sha256 == digest && got.size == d.size {
+            move_into_place(&part, &dest, false).await?;
+            return Ok(digest);
+        }
+        remove(&part).await?;
+        if round == 1 {
+            return Err(BundleError::DigestMismatch {
+                what: format!("blob {} of {id} from {url}", d.digest),
+                expected: format!("{} ({} bytes)", d.digest, d.size),
+                actual: format!("sha256:{} ({} bytes)", got.sha256.hex(), got.size),
+            });
+        }
+    }
+    unreachable!("the loop returns on its second round")
+}

@@ -1,0 +1,186 @@
+//! Image references (`[registry/]repo[:tag][@sha256:…]`), normalised the way docker does:
+//! no registry → `docker.io`, a single name → `library/<name>`, no tag → `latest`.
+
+use crate::error::{BundleError, Result};
+
+/// A parsed image reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef {
+    /// `docker.io` or `host[:port]`.
+    pub registry: String,
+    /// Repository path, e.g. `calico/cni`, `library/busybox`.
+    pub repo: String,
+    pub tag: String,
+    /// `sha256:<hex>` when pinned.
+    pub digest: Option<String>,
+}
+
+impl ImageRef {
+    pub fn parse(s: &str) -> Result<ImageRef> {
+        let bad = || BundleError::BadReference(s.to_string());
+        let s = s.trim();
+        if s.is_empty() || s.contains(char::is_whitespace) || s.contains("://") {
+            return Err(bad());
+        }
+        let (name, digest) = match s.split_once('@') {
+            Some((n, d)) => {
+                if crate::checksum::Sha256::parse(d).is_none() || !d.starts_with("sha256:") {
+                    return Err(bad());
+                }
+                (n, Some(d.to_string()))
+            }
+            None => (s, None),
+        };
+        let (registry, rest) = match name.split_once('/') {
+            Some((first, rest))
+                if first.contains('.') || first.contains(':') || first == "localhost" =>
+            {
+                (first.to_string(), rest.to_string())
+            }
+            _ => ("docker.io".to_string(), name.to_string()),
+        };
+        let (repo, tag) = match rest.rsplit_once(':') {
+            Some((r, t)) if !t.contains('/') => (r.to_string(), t.to_string()),
+            _ => (rest.clone(), "latest".to_string()),
+        };
+        let repo = if registry == "docker.io" && !repo.contains('/') {
+            format!("library/{repo}")
+        } else {
+            repo
+        };
+        let ok_repo = !repo.is_empty()
+            && repo.split('/').all(|p| {
+                !p.is_empty()
+                    && p.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+            });
+        let ok_tag = !tag.is_empty()
+            && tag.len() <= 128
+            && tag
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+        if !ok_repo || !ok_tag {
+            return Err(bad());
+        }
+        Ok(ImageRef {
+            registry,
+            repo,
+            tag,
+            digest,
+        })
+    }
+
+    /// What to ask the registry for: the digest when pinned, else the tag.
+    pub fn reference(&self) -> &str {
+        self.digest.as_deref().unwrap_or(&self.tag)
+    }
+
+    /// `docker.io/calico/cni:v3.32.1` (the name containerd stores).
+    pub fn full_name(&self) -> String {
+        format!("{}/{}:{}", self.registry, self.repo, self.tag)
+    }
+
+    /// The name `docker load` tags: docker.io images in their short form
+    /// (`calico/cni:v3.32.1`, `busybox:1`), others in full.
+    pub fn docker_name(&self) -> String {
+        if self.registry == "docker.io" {
+            let repo = self.repo.strip_prefix("library/").unwrap_or(&self.repo);
+            format!("{repo}:{}", self.tag)
+        } else {
+            self.full_name()
+        }
+    }
+
+    /// kubeasz's tar name: `<last path component>_<tag>.tar`, e.g. `cni_v3.32.1.tar`.
+    pub fn tar_name(&self) -> String {
+        let last = self.repo.rsplit('/').next().unwrap_or(&self.repo);
+        format!("{last}_{}.tar", self.tag)
+    }
+
+    /// True for docker.io images (the only ones registry mirrors serve).
+    pub fn is_docker_hub(&self) -> bool {
+        self.registry == "docker.io"
+    }
+}
+
+impl std::fmt::Display for ImageRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.full_name())?;
+        if let Some(d) = &self.digest {
+            write!(f, "@{d}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The API base URL for a registry host: docker.io → `https://registry-1.docker.io`;
+/// `http://…` kept as given; loopback hosts (`localhost`, `127.*`, `[::1]`) → plain http, as a
+/// test or on-host registry; everything else https.
+pub fn api_base(registry: &str) -> String {
+    if registry == "docker.io" {
+        return "https://registry-1.docker.io".into();
+    }
+    if registry.starts_with("http://") || registry.starts_with("https://") {
+        return registry.trim_end_matches('/').to_string();
+    }
+    let host = registry
+        .rsplit_once(':')
+        .map(|(h, _)| h)
+        .unwrap_or(registry);
+    if host == "localhost" || host.starts_with("127.") || host == "[::1]" {
+        format!("http://{registry}")
+    } else {
+        format!("https://{registry}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_hub_normalisation() {
+        let r = ImageRef::parse("calico/cni:v3.32.1").unwrap();
+        assert_eq!(r.registry, "docker.io");
+        assert_eq!(r.repo, "calico/cni");
+        assert_eq!(r.full_name(), "docker.io/calico/cni:v3.32.1");
+        assert_eq!(r.docker_name(), "calico/cni:v3.32.1");
+        assert_eq!(r.tar_name(), "cni_v3.32.1.tar");
+        let b = ImageRef::parse("busybox").unwrap();
+        assert_eq!(
+            (b.repo.as_str(), b.tag.as_str()),
+            ("library/busybox", "latest")
+        );
+        assert_eq!(b.docker_name(), "busybox:latest");
+    }
+
+    #[test]
+    fn other_registries_and_digests() {
+        let r = ImageRef::parse("registry.k8s.io/conformance:v1.36.3").unwrap();
+        assert_eq!(r.registry, "registry.k8s.io");
+        assert_eq!(r.docker_name(), "registry.k8s.io/conformance:v1.36.3");
+        let r = ImageRef::parse("127.0.0.1:5000/test/busybox:1").unwrap();
+        assert_eq!(r.registry, "127.0.0.1:5000");
+        assert_eq!(api_base(&r.registry), "http://127.0.0.1:5000");
+        let d = format!("sha256:{}", "a".repeat(64));
+        let r = ImageRef::parse(&format!("quay.io/x/y@{d}")).unwrap();
+        assert_eq!(r.reference(), d);
+        assert_eq!(api_base("docker.io"), "https://registry-1.docker.io");
+        assert_eq!(api_base("docker.1ms.run"), "https://docker.1ms.run");
+    }
+
+    #[test]
+    fn bad_references() {
+        for s in [
+            "",
+            "UPPER/case",
+            "a b",
+            "x@sha256:zz",
+            "http://x/y",
+            "a/:t",
+            "a:",
+        ] {
+            assert!(ImageRef::parse(s).is_err(), "{s}");
+        }
+    }
+}

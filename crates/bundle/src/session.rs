@@ -1,0 +1,65 @@
+//! What every operation of one `ezdown` run shares: the base directory, the HTTP client and its
+//! tuning, the sources, and the event sink.
+
+use crate::error::{BundleError, Result};
+use crate::events::Events;
+use crate::fetch::{FetchConfig, client};
+use crate::manifest::WORK_DIR;
+use crate::mirrors::Sources;
+use std::path::{Path, PathBuf};
+
+/// Shared state of a run. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The bundle base (kubeasz's `/etc/kubeasz`).
+    pub base: PathBuf,
+    pub client: reqwest::Client,
+    pub fetch: FetchConfig,
+    pub events: Events,
+    pub sources: Sources,
+    /// Transfers in flight at once (`-j`), at least 1.
+    pub jobs: usize,
+}
+
+impl Session {
+    pub fn new(
+        base: &Path,
+        fetch: FetchConfig,
+        sources: Sources,
+        events: Events,
+        jobs: usize,
+    ) -> Result<Session> {
+        Ok(Session {
+            base: base.to_path_buf(),
+            client: client(&fetch)?,
+            fetch,
+            events,
+            sources,
+            jobs: jobs.max(1),
+        })
+    }
+
+    /// `<base>/.ezdown/partial/<name>.part`: where downloads grow until verified.
+    pub fn part_path(&self, name: &str) -> PathBuf {
+        self.base
+            .join(WORK_DIR)
+            .join("partial")
+            .join(format!("{name}.part"))
+    }
+
+    /// Creates kubeasz's layout and the work directories.
+    pub fn prepare_dirs(&self) -> Result<()> {
+        for d in [
+            "bin",
+            "bin/containerd-bin",
+            "bin/cni-bin",
+            "down",
+            ".ezdown/partial",
+            ".ezdown/blobs",
+        ] {
+            let p = self.base.join(d);
+            std::fs::create_dir_all(&p).map_err(|e| BundleError::io("create directory", &p, e))?;
+        }
+        Ok(())
+    }
+}
