@@ -49,6 +49,18 @@ pub struct LogSummary {
     pub failed_names: Vec<String>,
 }
 
+impl VersionSource {
+    /// Human label, e.g. `e2e.log: kube-apiserver version line`.
+    pub fn label(self) -> &'static str {
+        match self {
+            VersionSource::ApiServerLine => "e2e.log: kube-apiserver version line",
+            VersionSource::E2eTestLine => "e2e.log: e2e test version line",
+            VersionSource::SuiteVersionLine => "e2e.log: e2e suite version line",
+            VersionSource::KubeletVersionInNodeDump => "e2e.log: KubeletVersion in a node dump",
+        }
+    }
+}
+
 fn version_rank(s: VersionSource) -> u8 {
     match s {
         VersionSource::ApiServerLine => 0,

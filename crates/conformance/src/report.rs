@@ -125,16 +125,7 @@ fn assemble(
     let log_version = log.and_then(|l| l.version);
     let (version, vsource) = match (version_override, log_version, rf.server_version) {
         (Some(v), ..) => (Some(v), Some("--version".to_string())),
-        (None, Some((v, s)), _) => (
-            Some(v),
-            Some(format!(
-                "e2e.log ({})",
-                serde_json::to_value(s)
-                    .ok()
-                    .and_then(|x| x.as_str().map(str::to_string))
-                    .unwrap_or_default()
-            )),
-        ),
+        (None, Some((v, s)), _) => (Some(v), Some(s.label().to_string())),
         (None, None, Some(v)) => (Some(v), Some("serverversion.json".to_string())),
         _ => (None, None),
     };

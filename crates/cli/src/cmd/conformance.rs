@@ -1,10 +1,69 @@
-//! `ezctl conformance …`.
+//! `ezctl conformance …`: run the CNCF conformance suite, report on its results, build and verify
+//! a cncf/k8s-conformance submission. The library work is in `ez-conformance`; this module only
+//! parses arguments, prints and picks exit codes.
+//!
+//! Exit codes: 0 success; 1 the results/submission fail a check; 2 unreadable input or usage.
+
+mod images;
+mod pipeline;
+mod report;
+mod run;
+mod submission;
+mod verify;
 
 use crate::ctx::Ctx;
 
-#[derive(Debug, clap::Args)]
-pub struct ConformanceArgs {}
+/// Exit code for unreadable input.
+pub const EXIT_UNREADABLE: u8 = 2;
 
-pub async fn run(_ctx: &Ctx, _args: ConformanceArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("ezctl conformance: not implemented yet")
+#[derive(Debug, clap::Args)]
+pub struct ConformanceArgs {
+    #[command(subcommand)]
+    pub command: Option<ConformanceCommand>,
+    /// Cluster the whole pipeline works on (used without a subcommand).
+    #[arg(long, default_value = "default")]
+    pub cluster: String,
+    /// Pipeline: resume from the last stage that did not finish.
+    #[arg(long = "resume")]
+    pub resume: bool,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ConformanceCommand {
+    /// Summarise a run: counts, failures, required tests missing or failed.
+    Report(report::ReportArgs),
+    /// Check a submission folder against the verify-conformance bot's rules.
+    Verify(verify::VerifyArgs),
+    /// Write a vX.Y/<product>/ submission folder from a run's results.
+    Submission(submission::SubmissionArgs),
+    /// List every image the conformance run needs; remap them to a local registry.
+    Images(images::ImagesArgs),
+    /// Run the conformance suite in the cluster (Hydrophone's design).
+    Run(run::RunArgs),
+}
+
+pub async fn run(ctx: &Ctx, args: ConformanceArgs) -> anyhow::Result<u8> {
+    match args.command {
+        Some(ConformanceCommand::Report(a)) => Ok(report::run(ctx, a)),
+        Some(ConformanceCommand::Verify(a)) => Ok(verify::run(ctx, a)),
+        Some(ConformanceCommand::Submission(a)) => Ok(submission::run(ctx, a)),
+        Some(ConformanceCommand::Images(a)) => Ok(images::run(ctx, a)),
+        Some(ConformanceCommand::Run(a)) => run::run(ctx, a).await,
+        None => pipeline::run(ctx, &args.cluster, args.resume).await,
+    }
+}
+
+/// Parses `--version v1.NN[.P]` for clap.
+fn parse_version(s: &str) -> Result<ez_conformance::version::KubeVersion, String> {
+    s.parse()
+        .map_err(|e: ez_conformance::version::VersionParseError| e.to_string())
+}
+
+/// Prints an error with the next step, returns the exit code.
+fn fail(what: &dyn std::fmt::Display, next: &str, code: u8) -> u8 {
+    eprintln!("ezctl conformance: {what}");
+    if !next.is_empty() {
+        eprintln!("  next: {next}");
+    }
+    code
 }
