@@ -94,7 +94,11 @@ impl VersionTable {
     /// The table with another Kubernetes version (`ezdown -k`); the rest is unchanged.
     pub fn with_kubernetes(mut self, version: &str) -> Self {
         let v = version.trim();
-        self.kubernetes = if v.starts_with('v') { v.to_string() } else { format!("v{v}") };
+        self.kubernetes = if v.starts_with('v') {
+            v.to_string()
+        } else {
+            format!("v{v}")
+        };
         self
     }
 
@@ -129,7 +133,15 @@ mod tests {
 
     #[test]
     fn with_kubernetes_normalises_the_prefix() {
-        assert_eq!(VersionTable::default().with_kubernetes("1.35.6").kubernetes, "v1.35.6");
-        assert_eq!(VersionTable::default().with_kubernetes("v1.34.1").kubernetes_minor(), "1.34");
+        assert_eq!(
+            VersionTable::default().with_kubernetes("1.35.6").kubernetes,
+            "v1.35.6"
+        );
+        assert_eq!(
+            VersionTable::default()
+                .with_kubernetes("v1.34.1")
+                .kubernetes_minor(),
+            "1.34"
+        );
     }
 }

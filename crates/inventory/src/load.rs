@@ -1,0 +1,130 @@
+//! Reading a cluster folder from disk and writing files atomically.
+//!
+//! Invariants: loading never writes; a file problem (missing, unreadable) is a diagnostic
+//! like any other, so `ezctl check-config` reports it with the rest.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::config::Config;
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::ini::Inventory;
+use crate::model::Cluster;
+
+/// The hosts file of a cluster folder.
+pub fn hosts_path(dir: &Path) -> PathBuf {
+    dir.join("hosts")
+}
+
+/// The config file of a cluster folder.
+pub fn config_path(dir: &Path) -> PathBuf {
+    dir.join("config.yml")
+}
+
+/// Reads a text file, turning the failure into a diagnostic with a hint.
+pub fn read_text(path: &Path, missing_hint: &str) -> Result<String, Diagnostic> {
+    std::fs::read_to_string(path).map_err(|e| io_diag(path, &e, missing_hint))
+}
+
+fn io_diag(path: &Path, e: &io::Error, missing_hint: &str) -> Diagnostic {
+    match e.kind() {
+        io::ErrorKind::NotFound => Diagnostic::error("io-missing", path, None, "file not found")
+            .with_hint(missing_hint.to_string()),
+        io::ErrorKind::PermissionDenied => {
+            Diagnostic::error("io-permission", path, None, "permission denied").with_hint(
+                "run ezctl as a user that can read the cluster folder (kubeasz runs as root)",
+            )
+        }
+        io::ErrorKind::IsADirectory => {
+            Diagnostic::error("io-read", path, None, "is a directory, not a file")
+                .with_hint(missing_hint.to_string())
+        }
+        io::ErrorKind::InvalidData => {
+            Diagnostic::error("io-read", path, None, "the file is not UTF-8 text")
+                .with_hint("save it as UTF-8")
+        }
+        _ => Diagnostic::error("io-read", path, None, format!("cannot read: {e}"))
+            .with_hint(missing_hint.to_string()),
+    }
+}
+
+/// Reads, parses and validates `dir` (`clusters/<name>`). On success the cluster carries its
+/// warnings; on failure every diagnostic (errors and warnings) is returned.
+pub fn load_cluster(dir: &Path) -> Result<Cluster, Diagnostics> {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let new_hint = format!("run 'ezctl new {name}' first");
+    if let Err(e) = std::fs::read_dir(dir) {
+        return Err(Diagnostics(vec![match e.kind() {
+            io::ErrorKind::NotFound => Diagnostic::error(
+                "io-missing",
+                dir,
+                None,
+                format!("cluster folder of `{name}` not found"),
+            )
+            .with_hint(new_hint),
+            _ => io_diag(dir, &e, &new_hint),
+        }]));
+    }
+    let hp = hosts_path(dir);
+    let cp = config_path(dir);
+    let mut diags = Vec::new();
+    let hosts = read_text(&hp, &new_hint).map_err(|d| diags.push(d)).ok();
+    let cfg = read_text(&cp, &new_hint).map_err(|d| diags.push(d)).ok();
+    let (Some(hosts), Some(cfg)) = (hosts, cfg) else {
+        return Err(Diagnostics(diags));
+    };
+    parse_cluster(&name, dir, &hp, &hosts, &cp, &cfg)
+}
+
+/// Parses and validates already-read texts (what [`load_cluster`] does after reading).
+pub fn parse_cluster(
+    name: &str,
+    dir: &Path,
+    hosts_file: &Path,
+    hosts_text: &str,
+    config_file: &Path,
+    config_text: &str,
+) -> Result<Cluster, Diagnostics> {
+    let (inv, mut diags) = Inventory::parse(hosts_file, hosts_text);
+    let (cfg, cdiags) = Config::parse(config_file, config_text);
+    diags.extend(cdiags);
+    Cluster::from_parts(name, dir, inv, cfg, config_file, diags)
+}
+
+/// Every diagnostic for a cluster folder, errors and warnings (for `ezctl check-config`).
+pub fn check_cluster(dir: &Path) -> Vec<Diagnostic> {
+    match load_cluster(dir) {
+        Ok(c) => c.warnings,
+        Err(d) => d.0,
+    }
+}
+
+/// Writes `contents` to `path` atomically: a temporary file in the same folder, fsync'd, then
+/// renamed over `path`. Readers see the old file or the new one, never a partial one.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        file_name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(contents)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
