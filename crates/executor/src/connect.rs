@@ -1,0 +1,148 @@
+//! Opening an authenticated SSH session to a host (directly or through a jump host).
+//!
+//! Invariant: every blocking libssh2 call made here is bounded by `connect_timeout`
+//! (handshake, auth, opening the jump channel); on return the session timeout is set to
+//! `io_timeout` and keepalives are enabled.
+
+use std::net::{TcpStream, ToSocketAddrs};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use ssh2::Session;
+
+use crate::error::{ExecError, Result, code, from_ssh};
+use crate::shell::SudoMode;
+use crate::{ExecutorConfig, HostSpec, auth, hostkeys, jump};
+
+/// An authenticated session plus what keeps its transport alive.
+///
+/// Field order matters: the session is dropped before the jump bridge that carries it.
+pub(crate) struct Conn {
+    pub sess: Session,
+    pub fd: RawFd,
+    /// How sudo works on this connection (probed on first use).
+    pub sudo: Option<SudoMode>,
+    _bridge: Option<jump::Bridge>,
+}
+
+fn ms(d: Duration) -> u32 {
+    d.as_millis().clamp(1, u128::from(u32::MAX)) as u32
+}
+
+fn tcp_connect(spec: &HostSpec, cfg: &ExecutorConfig) -> Result<TcpStream> {
+    let unreachable = |reason: String| ExecError::Unreachable {
+        host: spec.name.clone(),
+        addr: format!("{}:{}", spec.address, spec.port),
+        reason,
+    };
+    let addrs: Vec<_> = (spec.address.as_str(), spec.port)
+        .to_socket_addrs()
+        .map_err(|e| unreachable(format!("cannot resolve: {e}")))?
+        .collect();
+    let mut last = String::from("no address");
+    for a in addrs {
+        match TcpStream::connect_timeout(&a, cfg.connect_timeout) {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(unreachable(last))
+}
+
+/// Connect, handshake, verify the host key and authenticate (no retries here).
+pub(crate) fn connect(spec: &HostSpec, cfg: &ExecutorConfig) -> Result<Conn> {
+    let mut sess = Session::new()
+        .map_err(|e| from_ssh(&spec.name, "ssh session setup", cfg.connect_timeout, &e))?;
+    let (fd, bridge) = match &spec.jump {
+        None => {
+            let tcp = tcp_connect(spec, cfg)?;
+            let fd = tcp.as_raw_fd();
+            sess.set_tcp_stream(tcp);
+            (fd, None)
+        }
+        Some(j) => {
+            let jconn = connect(j, cfg).map_err(|e| match e {
+                ExecError::Unreachable { reason, addr, .. } => ExecError::Unreachable {
+                    host: spec.name.clone(),
+                    addr: format!("{}:{} via jump host {addr}", spec.address, spec.port),
+                    reason,
+                },
+                other => other,
+            })?;
+            jconn.sess.set_timeout(ms(cfg.connect_timeout));
+            let ch = jconn
+                .sess
+                .channel_direct_tcpip(&spec.address, spec.port, None)
+                .map_err(|e| ExecError::Unreachable {
+                    host: spec.name.clone(),
+                    addr: format!("{}:{} via jump host {}", spec.address, spec.port, j.name),
+                    reason: format!("jump host could not open a connection: {}", e.message()),
+                })?;
+            let (ours, theirs) = UnixStream::pair().map_err(|source| ExecError::Io {
+                host: spec.name.clone(),
+                path: "socketpair".into(),
+                source,
+            })?;
+            let fd = ours.as_raw_fd();
+            let Conn {
+                sess: jsess,
+                fd: jfd,
+                sudo: _,
+                _bridge,
+            } = jconn;
+            let link = jump::JumpLink {
+                sess: jsess,
+                fd: jfd,
+                _keep: Box::new(_bridge),
+            };
+            let bridge =
+                jump::start(link, ch, theirs, &spec.name).map_err(|source| ExecError::Io {
+                    host: spec.name.clone(),
+                    path: "jump pump thread".into(),
+                    source,
+                })?;
+            sess.set_tcp_stream(ours);
+            (fd, Some(bridge))
+        }
+    };
+    sess.set_timeout(ms(cfg.connect_timeout));
+    if let Err(e) = sess.handshake() {
+        let addr = format!("{}:{}", spec.address, spec.port);
+        return Err(match e.code() {
+            ssh2::ErrorCode::Session(code::TIMEOUT) => ExecError::Timeout {
+                host: spec.name.clone(),
+                command: format!("ssh handshake with {addr}"),
+                after: cfg.connect_timeout,
+            },
+            ssh2::ErrorCode::Session(code::KEX_FAILURE) => ExecError::Ssh {
+                host: spec.name.clone(),
+                context: "ssh handshake".into(),
+                message: format!("no common algorithm with the server: {}", e.message()),
+            },
+            _ => ExecError::Unreachable {
+                host: spec.name.clone(),
+                addr,
+                reason: format!("ssh handshake failed: {}", e.message()),
+            },
+        });
+    }
+    hostkeys::verify(&sess, &spec.name, &spec.address, spec.port, cfg)?;
+    auth::authenticate(&sess, spec, cfg)?;
+    sess.set_keepalive(true, cfg.keepalive_interval.as_secs().max(1) as u32);
+    sess.set_timeout(ms(cfg.io_timeout));
+    Ok(Conn {
+        sess,
+        fd,
+        sudo: None,
+        _bridge: bridge,
+    })
+}
+
+/// Session timeout in ms for a call that must end by `remaining` (at most `io_timeout`).
+pub(crate) fn bounded_ms(cfg: &ExecutorConfig, remaining: Duration) -> u32 {
+    ms(remaining.min(cfg.io_timeout))
+}

@@ -1,0 +1,248 @@
+//! Running one command on an established session.
+//!
+//! The session is switched to non-blocking mode while output is read, and the thread sleeps
+//! in `poll(2)` on the socket between reads (at most 200 ms, so cancellation and deadlines are
+//! noticed promptly). Liveness: keepalives are sent every `keepalive_interval`; if nothing at
+//! all arrives from the peer for `dead_peer_after()`, the connection is declared lost.
+//! Every blocking call (channel open, exec, stdin) is bounded by `min(io_timeout, time left)`.
+
+use std::io::{ErrorKind, Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::ExecutorConfig;
+use crate::command::{Command, CommandOutput, StreamKind, TailBuffer};
+use crate::connect::{Conn, bounded_ms};
+use crate::error::{ExecError, ExitStatus, from_ssh, short_command};
+use crate::poll::{Want, wait};
+use crate::shell::{self, SudoMode};
+
+/// A failed exec, with whether the remote command may have started (then it is not retried).
+#[derive(Debug)]
+pub(crate) struct ExecFailure {
+    pub err: ExecError,
+    pub started: bool,
+}
+
+impl From<ExecFailure> for ExecError {
+    fn from(f: ExecFailure) -> Self {
+        f.err
+    }
+}
+
+/// Per-call context.
+pub(crate) struct Ctx<'a> {
+    pub conn: &'a mut Conn,
+    pub cfg: &'a ExecutorConfig,
+    pub host: &'a str,
+    pub cancel: &'a AtomicBool,
+}
+
+/// Receives output; an error aborts the command.
+pub(crate) type Handler<'h> = dyn FnMut(StreamKind, &[u8]) -> Result<(), ExecError> + 'h;
+
+const READ_BUF: usize = 64 * 1024;
+
+/// Run `cmdline` (already wrapped), writing `stdin` pieces then EOF, streaming output to
+/// `handler`. `display` is the command as the caller wrote it (used in errors).
+pub(crate) fn exec_raw(
+    ctx: &mut Ctx<'_>,
+    cmdline: &str,
+    display: &str,
+    stdin: &[&[u8]],
+    timeout: Duration,
+    handler: &mut Handler<'_>,
+) -> Result<(ExitStatus, Duration), ExecFailure> {
+    let start = Instant::now();
+    let deadline = start + timeout;
+    let host = ctx.host;
+    let sess = &ctx.conn.sess;
+    let fail = |err: ExecError, started: bool| ExecFailure { err, started };
+    let timeout_err = || ExecError::Timeout {
+        host: host.to_string(),
+        command: short_command(display),
+        after: timeout,
+    };
+    let left = |now: Instant| deadline.saturating_duration_since(now);
+
+    sess.set_blocking(true);
+    sess.set_timeout(bounded_ms(ctx.cfg, left(Instant::now())));
+    let mut ch = sess
+        .channel_session()
+        .map_err(|e| fail(from_ssh(host, display, timeout, &e), false))?;
+    ch.exec(cmdline)
+        .map_err(|e| fail(from_ssh(host, display, timeout, &e), false))?;
+    for piece in stdin {
+        sess.set_timeout(bounded_ms(ctx.cfg, left(Instant::now())));
+        ch.write_all(piece).map_err(|e| {
+            let err = if e.kind() == ErrorKind::TimedOut {
+                timeout_err()
+            } else {
+                ExecError::ConnectionLost {
+                    host: host.to_string(),
+                    command: short_command(display),
+                    reason: format!("writing stdin: {e}"),
+                }
+            };
+            fail(err, true)
+        })?;
+    }
+    ch.send_eof()
+        .map_err(|e| fail(from_ssh(host, display, timeout, &e), true))?;
+
+    sess.set_blocking(false);
+    let mut buf = vec![0u8; READ_BUF];
+    let mut last_rx = Instant::now();
+    let dead_after = ctx.cfg.dead_peer_after();
+    let lost = |reason: String| ExecError::ConnectionLost {
+        host: host.to_string(),
+        command: short_command(display),
+        reason,
+    };
+    let mut closing = false;
+    loop {
+        if ctx.cancel.load(Ordering::SeqCst) {
+            return Err(fail(
+                ExecError::Cancelled {
+                    host: host.to_string(),
+                    command: short_command(display),
+                },
+                true,
+            ));
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(fail(timeout_err(), true));
+        }
+        if now.duration_since(last_rx) > dead_after {
+            return Err(fail(
+                lost(format!(
+                    "no response from the host for {}s (keepalives unanswered)",
+                    dead_after.as_secs()
+                )),
+                true,
+            ));
+        }
+        let mut progress = false;
+        if !closing {
+            for (kind, id) in [(StreamKind::Stdout, 0), (StreamKind::Stderr, 1)] {
+                loop {
+                    match ch.stream(id).read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            progress = true;
+                            last_rx = Instant::now();
+                            handler(kind, &buf[..n]).map_err(|e| fail(e, true))?;
+                        }
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                        Err(e) => return Err(fail(lost(e.to_string()), true)),
+                    }
+                }
+            }
+            if ch.eof() && !progress {
+                closing = true;
+            }
+        }
+        if closing {
+            match ch.wait_close() {
+                Ok(()) => break,
+                Err(e) if e.code() == ssh2::ErrorCode::Session(-37) => {}
+                Err(e) => return Err(fail(from_ssh(host, display, timeout, &e), true)),
+            }
+        }
+        let _ = sess.keepalive_send();
+        if !progress {
+            let dirs = sess.block_directions();
+            let want = Want {
+                read: true,
+                write: matches!(
+                    dirs,
+                    ssh2::BlockDirections::Outbound | ssh2::BlockDirections::Both
+                ),
+            };
+            let nap = left(Instant::now()).min(Duration::from_millis(200));
+            let ready = wait(&[(ctx.conn.fd, want)], nap);
+            if ready.first().is_some_and(|r| r.0) {
+                last_rx = Instant::now();
+            }
+        }
+    }
+    sess.set_blocking(true);
+    sess.set_timeout(bounded_ms(ctx.cfg, ctx.cfg.io_timeout));
+    let status = match ch.exit_signal() {
+        Ok(sig) if sig.exit_signal.is_some() => {
+            ExitStatus::Signal(sig.exit_signal.unwrap_or_default())
+        }
+        _ => ExitStatus::Code(ch.exit_status().unwrap_or(-1)),
+    };
+    Ok((status, start.elapsed()))
+}
+
+/// Run a [`Command`] with the given sudo mode; returns the output for any exit status.
+pub(crate) fn run_command(
+    ctx: &mut Ctx<'_>,
+    cmd: &Command,
+    sudo: &SudoMode,
+    default_timeout: Duration,
+) -> Result<CommandOutput, ExecFailure> {
+    let host = ctx.host.to_string();
+    if let Some((k, _)) = cmd.env.iter().find(|(k, _)| !shell::valid_env_name(k)) {
+        return Err(ExecFailure {
+            err: ExecError::Invalid {
+                host,
+                what: "environment variable name".into(),
+                reason: format!("'{k}' (use letters, digits and _)"),
+            },
+            started: false,
+        });
+    }
+    let (line, pre) = shell::wrap(&cmd.script, &cmd.env, sudo);
+    let mut pieces: Vec<&[u8]> = Vec::new();
+    if let Some(p) = &pre {
+        pieces.push(p);
+    }
+    if let Some(s) = &cmd.stdin {
+        pieces.push(s);
+    }
+    let limit = ctx.cfg.capture_limit;
+    let mut out = TailBuffer::new(limit);
+    let mut err = TailBuffer::new(limit);
+    let sink = cmd.sink.clone();
+    let mut handler = |kind: StreamKind, data: &[u8]| -> Result<(), ExecError> {
+        if let Some(s) = &sink {
+            s(kind, data);
+        }
+        match kind {
+            StreamKind::Stdout => out.push(data),
+            StreamKind::Stderr => err.push(data),
+        }
+        Ok(())
+    };
+    let timeout = cmd.timeout.unwrap_or(default_timeout);
+    let (status, duration) = exec_raw(ctx, &line, &cmd.script, &pieces, timeout, &mut handler)?;
+    let (stdout, stdout_dropped) = out.into_parts();
+    let (stderr, stderr_dropped) = err.into_parts();
+    if !matches!(sudo, SudoMode::None)
+        && status == ExitStatus::Code(1)
+        && let Some(reason) = shell::sudo_refused(&String::from_utf8_lossy(&stderr))
+    {
+        let user = match sudo {
+            SudoMode::Passwordless { user } | SudoMode::WithPassword { user, .. } => user.clone(),
+            SudoMode::None => String::new(),
+        };
+        return Err(ExecFailure {
+            err: ExecError::BecomeFailed { host, user, reason },
+            started: true,
+        });
+    }
+    Ok(CommandOutput {
+        host,
+        command: cmd.script.clone(),
+        status,
+        stdout,
+        stderr,
+        stdout_dropped,
+        stderr_dropped,
+        duration,
+    })
+}

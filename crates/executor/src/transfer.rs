@@ -1,0 +1,601 @@
+//! File transfer: put (with sha256 skip and atomic rename) and get.
+//!
+//! Put invariants:
+//! * the destination is only ever replaced by `mv -f` of a complete, size-checked temporary
+//!   file in the same directory, so a failure at any point leaves it untouched;
+//! * temporaries are named `.<name>.ez-tmp-<random>`; a failed put removes its own (best
+//!   effort, when the connection still works) and every put first removes stale ones for the
+//!   same destination;
+//! * memory use is one `transfer_buffer` regardless of file size;
+//! * with sudo, the data goes to a private staging file in `/tmp` as the login user and is
+//!   moved into place with `sudo install` + `mv`.
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use ssh2::{OpenFlags, OpenType};
+
+use crate::TransferMethod;
+use crate::command::{Command, StreamKind, TailBuffer};
+use crate::error::{ExecError, Result, from_ssh, one_line};
+use crate::exec::{Ctx, ExecFailure, exec_raw, run_command};
+use crate::shell::{SudoMode, quote};
+
+/// Where and how a file is placed on a host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteFile {
+    /// Absolute destination path.
+    pub path: String,
+    /// Permission bits (e.g. `0o644`).
+    pub mode: u32,
+    /// `user` or `user:group`; `None` keeps the uploading user's (root with sudo).
+    pub owner: Option<String>,
+}
+
+impl RemoteFile {
+    /// `path` with mode 0644 and default owner.
+    pub fn new(path: impl Into<String>) -> Self {
+        RemoteFile {
+            path: path.into(),
+            mode: 0o644,
+            owner: None,
+        }
+    }
+    /// Builder: mode.
+    pub fn mode(mut self, mode: u32) -> Self {
+        self.mode = mode;
+        self
+    }
+    /// Builder: owner (`user` or `user:group`).
+    pub fn owner(mut self, owner: impl Into<String>) -> Self {
+        self.owner = Some(owner.into());
+        self
+    }
+}
+
+/// What a put did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutReport {
+    /// Bytes sent over the wire (0 when the remote file already had the same sha256).
+    pub transferred_bytes: u64,
+    /// sha256 (hex) of the content.
+    pub sha256: String,
+    /// True when content, mode or owner changed on the host.
+    pub changed: bool,
+}
+
+/// What a get did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetReport {
+    /// Bytes received.
+    pub bytes: u64,
+    /// sha256 (hex) of the received content.
+    pub sha256: String,
+}
+
+/// Content to upload.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    File(PathBuf),
+    Bytes(Arc<Vec<u8>>),
+}
+
+impl Source {
+    fn open(&self, host: &str) -> Result<Box<dyn Read + Send>> {
+        match self {
+            Source::File(p) => File::open(p)
+                .map(|f| Box::new(f) as Box<dyn Read + Send>)
+                .map_err(|source| ExecError::Io {
+                    host: host.to_string(),
+                    path: p.clone(),
+                    source,
+                }),
+            Source::Bytes(b) => Ok(Box::new(std::io::Cursor::new(ArcBytes(b.clone())))),
+        }
+    }
+    fn describe(&self) -> String {
+        match self {
+            Source::File(p) => p.display().to_string(),
+            Source::Bytes(b) => format!("{} bytes", b.len()),
+        }
+    }
+}
+
+struct ArcBytes(Arc<Vec<u8>>);
+impl AsRef<[u8]> for ArcBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// sha256 and length of a source, streamed with a `buf`-sized buffer.
+fn digest(src: &Source, host: &str, buf: usize) -> Result<(String, u64)> {
+    let mut r = src.open(host)?;
+    let mut h = Sha256::new();
+    let mut b = vec![0u8; buf];
+    let mut n = 0u64;
+    loop {
+        let k = r.read(&mut b).map_err(|source| ExecError::Io {
+            host: host.to_string(),
+            path: src.describe().into(),
+            source,
+        })?;
+        if k == 0 {
+            break;
+        }
+        h.update(&b[..k]);
+        n += k as u64;
+    }
+    Ok((hex::encode(h.finalize()), n))
+}
+
+/// Validate an absolute remote path and split it into (dir, file name).
+pub(crate) fn split_remote(host: &str, path: &str) -> Result<(String, String)> {
+    let bad = |reason: &str| ExecError::Invalid {
+        host: host.to_string(),
+        what: format!("remote path '{path}'"),
+        reason: reason.to_string(),
+    };
+    if !path.starts_with('/') {
+        return Err(bad("must be absolute"));
+    }
+    if path.ends_with('/') || path.contains('\0') || path.contains('\n') {
+        return Err(bad("must name a file (no trailing '/', NUL or newline)"));
+    }
+    let (dir, name) = path.rsplit_once('/').ok_or_else(|| bad("no file name"))?;
+    if name == "." || name == ".." {
+        return Err(bad("must name a file"));
+    }
+    Ok((
+        if dir.is_empty() {
+            "/".into()
+        } else {
+            dir.to_string()
+        },
+        name.to_string(),
+    ))
+}
+
+fn owner_parts(owner: &str) -> (&str, Option<&str>) {
+    match owner.split_once(':') {
+        Some((u, g)) => (u, Some(g).filter(|g| !g.is_empty())),
+        None => (owner, None),
+    }
+}
+
+/// Run a small helper script (with sudo as given) and return it checked.
+fn helper(ctx: &mut Ctx<'_>, script: String, sudo: &SudoMode) -> Result<String, ExecFailure> {
+    let t = ctx.cfg.io_timeout;
+    let out = run_command(ctx, &Command::new(script), sudo, t)?;
+    out.check()
+        .map(|o| o.stdout_str())
+        .map_err(|err| ExecFailure { err, started: true })
+}
+
+fn rand_suffix() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+/// Put `src` at `dest`; see the module invariants.
+pub(crate) fn put(
+    ctx: &mut Ctx<'_>,
+    src: &Source,
+    dest: &RemoteFile,
+    sudo: &SudoMode,
+    method: TransferMethod,
+) -> Result<PutReport, ExecFailure> {
+    let host = ctx.host.to_string();
+    let early = |err: ExecError| ExecFailure {
+        err,
+        started: false,
+    };
+    let (dir, name) = split_remote(&host, &dest.path).map_err(early)?;
+    if dest.mode > 0o7777 {
+        return Err(early(ExecError::Invalid {
+            host,
+            what: "mode".into(),
+            reason: format!("{:o} is not a permission mode", dest.mode),
+        }));
+    }
+    let (sha, size) = digest(src, &host, ctx.cfg.transfer_buffer).map_err(early)?;
+    let qp = quote(&dest.path);
+    let stale = format!("{}/.{}.ez-tmp-", dir.trim_end_matches('/'), name);
+    let check = format!(
+        "[ -d {qd} ] || {{ echo 'directory {d} does not exist' >&2; exit 3; }}; rm -f -- {qs}* 2>/dev/null; \
+         if [ -f {qp} ]; then sha256sum -- {qp} | cut -d' ' -f1; stat -c '%a %U %G' -- {qp}; else echo absent; fi",
+        qd = quote(&dir),
+        d = dir,
+        qs = quote(&stale),
+    );
+    let state = helper(ctx, check, sudo)?;
+    let mut lines = state.lines();
+    let remote_sha = lines.next().unwrap_or("").trim();
+    let want_mode = format!("{:o}", dest.mode);
+    if remote_sha == sha {
+        let mut fix = Vec::new();
+        let attrs = lines.next().unwrap_or("");
+        let mut parts = attrs.split_whitespace();
+        let (m, u, g) = (
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or(""),
+        );
+        if m != want_mode {
+            fix.push(format!("chmod {want_mode} -- {qp}"));
+        }
+        if let Some(o) = &dest.owner {
+            let (ou, og) = owner_parts(o);
+            if ou != u || og.is_some_and(|og| og != g) {
+                fix.push(format!("chown {} -- {qp}", quote(o)));
+            }
+        }
+        let changed = !fix.is_empty();
+        if changed {
+            helper(ctx, fix.join(" && "), sudo)?;
+        }
+        return Ok(PutReport {
+            transferred_bytes: 0,
+            sha256: sha,
+            changed,
+        });
+    }
+
+    let tmp = format!("{stale}{}", rand_suffix());
+    let staging = if matches!(sudo, SudoMode::None) {
+        tmp.clone()
+    } else {
+        format!("/tmp/.ez-put-{}", rand_suffix())
+    };
+    let sent = match upload(ctx, src, &staging, size, method) {
+        Ok(n) => n,
+        Err(f) => {
+            if !f.err.poisons_session() {
+                let _ = helper(
+                    ctx,
+                    format!("rm -f -- {}", quote(&staging)),
+                    &SudoMode::None,
+                );
+            }
+            return Err(f);
+        }
+    };
+    let (qt, qs) = (quote(&tmp), quote(&staging));
+    let size_check = format!(
+        "[ \"$(stat -c %s -- {qs})\" = {size} ] || {{ echo 'size mismatch after upload' >&2; rm -f -- {qs}; exit 3; }}"
+    );
+    let finalize = if matches!(sudo, SudoMode::None) {
+        let chown = dest
+            .owner
+            .as_ref()
+            .map(|o| format!(" && chown {} -- {qt}", quote(o)))
+            .unwrap_or_default();
+        format!(
+            "{size_check}; chmod {want_mode} -- {qt}{chown} && mv -f -- {qt} {qp}; rc=$?; rm -f -- {qt}; exit $rc"
+        )
+    } else {
+        let own = dest
+            .owner
+            .as_deref()
+            .map(owner_parts)
+            .map(|(u, g)| {
+                let mut s = format!(" -o {}", quote(u));
+                if let Some(g) = g {
+                    s.push_str(&format!(" -g {}", quote(g)));
+                }
+                s
+            })
+            .unwrap_or_default();
+        format!(
+            "{size_check}; install -m {want_mode}{own} -- {qs} {qt} && mv -f -- {qt} {qp}; rc=$?; rm -f -- {qs} {qt}; exit $rc"
+        )
+    };
+    if let Err(f) = helper(ctx, finalize, sudo) {
+        if !f.err.poisons_session() {
+            let _ = helper(ctx, format!("rm -f -- {qs} {qt}"), sudo);
+        }
+        let err = match f.err {
+            ExecError::CommandFailed {
+                host, stderr_tail, ..
+            } => ExecError::Transfer {
+                host,
+                path: dest.path.clone(),
+                reason: format!("placing the file failed: {stderr_tail}"),
+            },
+            other => other,
+        };
+        return Err(ExecFailure { err, started: true });
+    }
+    Ok(PutReport {
+        transferred_bytes: sent,
+        sha256: sha,
+        changed: true,
+    })
+}
+
+/// Stream `src` (`size` bytes) to `remote` with mode 0600; returns bytes sent.
+fn upload(
+    ctx: &mut Ctx<'_>,
+    src: &Source,
+    remote: &str,
+    size: u64,
+    method: TransferMethod,
+) -> Result<u64, ExecFailure> {
+    let host = ctx.host.to_string();
+    let display = format!("upload to {remote}");
+    let io_t = ctx.cfg.io_timeout;
+    let sess = &ctx.conn.sess;
+    sess.set_blocking(true);
+    sess.set_timeout(crate::connect::bounded_ms(ctx.cfg, io_t));
+    let ssh_fail = |e: &ssh2::Error| ExecFailure {
+        err: match from_ssh(&host, &display, io_t, e) {
+            ExecError::Ssh { message, .. } => ExecError::Transfer {
+                host: host.clone(),
+                path: remote.to_string(),
+                reason: message,
+            },
+            other => other,
+        },
+        started: true,
+    };
+    let io_fail = |e: std::io::Error| ExecFailure {
+        err: match e.kind() {
+            std::io::ErrorKind::TimedOut => ExecError::Timeout {
+                host: host.clone(),
+                command: display.clone(),
+                after: io_t,
+            },
+            _ => ExecError::ConnectionLost {
+                host: host.clone(),
+                command: display.clone(),
+                reason: e.to_string(),
+            },
+        },
+        started: true,
+    };
+    let mut reader = src.open(&host).map_err(|err| ExecFailure {
+        err,
+        started: false,
+    })?;
+    let mut buf = vec![0u8; ctx.cfg.transfer_buffer];
+    let mut sent = 0u64;
+    let cancel: &AtomicBool = ctx.cancel;
+    let mut pump = |w: &mut dyn Write| -> Result<u64, ExecFailure> {
+        while sent < size {
+            if cancel.load(Ordering::SeqCst) {
+                return Err(ExecFailure {
+                    err: ExecError::Cancelled {
+                        host: host.clone(),
+                        command: display.clone(),
+                    },
+                    started: true,
+                });
+            }
+            let want = ((size - sent) as usize).min(buf.len());
+            let k = reader
+                .read(&mut buf[..want])
+                .map_err(|source| ExecFailure {
+                    err: ExecError::Io {
+                        host: host.clone(),
+                        path: src.describe().into(),
+                        source,
+                    },
+                    started: true,
+                })?;
+            if k == 0 {
+                return Err(ExecFailure {
+                    err: ExecError::Transfer {
+                        host: host.clone(),
+                        path: remote.to_string(),
+                        reason: "local file shrank while uploading".into(),
+                    },
+                    started: true,
+                });
+            }
+            w.write_all(&buf[..k]).map_err(io_fail)?;
+            sent += k as u64;
+        }
+        Ok(sent)
+    };
+    match method {
+        TransferMethod::Scp => {
+            let mut ch = sess
+                .scp_send(Path::new(remote), 0o600, size, None)
+                .map_err(|e| ssh_fail(&e))?;
+            let n = pump(&mut ch)?;
+            ch.send_eof().map_err(|e| ssh_fail(&e))?;
+            ch.wait_eof().map_err(|e| ssh_fail(&e))?;
+            ch.close().map_err(|e| ssh_fail(&e))?;
+            ch.wait_close().map_err(|e| ssh_fail(&e))?;
+            match ch.exit_status() {
+                Ok(0) | Err(_) => Ok(n),
+                Ok(code) => Err(ExecFailure {
+                    err: ExecError::Transfer {
+                        host: host.clone(),
+                        path: remote.to_string(),
+                        reason: format!("remote scp exited with {code}"),
+                    },
+                    started: true,
+                }),
+            }
+        }
+        TransferMethod::Sftp => {
+            let sftp = sess.sftp().map_err(|e| ssh_fail(&e))?;
+            let mut f = sftp
+                .open_mode(
+                    Path::new(remote),
+                    OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNCATE,
+                    0o600,
+                    OpenType::File,
+                )
+                .map_err(|e| ssh_fail(&e))?;
+            let n = pump(&mut f)?;
+            f.flush().map_err(io_fail)?;
+            drop(f);
+            drop(sftp);
+            Ok(n)
+        }
+    }
+}
+
+/// Download `remote` to `local` (via a local temp file in the same directory, then rename).
+pub(crate) fn get(
+    ctx: &mut Ctx<'_>,
+    remote: &str,
+    local: &Path,
+    sudo: &SudoMode,
+    timeout: Duration,
+) -> Result<GetReport, ExecFailure> {
+    let host = ctx.host.to_string();
+    let early = |err: ExecError| ExecFailure {
+        err,
+        started: false,
+    };
+    split_remote(&host, remote).map_err(early)?;
+    let dir = local
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let fname = local
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "download".into());
+    let tmp = dir.join(format!(".{fname}.ez-tmp-{}", rand_suffix()));
+    let io_err = |path: &Path, source: std::io::Error| ExecError::Io {
+        host: host.clone(),
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::create(&tmp).map_err(|e| early(io_err(&tmp, e)))?;
+    let mut w = BufWriter::with_capacity(1 << 20, file);
+    let mut h = Sha256::new();
+    let mut bytes = 0u64;
+    let mut errs = TailBuffer::new(8192);
+    let (line, pre) = crate::shell::wrap(&format!("cat -- {}", quote(remote)), &[], sudo);
+    let pieces: Vec<&[u8]> = pre.iter().map(|p| p.as_slice()).collect();
+    let result = {
+        let mut handler = |kind: StreamKind, data: &[u8]| -> Result<(), ExecError> {
+            match kind {
+                StreamKind::Stdout => {
+                    h.update(data);
+                    bytes += data.len() as u64;
+                    w.write_all(data).map_err(|e| io_err(&tmp, e))
+                }
+                StreamKind::Stderr => {
+                    errs.push(data);
+                    Ok(())
+                }
+            }
+        };
+        exec_raw(
+            ctx,
+            &line,
+            &format!("get {remote}"),
+            &pieces,
+            timeout,
+            &mut handler,
+        )
+    };
+    let finish = || -> Result<(), ExecError> {
+        let f = w.into_inner().map_err(|e| io_err(&tmp, e.into_error()))?;
+        f.sync_all().map_err(|e| io_err(&tmp, e))?;
+        std::fs::rename(&tmp, local).map_err(|e| io_err(local, e))
+    };
+    let outcome = match result {
+        Ok((status, _)) if status.success() => {
+            finish().map_err(|err| ExecFailure { err, started: true })
+        }
+        Ok((status, _)) => {
+            let (e, _) = errs.into_parts();
+            Err(ExecFailure {
+                err: ExecError::Transfer {
+                    host: host.clone(),
+                    path: remote.to_string(),
+                    reason: format!(
+                        "remote read failed ({status}): {}",
+                        one_line(&String::from_utf8_lossy(&e), 300)
+                    ),
+                },
+                started: true,
+            })
+        }
+        Err(f) => Err(f),
+    };
+    if outcome.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    outcome.map(|()| GetReport {
+        bytes,
+        sha256: hex::encode(h.finalize()),
+    })
+}
+
+/// sha256 of a remote regular file, `None` if it does not exist.
+pub(crate) fn remote_sha256(
+    ctx: &mut Ctx<'_>,
+    path: &str,
+    sudo: &SudoMode,
+) -> Result<Option<String>, ExecFailure> {
+    let host = ctx.host.to_string();
+    split_remote(&host, path).map_err(|err| ExecFailure {
+        err,
+        started: false,
+    })?;
+    let qp = quote(path);
+    let out = helper(
+        ctx,
+        format!("if [ -f {qp} ]; then sha256sum -- {qp} | cut -d' ' -f1; fi"),
+        sudo,
+    )?;
+    let s = out.trim();
+    Ok(if s.len() == 64 {
+        Some(s.to_string())
+    } else {
+        None
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_remote_paths() {
+        assert_eq!(
+            split_remote("h", "/etc/x.conf").unwrap(),
+            ("/etc".into(), "x.conf".into())
+        );
+        assert_eq!(split_remote("h", "/x").unwrap(), ("/".into(), "x".into()));
+        assert!(split_remote("h", "rel/x").is_err());
+        assert!(split_remote("h", "/etc/").is_err());
+        assert!(split_remote("h", "/etc/..").is_err());
+        assert!(split_remote("h", "/a\nb").is_err());
+    }
+
+    #[test]
+    fn digest_of_bytes_and_file() {
+        let (s, n) = digest(&Source::Bytes(Arc::new(b"abc".to_vec())), "h", 2).unwrap();
+        assert_eq!(n, 3);
+        assert_eq!(
+            s,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f");
+        std::fs::write(&p, b"abc").unwrap();
+        assert_eq!(digest(&Source::File(p), "h", 1).unwrap().0, s);
+        let e = digest(&Source::File(d.path().join("missing")), "h", 1).unwrap_err();
+        assert!(e.to_string().contains("missing"));
+    }
+
+    #[test]
+    fn owner_parsing() {
+        assert_eq!(owner_parts("root"), ("root", None));
+        assert_eq!(owner_parts("etcd:etcd"), ("etcd", Some("etcd")));
+        assert_eq!(owner_parts("u:"), ("u", None));
+    }
+}
