@@ -16,6 +16,7 @@ pub mod fsio;
 pub mod issue;
 pub mod kcfg_files;
 pub mod kubeconfig;
+pub mod prune;
 pub mod reader;
 pub mod report;
 pub mod spec;
