@@ -165,8 +165,12 @@ fn ensure_ca(
     let ssl = spec.ssl_dir();
     let ca_spec = CertSpec::ca(spec.ca_expiry);
     let cert = cert_path(&ssl, CA_NAME);
-    let existed = cert.exists();
-    let outcome = if existed && policy != RenewPolicy::RenewAll {
+    let outcome = if !cert.exists() {
+        CertOutcome::Created
+    } else if policy == RenewPolicy::RenewAll {
+        CertOutcome::Reissued(vec![Drift::Renewal])
+    } else {
+        // Kept (the CA is only ever replaced by kca-renew); an expired CA is reported.
         let loaded = Pki::load_ca(&ssl)?;
         let outcome = if now > loaded.info.not_after {
             CertOutcome::NeedsReissue(vec![Drift::Expired {
@@ -176,10 +180,6 @@ fn ensure_ca(
             CertOutcome::Kept
         };
         return Ok((ca_report(&ssl, outcome), loaded));
-    } else if existed {
-        CertOutcome::Reissued(vec![Drift::Renewal])
-    } else {
-        CertOutcome::Created
     };
     write_pair(
         &ssl,

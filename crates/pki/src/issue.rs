@@ -112,10 +112,14 @@ fn params_for(spec: &CertSpec, now: OffsetDateTime) -> Result<CertificateParams,
     let mut params = CertificateParams::default();
     params.distinguished_name = subject(spec);
     params.not_before = now - BACKDATE;
-    // Expiry is bounded (≤ 10 000 years) by construction, so this cannot overflow
-    // an OffsetDateTime; saturate anyway rather than panic.
-    let lifetime = Duration::hours(i64::try_from(spec.expiry.hours()).unwrap_or(i64::MAX / 3600));
-    params.not_after = now.checked_add(lifetime).unwrap_or(now);
+    // `Expiry` guarantees hours <= 87 660 000, so `Duration::hours` cannot overflow.
+    let lifetime = i64::try_from(spec.expiry.hours()).ok().map(Duration::hours);
+    params.not_after = lifetime.and_then(|l| now.checked_add(l)).ok_or_else(|| {
+        PkiError::InvalidSpec(format!(
+            "{}: expiry {} reaches past the year 9999; use a shorter CA_EXPIRY / CERT_EXPIRY",
+            spec.name, spec.expiry
+        ))
+    })?;
     params.subject_alt_names = check_sans(spec)?;
     match spec.profile {
         Profile::Ca => {
@@ -178,6 +182,13 @@ mod tests {
             p.extended_key_usages,
             vec![ExtendedKeyUsagePurpose::ClientAuth]
         );
+    }
+
+    #[test]
+    fn expiry_past_year_9999_is_an_error_not_a_wrong_date() {
+        let spec = CertSpec::ca(Expiry::from_hours(9_000 * 8_766).unwrap());
+        let err = params_for(&spec, OffsetDateTime::now_utc()).unwrap_err();
+        assert!(err.to_string().contains("9999"), "{err}");
     }
 
     #[test]
