@@ -20,14 +20,15 @@ source "$HERE/lib.sh"
 DIR=${1:-$TB_ROOTFS}
 
 recipe_hash() {
-  # content of this script + path, type, mode and content/target of rootfs-files/*
+  # this script + path, type, x bit and content/target of rootfs-files/* (not the
+  # other mode bits: git does not keep them; the build sets them)
   {
     sha256sum < "$HERE/build-rootfs.sh"
     cd "$HERE/rootfs-files"
     find . -print0 | LC_ALL=C sort -z | while IFS= read -r -d '' p; do
       if [ -L "$p" ]; then echo "L $p $(readlink "$p")"
       elif [ -d "$p" ]; then echo "D $p"
-      else echo "F $p $(stat -c %a "$p") $(sha256sum < "$p")"; fi
+      else echo "F $p $([ -x "$p" ] && echo x) $(sha256sum < "$p")"; fi
     done
   } | sha256sum | cut -d' ' -f1
 }
@@ -57,7 +58,7 @@ mmdebstrap --quiet --variant=apt \
   --dpkgopt='path-exclude=/usr/share/doc/*' \
   --dpkgopt='path-include=/usr/share/doc/*/copyright' \
   --customize-hook='rm -f "$1"/etc/ssh/ssh_host_*' \
-  --customize-hook="tar -C '$HERE/rootfs-files' --owner=0 --group=0 --numeric-owner --exclude=./README -cf - . | tar -C \"\$1\" -xpf -" \
+  --customize-hook="tar -C '$HERE/rootfs-files' --owner=0 --group=0 --numeric-owner --mode=go-w --exclude=./README -cf - . | tar -C \"\$1\" -xpf -" \
   --customize-hook='chmod 440 "$1"/etc/sudoers.d/tbuser "$1"/etc/sudoers.d/tbsudo' \
   --customize-hook='for u in tbuser tbsudo; do chroot "$1" useradd --create-home --shell /bin/bash "$u"; echo "$u:tbpass" | chroot "$1" chpasswd; done' \
   --customize-hook='chroot "$1" visudo -c -q' \

@@ -45,6 +45,7 @@ for n in "${HOSTS[@]}"; do
   tb_cgroup_remove "$n"
   ip netns del "tb$n" 2>/dev/null
   ip link del "tbv$n" 2>/dev/null
+  ip neigh flush to "$(tb_ip "$n")" 2>/dev/null
   rm -rf "/run/systemd/nspawn/propagate/tb$n"
   [ -f "$TB_SSH/known_hosts" ] && tb_known_hosts_set "$n" ""
   if [ "$KEEP" = 1 ]; then

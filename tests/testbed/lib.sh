@@ -34,6 +34,7 @@ TB_VOLUMES=${TB_VOLUMES-/var/lib/containerd}
 
 tb_ip()   { echo "$TB_NET.$((10 + $1))"; }
 tb_hdir() { echo "$TB_ROOT/hosts/tb$1"; }
+tb_mac()  { printf '02:54:42:00:%02x:%02x\n' "$1" "$2"; }  # locally administered
 tb_log()  { echo "[$(date +%T.%3N)] $*" >&2; }
 tb_die()  { echo "$(basename "$0"): $*" >&2; exit 1; }
 
@@ -100,7 +101,9 @@ tb_hosts_present() {  # indices of hosts with a state dir, running or not
 # --- shared pieces ---------------------------------------------------------------
 tb_bridge_up() {
   if ! ip link show "$TB_BR" >/dev/null 2>&1; then
-    ip link add "$TB_BR" type bridge
+    # a fixed MAC: a bridge otherwise takes the lowest MAC of its ports, which
+    # changes as hosts come and go and leaves stale ARP entries in the hosts
+    ip link add "$TB_BR" address "$(tb_mac 0 1)" type bridge
     ip addr add "$TB_BR_IP/24" dev "$TB_BR"
     ip link set "$TB_BR" up
   fi
@@ -154,7 +157,10 @@ tb_known_hosts_set() {
 tb_net_up() {  # N
   local n=$1
   ip netns add "tb$n"
-  ip link add "tbv$n" type veth peer name eth0 netns "tb$n"
+  # Fixed MACs per index: a host that is downed and brought up again keeps its
+  # MAC, so ARP caches (the machine's, other hosts') stay right. With random MACs
+  # the machine kept sending to the old MAC for ~15-40 s.
+  ip link add "tbv$n" address "$(tb_mac 1 "$n")" type veth peer name eth0 address "$(tb_mac 0 "$((n + 10))")" netns "tb$n"
   ip link set "tbv$n" master "$TB_BR" up
   ip -n "tb$n" link set lo up
   ip -n "tb$n" addr add "$(tb_ip "$n")/24" dev eth0
