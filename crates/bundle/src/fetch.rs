@@ -346,7 +346,8 @@ async fn try_once(
         tokio::fs::File::create(part).await
     }
     .map_err(|e| BundleError::io("open", part, e))?;
-    let mut out = tokio::io::BufWriter::with_capacity(1 << 20, file);
+    // At most this much is lost when the transfer is dropped (Ctrl-C) before a flush.
+    let mut out = tokio::io::BufWriter::with_capacity(256 << 10, file);
     let mut stream = resp.bytes_stream();
     let mut got = offset;
     let mut first = !resuming;

@@ -1,17 +1,375 @@
 //! `ezdown`: the offline bundle (binaries, images) — argument parsing and progress display.
+//! All the work is in `ez_bundle`; this module maps flags to a request, shows events, and
+//! turns outcomes into one clear message and an exit code (0 ok, 1 failed, 130 interrupted).
+
+mod progress;
 
 use clap::Parser;
+use ez_bundle::bundle::{self, Request};
+use ez_bundle::catalog::{self, Arch};
+use ez_bundle::checksum::ChecksumTable;
+use ez_bundle::fetch::FetchConfig;
+use ez_bundle::mirrors::Sources;
+use ez_bundle::session::Session;
+use ez_bundle::{images, transport, verify};
+use ez_inventory::VersionTable;
+use std::path::PathBuf;
+use std::time::Duration;
 
 /// kubeasz `ezdown`, without docker.
 #[derive(Debug, Parser)]
-#[command(name = "ezdown", version, about = "kubeasz-rs offline bundle downloader (kubeasz `ezdown`, docker-free)")]
+#[command(
+    name = "ezdown",
+    version,
+    about = "kubeasz-rs offline bundle downloader (kubeasz `ezdown`, docker-free)",
+    after_help = "Examples:\n  ezdown -D                          # binaries + default images into /etc/kubeasz\n  ezdown -D -X cilium -m cn          # plus cilium images; docker.io images may come via CN mirrors\n  ezdown -D --binary-mirror http://mirror.lan/files --mirror-only   # air-gapped intranet mirror\n  ezdown --verify                    # re-check every file against manifest.json\n  ezdown --export bundle.tar.zst     # one file to carry; on the offline host: ezdown --import bundle.tar.zst"
+)]
 pub struct EzdownCli {
     /// Download everything for the version table into the bundle.
     #[arg(short = 'D')]
     pub download: bool,
+    /// Kubernetes version (kubeasz's K8S_BIN_VER), e.g. v1.36.3.
+    #[arg(short = 'k', value_name = "VER")]
+    pub k8s_version: Option<String>,
+    /// Mirror mode: `standard` (upstream only, default), `cn` (registry mirrors usable from
+    /// mainland China for docker.io images), or a registry host to use for docker.io images.
+    #[arg(short = 'm', value_name = "MIRROR", default_value = "standard")]
+    pub mirror: String,
+    /// Extra image set (repeatable), e.g. cilium, flannel, conformance; an unknown name lists the valid ones.
+    #[arg(short = 'X', value_name = "SET")]
+    pub extra: Vec<String>,
+    /// kubeasz ran itself in a container; kubeasz-rs needs none. Prints what to run instead.
+    #[arg(short = 'S')]
+    pub start_container: bool,
+    /// OS packages for offline installs (not supported; prints what to do instead).
+    #[arg(short = 'P', value_name = "OS")]
+    pub sys_pkg: Option<String>,
+    /// Bundle directory.
+    #[arg(long, env = "EZ_BASE", default_value = "/etc/kubeasz")]
+    pub base: PathBuf,
+    /// Target architecture: amd64 or arm64 (default: this machine's).
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// Transfers in flight at once.
+    #[arg(short = 'j', long = "jobs", default_value_t = 4)]
+    pub jobs: usize,
+    /// One JSON object per line on stdout instead of progress output.
+    #[arg(long)]
+    pub json: bool,
+    /// Re-check every file of the bundle against manifest.json (missing, changed, extra).
+    #[arg(long)]
+    pub verify: bool,
+    /// Write the bundle as one archive (.tar.zst, .tar.gz or .tar).
+    #[arg(long, value_name = "FILE")]
+    pub export: Option<PathBuf>,
+    /// Import an archive made by --export into --base, verifying it first.
+    #[arg(long, value_name = "FILE")]
+    pub import: Option<PathBuf>,
+    /// A file mirror with the upstream layout (URL/<host>/<path>); tried before upstream. Repeatable.
+    #[arg(long, value_name = "URL")]
+    pub binary_mirror: Vec<String>,
+    /// A registry mirror for docker.io images (host[:port] or http://host:port). Repeatable.
+    #[arg(long, value_name = "HOST")]
+    pub registry_mirror: Vec<String>,
+    /// Never contact upstream hosts: only the mirrors (air-gapped sites).
+    #[arg(long)]
+    pub mirror_only: bool,
+    /// Add a local file to the bundle, e.g. bin/nginx=/path/to/nginx (kube-lb). Repeatable.
+    #[arg(long, value_name = "DEST=SRC")]
+    pub extra_file: Vec<String>,
+    /// An additional checksum table (sha256sum lines keyed by URL without scheme).
+    #[arg(long, value_name = "FILE")]
+    pub checksums: Option<PathBuf>,
+    /// An additional image to save (repeatable).
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Vec<String>,
+    /// e2e test images for `-X conformance`, one reference per line.
+    #[arg(long, value_name = "FILE")]
+    pub e2e_images: Option<PathBuf>,
+    /// Binaries only: no images.
+    #[arg(long)]
+    pub no_images: bool,
+    /// Print every upstream URL (files and checksum files) the bundle needs, one per line;
+    /// `wget -x -i` over this list builds a --binary-mirror tree.
+    #[arg(long)]
+    pub list_urls: bool,
+    /// Seconds without data before a connection is cut.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub timeout: u64,
+    /// Retries per source on timeouts, 5xx and 429.
+    #[arg(long, default_value_t = 5)]
+    pub retries: u32,
 }
 
 /// Runs a parsed `ezdown` command line; returns the process exit code.
-pub async fn run(_cli: EzdownCli) -> anyhow::Result<u8> {
-    anyhow::bail!("ezdown: not implemented yet")
+pub async fn run(cli: EzdownCli) -> anyhow::Result<u8> {
+    if cli.start_container {
+        println!(
+            "ezdown -S: kubeasz-rs needs no container. kubeasz started `easzlab/kubeasz` and ran `dk ezctl ...` inside it;\n\
+             here ezctl runs directly on this host: use `ezctl start-aio` or `ezctl new <cluster>` / `ezctl setup <cluster> all`."
+        );
+        return Ok(0);
+    }
+    if let Some(os) = &cli.sys_pkg {
+        eprintln!(
+            "ezdown: -P {os}: OS packages are not bundled by kubeasz-rs (kubeasz copied them out of a docker image).\n\
+             What to do: keep INSTALL_SOURCE: online with a reachable distro mirror, or point the nodes at a local\n\
+             mirror of your distribution's repository (e.g. apt-mirror / reposync) before `ezctl setup`."
+        );
+        return Ok(1);
+    }
+    let actions = [
+        cli.download,
+        cli.verify,
+        cli.export.is_some(),
+        cli.import.is_some(),
+        cli.list_urls,
+    ];
+    match actions.iter().filter(|a| **a).count() {
+        0 => {
+            eprintln!(
+                "ezdown: no action given: use -D, --verify, --export, --import, --list-urls or -S (see ezdown --help)"
+            );
+            return Ok(1);
+        }
+        1 => {}
+        _ => {
+            eprintln!(
+                "ezdown: give one action at a time (-D, --verify, --export, --import, --list-urls)"
+            );
+            return Ok(1);
+        }
+    }
+    if cli.verify {
+        return do_verify(&cli).await;
+    }
+    if let Some(out) = &cli.export {
+        return do_export(&cli, out.clone()).await;
+    }
+    if let Some(file) = &cli.import {
+        return do_import(&cli, file.clone()).await;
+    }
+    let req = match build_request(&cli) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ezdown: {e}");
+            return Ok(1);
+        }
+    };
+    if cli.list_urls {
+        for a in &req.artifacts {
+            println!("{}", a.url);
+            if let catalog::ChecksumSource::File(u) = &a.checksum {
+                println!("{u}");
+            }
+        }
+        return Ok(0);
+    }
+    do_download(&cli, req).await
+}
+
+fn build_request(cli: &EzdownCli) -> Result<Request, String> {
+    let mut versions = VersionTable::default();
+    if let Some(k) = &cli.k8s_version {
+        catalog::check_version(k.trim()).map_err(|e| e.to_string())?;
+        versions = versions.with_kubernetes(k);
+    }
+    let arch = match &cli.arch {
+        Some(a) => Arch::parse(a).map_err(|e| e.to_string())?,
+        None => Arch::host(),
+    };
+    let artifacts = catalog::binaries(&versions, arch).map_err(|e| e.to_string())?;
+    let mut imgs = Vec::new();
+    if !cli.no_images {
+        imgs.extend(images::default_images(&versions));
+    }
+    for set in &cli.extra {
+        if set == "conformance" {
+            let e2e = match &cli.e2e_images {
+                Some(f) => std::fs::read_to_string(f)
+                    .map_err(|e| format!("--e2e-images {}: {e}", f.display()))?
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(str::to_string)
+                    .collect(),
+                None => {
+                    eprintln!(
+                        "ezdown: -X conformance without --e2e-images: only the conformance image itself is saved"
+                    );
+                    Vec::new()
+                }
+            };
+            imgs.extend(images::conformance_images(&versions.kubernetes, &e2e));
+        } else {
+            imgs.extend(images::extra_set(set, &versions).map_err(|e| e.to_string())?);
+        }
+    }
+    imgs.extend(cli.image.iter().cloned());
+    for i in &imgs {
+        ez_bundle::oci::ImageRef::parse(i).map_err(|e| e.to_string())?;
+    }
+    let mut table = ChecksumTable::builtin().map_err(|e| e.to_string())?;
+    if let Some(f) = &cli.checksums {
+        table.merge(ChecksumTable::load(f).map_err(|e| e.to_string())?);
+    }
+    let mut extra_files = Vec::new();
+    for spec in &cli.extra_file {
+        let (dest, src) = spec.split_once('=').ok_or_else(|| {
+            format!("--extra-file '{spec}': expected DEST=SRC, e.g. bin/nginx=/usr/sbin/nginx")
+        })?;
+        extra_files.push((dest.to_string(), PathBuf::from(src)));
+    }
+    Ok(Request {
+        versions,
+        arch,
+        artifacts,
+        images: imgs,
+        extra_files,
+        table,
+    })
+}
+
+async fn do_download(cli: &EzdownCli, req: Request) -> anyhow::Result<u8> {
+    let mode = progress::Mode::pick(cli.json);
+    let total = (req.artifacts.len() + req.images.len() + req.extra_files.len()) as u64;
+    let events = progress::sink(mode, total);
+    let sources = Sources {
+        binary_mirrors: cli.binary_mirror.clone(),
+        registry_mirrors: cli.registry_mirror.clone(),
+        mirror_only: cli.mirror_only,
+    }
+    .with_mirror_mode(&cli.mirror);
+    let fetch = FetchConfig {
+        retries: cli.retries,
+        read_timeout: Duration::from_secs(cli.timeout.max(1)),
+        ..FetchConfig::default()
+    };
+    let session = Session::new(&cli.base, fetch, sources, events, cli.jobs)?;
+    let work = bundle::download(&session, &req);
+    let report = tokio::select! {
+        r = work => r,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("ezdown: interrupted; partial downloads are kept under {}/.ezdown and the next `ezdown -D` resumes them", cli.base.display());
+            return Ok(130);
+        }
+    };
+    match report {
+        Ok(r) if r.failures.is_empty() => {
+            if mode != progress::Mode::Json {
+                eprintln!(
+                    "ezdown: bundle complete in {} ({} files); next: `ezctl new <cluster>`",
+                    cli.base.display(),
+                    r.manifest.files.len()
+                );
+            }
+            Ok(0)
+        }
+        Ok(r) => {
+            eprintln!("ezdown: {} item(s) failed:", r.failures.len());
+            for (name, e) in &r.failures {
+                eprintln!("  {name}: {e}");
+            }
+            eprintln!(
+                "ezdown: what is done is kept; fix the cause (or add --binary-mirror / -m) and run the same command again"
+            );
+            Ok(1)
+        }
+        Err(e) => {
+            eprintln!("ezdown: {e}");
+            Ok(1)
+        }
+    }
+}
+
+async fn do_verify(cli: &EzdownCli) -> anyhow::Result<u8> {
+    let jobs = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .max(cli.jobs);
+    let r = match verify::verify(&cli.base, jobs).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ezdown: {e}");
+            return Ok(1);
+        }
+    };
+    if cli.json {
+        println!("{}", serde_json::to_string(&r)?);
+    } else {
+        for p in &r.missing {
+            eprintln!("missing: {p}");
+        }
+        for (p, want, got) in &r.changed {
+            eprintln!("changed: {p} (expected {want}, found {got})");
+        }
+        for p in &r.extra {
+            eprintln!("extra:   {p} (not in manifest.json)");
+        }
+        if r.incomplete {
+            eprintln!(
+                "incomplete: the run that wrote manifest.json had failures; run `ezdown -D` again"
+            );
+        }
+        eprintln!(
+            "ezdown: verified {} files ({} bytes): {}",
+            r.checked,
+            r.bytes,
+            if r.ok() { "OK" } else { "PROBLEMS FOUND" }
+        );
+    }
+    Ok(if r.ok() { 0 } else { 1 })
+}
+
+async fn do_export(cli: &EzdownCli, out: PathBuf) -> anyhow::Result<u8> {
+    let jobs = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    match verify::verify(&cli.base, jobs).await {
+        Ok(r) if r.ok() => {}
+        Ok(_) => {
+            eprintln!(
+                "ezdown: the bundle does not verify; run `ezdown --verify` for details and `ezdown -D` to repair before exporting"
+            );
+            return Ok(1);
+        }
+        Err(e) => {
+            eprintln!("ezdown: {e}");
+            return Ok(1);
+        }
+    }
+    let base = cli.base.clone();
+    let o = out.clone();
+    match tokio::task::spawn_blocking(move || transport::export(&base, &o)).await? {
+        Ok(bytes) => {
+            eprintln!(
+                "ezdown: exported {bytes} bytes of bundle into {}; on the offline host: ezdown --import {}",
+                out.display(),
+                out.display()
+            );
+            Ok(0)
+        }
+        Err(e) => {
+            eprintln!("ezdown: {e}");
+            Ok(1)
+        }
+    }
+}
+
+async fn do_import(cli: &EzdownCli, file: PathBuf) -> anyhow::Result<u8> {
+    let base = cli.base.clone();
+    match tokio::task::spawn_blocking(move || transport::import(&file, &base)).await? {
+        Ok(m) => {
+            eprintln!(
+                "ezdown: imported and verified {} files into {}",
+                m.files.len(),
+                cli.base.display()
+            );
+            Ok(0)
+        }
+        Err(e) => {
+            eprintln!("ezdown: {e}; nothing was changed in {}", cli.base.display());
+            Ok(1)
+        }
+    }
 }

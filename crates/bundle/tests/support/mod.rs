@@ -1,0 +1,416 @@
+//! Test doubles for the bundle tests: a loopback HTTP file mirror serving upstream-shaped
+//! paths (`/<host>/<path>`, the `--binary-mirror` layout) with fault injection, and a fixture
+//! builder that packs real Debian binaries into upstream-shaped archives with real checksum
+//! files. Only ever binds 127.0.0.1.
+#![allow(dead_code)]
+
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// One injected misbehaviour, consumed by one request.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Send headers (full length) and this many body bytes, then close.
+    Cut(usize),
+    /// Answer with this status (and an empty body).
+    Status(u16),
+    /// 429 with `Retry-After: <value>`.
+    TooMany(String),
+    /// Send headers and this many bytes, then go silent.
+    Stall(usize),
+    /// 200 with an HTML page.
+    Html,
+    /// Serve this body instead of the real one (a corrupt file).
+    Body(Vec<u8>),
+}
+
+#[derive(Default)]
+struct State {
+    files: HashMap<String, Vec<u8>>,
+    faults: HashMap<String, VecDeque<Fault>>,
+    ignore_range: bool,
+    hits: HashMap<String, usize>,
+    ranged: usize,
+}
+
+/// A file mirror on 127.0.0.1:<random port>.
+#[derive(Clone)]
+pub struct Mirror {
+    pub url: String,
+    state: Arc<Mutex<State>>,
+}
+
+impl Mirror {
+    pub async fn start() -> Mirror {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        let state = Arc::new(Mutex::new(State::default()));
+        let st = state.clone();
+        tokio::spawn(async move {
+            while let Ok((sock, _)) = l.accept().await {
+                let st = st.clone();
+                tokio::spawn(async move {
+                    let _ = serve(sock, st).await;
+                });
+            }
+        });
+        Mirror { url, state }
+    }
+
+    /// Serves `body` at `/<path>` (path without the leading slash, e.g. `dl.k8s.io/...`).
+    pub fn put(&self, path: &str, body: Vec<u8>) {
+        self.state
+            .lock()
+            .unwrap()
+            .files
+            .insert(format!("/{path}"), body);
+    }
+
+    pub fn put_all(&self, files: &HashMap<String, Vec<u8>>) {
+        for (p, b) in files {
+            self.put(p, b.clone());
+        }
+    }
+
+    /// Queues faults for the next requests to `path`.
+    pub fn fault(&self, path: &str, faults: &[Fault]) {
+        self.state
+            .lock()
+            .unwrap()
+            .faults
+            .entry(format!("/{path}"))
+            .or_default()
+            .extend(faults.iter().cloned());
+    }
+
+    pub fn ignore_range(&self, yes: bool) {
+        self.state.lock().unwrap().ignore_range = yes;
+    }
+
+    pub fn hits(&self, path: &str) -> usize {
+        *self
+            .state
+            .lock()
+            .unwrap()
+            .hits
+            .get(&format!("/{path}"))
+            .unwrap_or(&0)
+    }
+
+    /// Requests answered with 206 so far.
+    pub fn ranged(&self) -> usize {
+        self.state.lock().unwrap().ranged
+    }
+}
+
+async fn serve(mut sock: TcpStream, st: Arc<Mutex<State>>) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    let mut tmp = [0u8; 4096];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = sock.read(&mut tmp).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&tmp[..n]);
+    }
+    let head = String::from_utf8_lossy(&buf).to_string();
+    let mut lines = head.lines();
+    let path = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .unwrap_or("/")
+        .to_string();
+    let path = path.split('?').next().unwrap_or("/").to_string();
+    let range = lines
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("range: bytes=")
+                .map(str::to_string)
+        })
+        .and_then(|r| r.trim_end_matches('-').parse::<usize>().ok());
+    let (body, fault, ignore_range) = {
+        let mut s = st.lock().unwrap();
+        *s.hits.entry(path.clone()).or_default() += 1;
+        let fault = s.faults.get_mut(&path).and_then(|q| q.pop_front());
+        (s.files.get(&path).cloned(), fault, s.ignore_range)
+    };
+    let Some(mut body) = body else {
+        return respond(&mut sock, 404, &[], b"not found").await;
+    };
+    match fault {
+        Some(Fault::Status(code)) => return respond(&mut sock, code, &[], b"").await,
+        Some(Fault::TooMany(ra)) => {
+            return respond(&mut sock, 429, &[("Retry-After", ra.as_str())], b"").await;
+        }
+        Some(Fault::Html) => {
+            let page = b"<!DOCTYPE html><html><body>mirror error</body></html>";
+            return respond(&mut sock, 200, &[("Content-Type", "text/html")], page).await;
+        }
+        Some(Fault::Body(ref b)) => body = b.clone(),
+        _ => {}
+    }
+    let start = match range {
+        Some(r) if !ignore_range && r < body.len() => r,
+        _ => 0,
+    };
+    let status = if start > 0 { 206 } else { 200 };
+    if status == 206 {
+        st.lock().unwrap().ranged += 1;
+    }
+    let cr = format!("bytes {}-{}/{}", start, body.len() - 1, body.len());
+    let mut headers = vec![("Content-Type", "application/octet-stream")];
+    if status == 206 {
+        headers.push(("Content-Range", cr.as_str()));
+    }
+    let rest = &body[start..];
+    match fault {
+        Some(Fault::Cut(n)) => {
+            write_head(&mut sock, status, &headers, rest.len()).await?;
+            sock.write_all(&rest[..n.min(rest.len())]).await?;
+            sock.shutdown().await
+        }
+        Some(Fault::Stall(n)) => {
+            write_head(&mut sock, status, &headers, rest.len()).await?;
+            sock.write_all(&rest[..n.min(rest.len())]).await?;
+            sock.flush().await?;
+            tokio::time::sleep(Duration::from_secs(120)).await;
+            Ok(())
+        }
+        _ => respond(&mut sock, status, &headers, rest).await,
+    }
+}
+
+async fn write_head(
+    sock: &mut TcpStream,
+    status: u16,
+    headers: &[(&str, &str)],
+    len: usize,
+) -> std::io::Result<()> {
+    let mut h = format!("HTTP/1.1 {status} X\r\nContent-Length: {len}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        h.push_str(&format!("{k}: {v}\r\n"));
+    }
+    h.push_str("\r\n");
+    sock.write_all(h.as_bytes()).await
+}
+
+async fn respond(
+    sock: &mut TcpStream,
+    status: u16,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<()> {
+    write_head(sock, status, headers, body.len()).await?;
+    sock.write_all(body).await?;
+    sock.shutdown().await
+}
+
+pub fn sha(b: &[u8]) -> String {
+    hex::encode(Sha256::digest(b))
+}
+
+/// A real binary from a Debian package, or busybox-static when that one is not installed.
+pub fn real_binary(path: &str) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|_| {
+        std::fs::read("/bin/busybox")
+            .expect("busybox-static is needed: apt-get install busybox-static")
+    })
+}
+
+/// `tar czf` of `files` (name in archive, bytes) using the system tar (fast even in debug).
+pub fn targz(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("root");
+    let mut names = Vec::new();
+    for (name, data) in files {
+        let p = root.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, data).unwrap();
+        names.push(name.to_string());
+    }
+    let out = d.path().join("a.tgz");
+    let st = std::process::Command::new("tar")
+        .arg("-czf")
+        .arg(&out)
+        .arg("-C")
+        .arg(&root)
+        .args(&names)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::read(out).unwrap()
+}
+
+/// Upstream-shaped files (keyed by `host/path`) for the default catalog on amd64, with each
+/// upstream's checksum file in its own format. `small` uses busybox for every binary.
+pub fn upstream_tree(small: bool) -> HashMap<String, Vec<u8>> {
+    let bin = |p: &str| {
+        if small {
+            real_binary("/bin/busybox")
+        } else {
+            real_binary(p)
+        }
+    };
+    let v = ez_inventory::VersionTable::default();
+    let mut t = HashMap::new();
+    let k8s = &v.kubernetes;
+    for (name, src) in [
+        ("kube-apiserver", "/usr/bin/etcd"),
+        ("kube-controller-manager", "/usr/bin/ctr"),
+        ("kube-scheduler", "/usr/bin/containerd-shim-runc-v2"),
+        ("kubelet", "/usr/bin/containerd"),
+        ("kube-proxy", "/usr/sbin/runc"),
+        ("kubectl", "/usr/bin/etcdctl"),
+    ] {
+        let mut b = bin(src);
+        b.extend_from_slice(name.as_bytes()); // distinct files
+        let p = format!("dl.k8s.io/release/{k8s}/bin/linux/amd64/{name}");
+        t.insert(format!("{p}.sha256"), format!("{}\n", sha(&b)).into_bytes());
+        t.insert(p, b);
+    }
+    let e = &v.etcd;
+    let etcd = targz(&[
+        (&format!("etcd-{e}-linux-amd64/etcd"), bin("/usr/bin/etcd")),
+        (
+            &format!("etcd-{e}-linux-amd64/etcdctl"),
+            bin("/usr/bin/etcdctl"),
+        ),
+        (
+            &format!("etcd-{e}-linux-amd64/etcdutl"),
+            bin("/usr/bin/etcdctl"),
+        ),
+        (&format!("etcd-{e}-linux-amd64/README.md"), b"etcd".to_vec()),
+    ]);
+    let base = format!("github.com/etcd-io/etcd/releases/download/{e}");
+    t.insert(
+        format!("{base}/SHA256SUMS"),
+        format!(
+            "{}  etcd-{e}-linux-arm64.tar.gz\n{}  etcd-{e}-linux-amd64.tar.gz\n",
+            sha(b"x"),
+            sha(&etcd)
+        )
+        .into_bytes(),
+    );
+    t.insert(format!("{base}/etcd-{e}-linux-amd64.tar.gz"), etcd);
+    let cd = &v.containerd;
+    let c = targz(&[
+        ("bin/containerd", bin("/usr/bin/containerd")),
+        (
+            "bin/containerd-shim-runc-v2",
+            bin("/usr/bin/containerd-shim-runc-v2"),
+        ),
+        ("bin/ctr", bin("/usr/bin/ctr")),
+    ]);
+    let p = format!(
+        "github.com/containerd/containerd/releases/download/v{cd}/containerd-static-{cd}-linux-amd64.tar.gz"
+    );
+    t.insert(
+        format!("{p}.sha256sum"),
+        format!("{}  containerd-static-{cd}-linux-amd64.tar.gz\n", sha(&c)).into_bytes(),
+    );
+    t.insert(p, c);
+    let r = bin("/usr/sbin/runc");
+    let base = format!(
+        "github.com/opencontainers/runc/releases/download/{}",
+        v.runc
+    );
+    t.insert(
+        format!("{base}/runc.sha256sum"),
+        format!("{} *runc.amd64\n{} *runc.arm64\n", sha(&r), sha(b"y")).into_bytes(),
+    );
+    t.insert(format!("{base}/runc.amd64"), r);
+    let cni = &v.cni_plugins;
+    let plugins: Vec<(String, Vec<u8>)> = ["bridge", "host-local", "loopback", "portmap"]
+        .iter()
+        .map(|n| (format!("./{n}"), bin(&format!("/usr/lib/cni/{n}"))))
+        .collect();
+    let refs: Vec<(&str, Vec<u8>)> = plugins
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.clone()))
+        .collect();
+    let c = targz(&refs);
+    let p = format!(
+        "github.com/containernetworking/plugins/releases/download/{cni}/cni-plugins-linux-amd64-{cni}.tgz"
+    );
+    t.insert(
+        format!("{p}.sha256"),
+        format!("{}  cni-plugins-linux-amd64-{cni}.tgz\n", sha(&c)).into_bytes(),
+    );
+    t.insert(p, c);
+    let cr = &v.crictl;
+    let c = targz(&[("crictl", bin("/bin/busybox"))]);
+    let p = format!(
+        "github.com/kubernetes-sigs/cri-tools/releases/download/{cr}/crictl-{cr}-linux-amd64.tar.gz"
+    );
+    t.insert(format!("{p}.sha256"), format!("{}\n", sha(&c)).into_bytes());
+    t.insert(p, c);
+    let h = &v.helm;
+    let c = targz(&[
+        ("linux-amd64/helm", bin("/bin/busybox")),
+        ("linux-amd64/LICENSE", b"license".to_vec()),
+    ]);
+    let p = format!("get.helm.sh/helm-{h}-linux-amd64.tar.gz");
+    t.insert(
+        format!("{p}.sha256sum"),
+        format!("SHA256 (helm-{h}-linux-amd64.tar.gz) = {}\n", sha(&c)).into_bytes(),
+    );
+    t.insert(p, c);
+    let mut cc = bin("/bin/busybox");
+    cc.extend_from_slice(b"calicoctl");
+    let base = format!(
+        "github.com/projectcalico/calico/releases/download/{}",
+        v.calicoctl
+    );
+    t.insert(
+        format!("{base}/SHA256SUMS"),
+        format!("{}  calicoctl-linux-amd64\n", sha(&cc)).into_bytes(),
+    );
+    t.insert(format!("{base}/calicoctl-linux-amd64"), cc);
+    t
+}
+
+/// A session against `mirrors` only, with short timeouts and delays.
+pub fn session(
+    base: &Path,
+    mirrors: &[&Mirror],
+    events: ez_bundle::events::Events,
+) -> ez_bundle::session::Session {
+    let fetch = ez_bundle::fetch::FetchConfig {
+        retries: 3,
+        backoff_base: Duration::from_millis(20),
+        backoff_max: Duration::from_millis(200),
+        retry_after_max: Duration::from_secs(3),
+        connect_timeout: Duration::from_secs(2),
+        read_timeout: Duration::from_millis(1500),
+    };
+    let sources = ez_bundle::mirrors::Sources {
+        binary_mirrors: mirrors.iter().map(|m| m.url.clone()).collect(),
+        registry_mirrors: vec![],
+        mirror_only: true,
+    };
+    ez_bundle::session::Session::new(base, fetch, sources, events, 4).unwrap()
+}
+
+/// Collects every event as JSON for assertions.
+pub fn recorder() -> (
+    ez_bundle::events::Events,
+    Arc<Mutex<Vec<serde_json::Value>>>,
+) {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let l = log.clone();
+    let ev = ez_bundle::events::Events::new(move |e| {
+        l.lock().unwrap().push(serde_json::to_value(e).unwrap());
+    });
+    (ev, log)
+}
+
+pub fn tmp_base() -> (tempfile::TempDir, PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("kubeasz");
+    (d, p)
+}
