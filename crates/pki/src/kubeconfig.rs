@@ -142,6 +142,14 @@ impl Kubeconfig {
             .map(|c| c.cluster.server.as_str())
     }
 
+    /// Points every cluster entry at `server` (what kubeasz does with `sed` when
+    /// it copies a kubeconfig to a host, e.g. `https://127.0.0.1:6443`).
+    pub fn set_server(&mut self, server: &str) {
+        for cluster in &mut self.clusters {
+            cluster.cluster.server = server.to_string();
+        }
+    }
+
     /// Decoded embedded data of the current context: (CA PEM, client cert PEM, client key PEM).
     pub fn embedded_pems(&self) -> Option<(String, String, String)> {
         let ctx = self
@@ -208,6 +216,9 @@ mod tests {
             back.embedded_pems(),
             Some(("CA".to_string(), "CERT".to_string(), "KEY".to_string()))
         );
+        let mut moved = back.clone();
+        moved.set_server("https://127.0.0.1:6443");
+        assert_eq!(moved.server(), Some("https://127.0.0.1:6443"));
         // Same inputs, same bytes.
         assert_eq!(
             Kubeconfig::new(&names(), "CA", "CERT", "KEY")

@@ -148,6 +148,29 @@ impl CertInfo {
         self.sans.iter().cloned().collect()
     }
 
+    /// Whether a client connecting to `host` (an IP address or a DNS name, as in
+    /// the URL) would accept this certificate's SANs: an exact IP match, or a
+    /// case-insensitive DNS match (a leading `*.` matches exactly one label).
+    pub fn covers(&self, host: &str) -> bool {
+        let host = host.trim().trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return self.sans.contains(&San::Ip(ip));
+        }
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        self.sans.iter().any(|san| match san {
+            San::Dns(name) => {
+                let name = name.to_ascii_lowercase();
+                match name.strip_prefix("*.") {
+                    Some(suffix) => host
+                        .split_once('.')
+                        .is_some_and(|(label, rest)| !label.is_empty() && rest == suffix),
+                    None => name == host,
+                }
+            }
+            San::Ip(_) => false,
+        })
+    }
+
     /// Whether `at` lies within the validity period.
     pub fn is_valid_at(&self, at: OffsetDateTime) -> bool {
         self.not_before <= at && at <= self.not_after
@@ -224,6 +247,48 @@ mod tests {
         let IpAddr::V6(a) = v6 else { unreachable!() };
         assert_eq!(ip_from_bytes(&a.octets()), Some(v6));
         assert_eq!(ip_from_bytes(&[1, 2, 3]), None);
+    }
+
+    fn info_with_sans(sans: Vec<San>) -> CertInfo {
+        CertInfo {
+            path: PathBuf::new(),
+            subject: String::new(),
+            common_name: None,
+            organizations: vec![],
+            issuer: String::new(),
+            issuer_common_name: None,
+            sans,
+            not_before: OffsetDateTime::UNIX_EPOCH,
+            not_after: OffsetDateTime::UNIX_EPOCH,
+            is_ca: false,
+            digital_signature: false,
+            key_encipherment: false,
+            key_cert_sign: false,
+            server_auth: false,
+            client_auth: false,
+            serial: String::new(),
+            public_key: vec![],
+            der: vec![],
+        }
+    }
+
+    #[test]
+    fn covers_matches_ips_names_and_wildcards() {
+        let info = info_with_sans(vec![
+            San::Ip("10.0.0.1".parse().unwrap()),
+            San::Ip("fd00::1".parse().unwrap()),
+            San::Dns("Kubernetes.Default".into()),
+            San::Dns("*.apps.example".into()),
+        ]);
+        assert!(info.covers("10.0.0.1"));
+        assert!(info.covers("[fd00::1]"));
+        assert!(!info.covers("10.0.0.2"));
+        assert!(info.covers("kubernetes.default"));
+        assert!(info.covers("kubernetes.default."));
+        assert!(!info.covers("kubernetes"));
+        assert!(info.covers("a.apps.example"));
+        assert!(!info.covers("a.b.apps.example"));
+        assert!(!info.covers("apps.example"));
     }
 
     #[test]

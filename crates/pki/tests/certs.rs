@@ -402,3 +402,51 @@ fn user_certs_are_client_only_with_custom_expiry() {
     assert!(Pki::list_users(&spec).unwrap().is_empty());
     assert!(Pki::add_user(&spec, "../x", expiry, now).is_err());
 }
+
+#[test]
+fn ipv6_hosts_and_custom_dns_domain() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut spec = ez_pki::PkiSpec::new(tmp.path().join("c6"), "c6");
+    spec.key_algorithm = KeyAlgorithm::EcdsaP256;
+    spec.master_ips = vec![ip("fd00::11")];
+    spec.etcd_ips = vec![ip("fd00::11")];
+    spec.kubernetes_svc_ip = ip("fd00:68::1");
+    spec.cluster_dns_domain = "corp.internal".into();
+    spec.nodes = vec![ez_pki::NodeSpec {
+        name: "n6".into(),
+        ip: ip("fd00::11"),
+    }];
+    Pki::ensure(&spec, RenewPolicy::KeepExisting).unwrap();
+    let ssl = spec.ssl_dir();
+    let api = CertInfo::load(&ssl.join("kubernetes.pem")).unwrap();
+    for host in [
+        "fd00::11",
+        "fd00:68::1",
+        "127.0.0.1",
+        "kubernetes.default.svc.corp.internal",
+    ] {
+        assert!(api.covers(host), "{host} not in {:?}", api.sans);
+    }
+    assert!(api.covers("kubernetes.default.svc.cluster.local"));
+    assert!(!api.covers("fd00::12"));
+    let kubelet = CertInfo::load(&ssl.join("n6-kubelet.pem")).unwrap();
+    assert!(kubelet.covers("n6") && kubelet.covers("fd00::11"));
+    let kc = Kubeconfig::load(&spec.cluster_dir.join("kubectl.kubeconfig")).unwrap();
+    assert_eq!(kc.server(), Some("https://[fd00::11]:6443"));
+    if openssl_available() {
+        let out = Command::new("openssl")
+            .args([
+                "x509",
+                "-noout",
+                "-ext",
+                "subjectAltName",
+                "-in",
+                "kubernetes.pem",
+            ])
+            .current_dir(&ssl)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("IP Address:FD00:0:0:0:0:0:0:11"), "{text}");
+    }
+}
