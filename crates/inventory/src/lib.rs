@@ -22,4 +22,4 @@ pub use diag::{Diagnostic, Diagnostics, Severity, Span};
 pub use ini::Inventory;
 pub use load::{check_cluster, load_cluster, parse_cluster, write_atomic};
 pub use model::{Cluster, Derived, Host};
-pub use versions::VersionTable;
+pub use versions::{VersionError, VersionTable};

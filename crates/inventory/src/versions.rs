@@ -118,6 +118,54 @@ impl VersionTable {
     }
 }
 
+/// Why a version overlay was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VersionError {
+    #[error("not valid YAML/JSON: {0}")]
+    Syntax(String),
+    #[error("a version table overlay must be a mapping of component to version")]
+    NotAMapping,
+    #[error("unknown component `{0}` (known: {1})")]
+    UnknownComponent(String, String),
+    #[error("the version of `{0}` must be a non-empty string")]
+    BadValue(String),
+}
+
+impl VersionTable {
+    /// This table with some components replaced, from a YAML or JSON mapping such as
+    /// `{kubernetes: v1.35.6, calico: v3.28.4}` (the `versions` object of a bundle manifest is
+    /// a complete one). Unknown components are refused, so a typo cannot go unnoticed.
+    pub fn overlay(&self, text: &str) -> Result<VersionTable, VersionError> {
+        use serde_yaml_ng::Value;
+        let given: Value =
+            serde_yaml_ng::from_str(text).map_err(|e| VersionError::Syntax(e.to_string()))?;
+        let Value::Mapping(given) = given else {
+            return Err(VersionError::NotAMapping);
+        };
+        let Ok(Value::Mapping(mut base)) = serde_yaml_ng::to_value(self) else {
+            return Err(VersionError::NotAMapping);
+        };
+        for (k, v) in given {
+            let key = k.as_str().unwrap_or_default().to_string();
+            if !base.contains_key(key.as_str()) {
+                let known: Vec<&str> = base.keys().filter_map(Value::as_str).collect();
+                return Err(VersionError::UnknownComponent(key, known.join(", ")));
+            }
+            let v = match v {
+                Value::String(s) if !s.trim().is_empty() => s.trim().to_string(),
+                Value::Number(n) => n.to_string(),
+                _ => return Err(VersionError::BadValue(key)),
+            };
+            base.insert(Value::String(key), Value::String(v));
+        }
+        let mut t: VersionTable = serde_yaml_ng::from_value(Value::Mapping(base))
+            .map_err(|e| VersionError::Syntax(e.to_string()))?;
+        // Keep the one spelling of the Kubernetes version.
+        t = t.clone().with_kubernetes(&t.kubernetes);
+        Ok(t)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +177,35 @@ mod tests {
         assert_eq!(t.kubernetes_plain(), "1.36.3");
         assert_eq!(t.kubernetes_minor(), "1.36");
         assert_eq!(t.etcd, "v3.7.1");
+    }
+
+    #[test]
+    fn overlay_replaces_some_components() {
+        let t = VersionTable::default()
+            .overlay("kubernetes: 1.35.6\ncalico: v3.28.4\n")
+            .expect("overlay");
+        assert_eq!(t.kubernetes, "v1.35.6");
+        assert_eq!(t.calico, "v3.28.4");
+        assert_eq!(t.etcd, VersionTable::default().etcd);
+        let json = serde_json_like(&t);
+        assert_eq!(VersionTable::default().overlay(&json).expect("full"), t);
+        assert!(matches!(
+            VersionTable::default().overlay("kubernets: v1"),
+            Err(VersionError::UnknownComponent(..))
+        ));
+        assert!(matches!(
+            VersionTable::default().overlay("etcd: ''"),
+            Err(VersionError::BadValue(_))
+        ));
+        assert!(matches!(
+            VersionTable::default().overlay("- a"),
+            Err(VersionError::NotAMapping)
+        ));
+    }
+
+    /// A complete table written as YAML flow (JSON-like) text.
+    fn serde_json_like(t: &VersionTable) -> String {
+        serde_yaml_ng::to_string(t).expect("yaml")
     }
 
     #[test]

@@ -1,15 +1,508 @@
-//! `ezctl new | list | checkout | help`: cluster folders under `clusters/`.
+//! `ezctl new | list | checkout | help | check-config`: cluster folders under `clusters/`.
+//!
+//! Messages follow kubeasz's `ezctl` wording so that its docs and habits still apply. Every
+//! write is atomic (temp file + rename) and happens only after the new files validated.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use ez_inventory::templates::{self, TemplateError};
+use ez_inventory::{Diagnostic, VersionTable, load, parse_cluster, write_atomic};
 
 use crate::ctx::Ctx;
 
-#[derive(Debug, clap::Subcommand)]
-pub enum ClusterCommand {
-    /// Create clusters/<cluster>/hosts and config.yml from example/.
-    New { cluster: String },
+/// The cluster-folder commands, flattened into `ezctl`'s top level.
+///
+/// A wrapper around [`ClusterCmd`] so that it can turn off clap's generated `help`
+/// subcommand: `ezctl help <cmd>` is a kubeasz command and is implemented here.
+#[derive(Debug)]
+pub struct ClusterCommand(pub ClusterCmd);
+
+impl clap::FromArgMatches for ClusterCommand {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        ClusterCmd::from_arg_matches(m).map(ClusterCommand)
+    }
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches(m)
+    }
 }
 
-pub async fn run(_ctx: &Ctx, cmd: ClusterCommand) -> anyhow::Result<u8> {
-    match cmd {
-        ClusterCommand::New { cluster } => anyhow::bail!("ezctl new {cluster}: not implemented yet"),
+impl clap::Subcommand for ClusterCommand {
+    fn augment_subcommands(cmd: clap::Command) -> clap::Command {
+        ClusterCmd::augment_subcommands(cmd).disable_help_subcommand(true)
+    }
+    fn augment_subcommands_for_update(cmd: clap::Command) -> clap::Command {
+        ClusterCmd::augment_subcommands_for_update(cmd).disable_help_subcommand(true)
+    }
+    fn has_subcommand(name: &str) -> bool {
+        ClusterCmd::has_subcommand(name)
+    }
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ClusterCmd {
+    /// Create clusters/<cluster>/hosts and config.yml from the example templates.
+    New {
+        cluster: String,
+        /// A YAML/JSON file of component versions overriding the bundle's table (partial is fine).
+        #[arg(long, value_name = "FILE")]
+        versions: Option<PathBuf>,
+    },
+    /// List the clusters under <base>/clusters, marking the one ~/.kube/config points to.
+    List,
+    /// Make <cluster> the current one: copy its kubectl.kubeconfig to ~/.kube/config.
+    Checkout { cluster: String },
+    /// Validate clusters/<cluster>/hosts and config.yml and print every problem found.
+    CheckConfig { cluster: String },
+    /// Show help for one command (as `ezctl help setup` in kubeasz).
+    Help { command: Option<String> },
+}
+
+pub async fn run(ctx: &Ctx, cmd: ClusterCommand) -> anyhow::Result<u8> {
+    match cmd.0 {
+        ClusterCmd::New { cluster, versions } => new(ctx, &cluster, versions.as_deref()),
+        ClusterCmd::List => list(ctx, &home_kubeconfig()?),
+        ClusterCmd::Checkout { cluster } => checkout(ctx, &cluster, &home_kubeconfig()?),
+        ClusterCmd::CheckConfig { cluster } => check_config(ctx, &cluster),
+        ClusterCmd::Help { command } => Ok(help(command.as_deref())),
+    }
+}
+
+fn home_kubeconfig() -> anyhow::Result<PathBuf> {
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .context("HOME is not set; cannot find ~/.kube/config")?;
+    Ok(PathBuf::from(home).join(".kube").join("config"))
+}
+
+/// The version table `ezctl new` fills config.yml from: the bundle's (`<base>/manifest.json`,
+/// written by `ezdown`) if there is one, else kubeasz 3.7.0's; then the `--versions` file.
+pub fn version_table(base: &Path, overlay: Option<&Path>) -> anyhow::Result<VersionTable> {
+    let mut t = match ez_bundle::manifest::Manifest::load(base) {
+        Ok(Some(m)) => m.versions,
+        Ok(None) => VersionTable::default(),
+        Err(e) => anyhow::bail!("{e}"),
+    };
+    if let Some(p) = overlay {
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+        t = t
+            .overlay(&text)
+            .with_context(|| format!("{}", p.display()))?;
+    }
+    Ok(t)
+}
+
+/// kubeasz sets ENABLE_MIRROR_REGISTRY from whether the deploy host's docker uses mirrors.
+fn mirror_enabled(daemon_json: &Path) -> bool {
+    std::fs::read_to_string(daemon_json).is_ok_and(|t| t.contains("registry-mirrors"))
+}
+
+fn new(ctx: &Ctx, cluster: &str, versions: Option<&Path>) -> anyhow::Result<u8> {
+    if let Err(e @ TemplateError::ClusterName(..)) = templates::check_cluster_name(cluster) {
+        eprintln!("ezctl: error: {e}");
+        return Ok(1);
+    }
+    let dir = ctx.cluster_dir(cluster);
+    if dir.exists() {
+        eprintln!(
+            "ezctl: error: cluster:{cluster} already existed, if cluster:{cluster} setup failed, try 'rm -rf {}' first!",
+            dir.display()
+        );
+        return Ok(1);
+    }
+    let table = version_table(&ctx.base, versions)?;
+    let mirror = mirror_enabled(Path::new("/etc/docker/daemon.json"));
+    let files = templates::render_new(cluster, &table, mirror)?;
+    create_cluster_dir(&dir, &files.hosts, &files.config)?;
+    println!("cluster:{cluster} created: {}", dir.display());
+    println!("next steps 1: to config '{}'", dir.join("hosts").display());
+    println!(
+        "next steps 2: to config '{}'",
+        dir.join("config.yml").display()
+    );
+    println!("then check them with 'ezctl check-config {cluster}'");
+    Ok(0)
+}
+
+/// Validates the two files, then creates `dir` and writes them atomically. Nothing is left
+/// behind on failure.
+pub fn create_cluster_dir(dir: &Path, hosts: &str, config: &str) -> anyhow::Result<()> {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let hp = load::hosts_path(dir);
+    let cp = load::config_path(dir);
+    if let Err(d) = parse_cluster(&name, dir, &hp, hosts, &cp, config) {
+        anyhow::bail!("the generated files do not validate (a bug):\n{d}");
+    }
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    // create_dir (not _all) fails if another process created the folder meanwhile.
+    std::fs::create_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let written =
+        write_atomic(&hp, hosts.as_bytes()).and_then(|()| write_atomic(&cp, config.as_bytes()));
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(dir);
+        return Err(e).with_context(|| format!("cannot write into {}", dir.display()));
+    }
+    Ok(())
+}
+
+/// Cluster folder names, sorted.
+fn cluster_names(base: &Path) -> std::io::Result<Vec<String>> {
+    let mut names: Vec<String> = std::fs::read_dir(base.join("clusters"))?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// A kubeconfig without its `server:` lines (kubeasz compares them this way, since
+/// `~/.kube/config` may point at another master).
+fn without_server(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with("server:"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The `ezctl list` lines (`==> cluster N:\t<c>[ (current)]`), or `None` without clusters;
+/// the flag tells whether ~/.kube/config was readable.
+fn list_lines(ctx: &Ctx, kubeconfig: &Path) -> Option<(Vec<String>, bool)> {
+    let names = cluster_names(&ctx.base).ok().filter(|n| !n.is_empty())?;
+    let current = std::fs::read_to_string(kubeconfig)
+        .ok()
+        .map(|t| without_server(&t));
+    let lines = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let kc = ctx.cluster_dir(n).join("kubectl.kubeconfig");
+            let is_current = match (&current, std::fs::read_to_string(kc)) {
+                (Some(cur), Ok(t)) => *cur == without_server(&t),
+                _ => false,
+            };
+            format!(
+                "==> cluster {}:\t{n}{}",
+                i + 1,
+                if is_current { " (current)" } else { "" }
+            )
+        })
+        .collect();
+    Some((lines, current.is_some()))
+}
+
+fn list(ctx: &Ctx, kubeconfig: &Path) -> anyhow::Result<u8> {
+    let Some((lines, have_kubeconfig)) = list_lines(ctx, kubeconfig) else {
+        eprintln!("ezctl: error: cluster not found, run 'ezctl new' first");
+        return Ok(1);
+    };
+    let mut out = std::io::stdout().lock();
+    for l in lines {
+        writeln!(out, "{l}")?;
+    }
+    if !have_kubeconfig {
+        eprintln!(
+            "note: kubeconfig not found ({}), run 'ezctl setup' first",
+            kubeconfig.display()
+        );
+    }
+    Ok(0)
+}
+
+fn checkout(ctx: &Ctx, cluster: &str, kubeconfig: &Path) -> anyhow::Result<u8> {
+    let dir = ctx.cluster_dir(cluster);
+    if templates::check_cluster_name(cluster).is_err() || !dir.is_dir() {
+        eprintln!("ezctl: error: invalid config, run 'ezctl new {cluster}' first");
+        return Ok(1);
+    }
+    let Ok(text) = std::fs::read(dir.join("kubectl.kubeconfig")) else {
+        eprintln!("ezctl: error: invalid kubeconfig, run 'ezctl setup {cluster}' first");
+        return Ok(1);
+    };
+    if let Some(parent) = kubeconfig.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    write_atomic(kubeconfig, &text)
+        .with_context(|| format!("cannot write {}", kubeconfig.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(kubeconfig, std::fs::Permissions::from_mode(0o600))?;
+    }
+    println!("set default kubeconfig: cluster {cluster} (current)");
+    Ok(0)
+}
+
+fn print_diagnostics(ctx: &Ctx, diags: &[Diagnostic]) {
+    if ctx.json {
+        for d in diags {
+            let v = serde_json::json!({
+                "severity": d.severity.to_string(),
+                "code": d.code,
+                "file": d.file.display().to_string(),
+                "line": d.span.map(|s| s.line),
+                "column": d.span.map(|s| s.column),
+                "message": d.message,
+                "hint": d.hint,
+            });
+            println!("{v}");
+        }
+        return;
+    }
+    for d in diags {
+        eprintln!("{d}\n");
+    }
+}
+
+fn check_config(ctx: &Ctx, cluster: &str) -> anyhow::Result<u8> {
+    if let Err(e) = templates::check_cluster_name(cluster) {
+        eprintln!("ezctl: error: {e}");
+        return Ok(1);
+    }
+    let diags = load::check_cluster(&ctx.cluster_dir(cluster));
+    print_diagnostics(ctx, &diags);
+    let errors = diags.iter().filter(|d| d.is_error()).count();
+    let warnings = diags.len() - errors;
+    if !ctx.json {
+        if errors == 0 {
+            println!("cluster:{cluster} config ok ({warnings} warning(s))");
+        } else {
+            eprintln!("cluster:{cluster}: {errors} error(s), {warnings} warning(s)");
+        }
+    }
+    Ok(u8::from(errors > 0))
+}
+
+/// Help of kubeasz commands that are documented but not (yet) subcommands here.
+const KUBEASZ_HELP: &[(&str, &str)] = &[
+    (
+        "setup",
+        "Usage: ezctl setup <cluster> <step> [extra args]\n\
+         steps:\n  01|prepare            prepare the nodes (packages, kernel settings, CA and kubeconfigs)\n  \
+         02|etcd               etcd cluster\n  03|container-runtime  containerd (or docker)\n  \
+         04|kube-master        control plane\n  05|kube-node          workers\n  06|network            network plugin\n  \
+         07|cluster-addon      coredns, node-local DNS, metrics-server, optional addons\n  \
+         90|all                01 to 07 in one run\n  10|ex-lb              external load balancer\n  11|harbor             harbor registry\n\
+         examples: ezctl setup test-k8s 01\n          ezctl setup test-k8s all\n          ezctl setup test-k8s 04 -t restart_master",
+    ),
+    (
+        "kcfg-adm",
+        "Usage: ezctl kcfg-adm <cluster> -A|-D|-L [-e 4800h] [-t admin|view] [-u user]\n  \
+         -A add a user kubeconfig, -D delete one (-u), -L list them\n  \
+         -e expiry (default 4800h), -t role (default admin), -u user name prefix (default user)",
+    ),
+    (
+        "kca-renew",
+        "Usage: ezctl kca-renew <cluster>\nWARNING: replaces the CA and every certificate and kubeconfig, then restarts\n\
+         etcd, the control plane, kubelet/kube-proxy, the network plugin and the addons.",
+    ),
+    (
+        "add-etcd",
+        "Usage: ezctl add-etcd <cluster> <ip> [k=v ...]\nread more: docs/op/op-etcd.md",
+    ),
+    (
+        "add-master",
+        "Usage: ezctl add-master <cluster> <ip> [k=v ...]\nread more: docs/op/op-master.md",
+    ),
+    (
+        "add-node",
+        "Usage: ezctl add-node <cluster> <ip> [k=v ...]\nread more: docs/op/op-node.md",
+    ),
+    (
+        "del-etcd",
+        "Usage: ezctl del-etcd <cluster> <ip>\nread more: docs/op/op-etcd.md",
+    ),
+    (
+        "del-master",
+        "Usage: ezctl del-master <cluster> <ip>\nread more: docs/op/op-master.md",
+    ),
+    (
+        "del-node",
+        "Usage: ezctl del-node <cluster> <ip>\nread more: docs/op/op-node.md",
+    ),
+];
+
+fn help(command: Option<&str>) -> u8 {
+    use clap::CommandFactory;
+    let mut cli = crate::EzctlCli::command();
+    cli.build();
+    let Some(name) = command else {
+        let _ = cli.print_help();
+        return 0;
+    };
+    if let Some(sub) = cli.find_subcommand_mut(name) {
+        let _ = sub.print_long_help();
+        return 0;
+    }
+    match KUBEASZ_HELP.iter().find(|(c, _)| *c == name) {
+        Some((_, text)) => {
+            println!("{text}");
+            0
+        }
+        None => {
+            eprintln!(
+                "ezctl: error: no help for unknown command `{name}`; run 'ezctl help' for the list"
+            );
+            1
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A fresh directory under the system temp dir, removed on drop.
+    struct Tmp(PathBuf);
+    impl Tmp {
+        fn new() -> Tmp {
+            static N: AtomicUsize = AtomicUsize::new(0);
+            let p = std::env::temp_dir().join(format!(
+                "ezctl-cluster-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::SeqCst)
+            ));
+            std::fs::create_dir_all(&p).expect("tmp");
+            Tmp(p)
+        }
+    }
+    impl Drop for Tmp {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn ctx(base: &Path) -> Ctx {
+        Ctx {
+            base: base.to_path_buf(),
+            forks: 1,
+            accept_new_host_keys: false,
+            json: false,
+            yes: true,
+        }
+    }
+
+    #[test]
+    fn new_creates_valid_files_and_refuses_an_existing_cluster() {
+        let t = Tmp::new();
+        let c = ctx(&t.0);
+        assert_eq!(new(&c, "k1", None).expect("new"), 0);
+        let dir = c.cluster_dir("k1");
+        let hosts = std::fs::read_to_string(dir.join("hosts")).expect("hosts");
+        assert!(hosts.contains("/clusters/k1\""));
+        assert!(load::load_cluster(&dir).is_ok());
+        let before = std::fs::read_to_string(dir.join("config.yml")).expect("config");
+        assert_eq!(new(&c, "k1", None).expect("new again"), 1);
+        assert_eq!(
+            std::fs::read_to_string(dir.join("config.yml")).expect("config"),
+            before
+        );
+        assert_eq!(new(&c, "../evil", None).expect("bad name"), 1);
+        assert!(!t.0.join("evil").exists());
+        // No temp files left behind.
+        let leftovers = std::fs::read_dir(&dir).expect("dir").count();
+        assert_eq!(leftovers, 2);
+    }
+
+    #[test]
+    fn new_takes_a_partial_version_overlay() {
+        let t = Tmp::new();
+        let c = ctx(&t.0);
+        let f = t.0.join("v.yml");
+        std::fs::write(&f, "kubernetes: v1.35.6\ncalico: v3.28.4\n").expect("write");
+        assert_eq!(new(&c, "k2", Some(&f)).expect("new"), 0);
+        let cl = load::load_cluster(&c.cluster_dir("k2")).expect("load");
+        assert_eq!(cl.config.k8s_ver, "1.35.6");
+        assert_eq!(cl.config.calico_ver, "v3.28.4");
+        std::fs::write(&f, "kubernetess: v1\n").expect("write");
+        assert!(new(&c, "k3", Some(&f)).is_err());
+        assert!(!c.cluster_dir("k3").exists());
+    }
+
+    #[test]
+    fn checkout_and_list_mark_the_current_cluster() {
+        let t = Tmp::new();
+        let c = ctx(&t.0);
+        let kube = t.0.join("home/.kube/config");
+        assert_eq!(list(&c, &kube).expect("list"), 1);
+        for (n, body) in [("a", "A"), ("b", "B")] {
+            new(&c, n, None).expect("new");
+            std::fs::write(
+                c.cluster_dir(n).join("kubectl.kubeconfig"),
+                format!("server: https://x\nuser: {body}\n"),
+            )
+            .expect("kc");
+        }
+        new(&c, "nokc", None).expect("new");
+        assert_eq!(checkout(&c, "nokc", &kube).expect("checkout"), 1);
+        assert_eq!(checkout(&c, "missing", &kube).expect("checkout"), 1);
+        assert!(!kube.exists());
+        assert_eq!(checkout(&c, "b", &kube).expect("checkout"), 0);
+        assert_eq!(
+            std::fs::read_to_string(&kube).expect("kube"),
+            "server: https://x\nuser: B\n"
+        );
+        // Another server line still counts as the same cluster.
+        std::fs::write(&kube, "server: https://other\nuser: B\n").expect("write");
+        let (lines, have) = list_lines(&c, &kube).expect("clusters");
+        assert!(have);
+        assert_eq!(
+            lines,
+            [
+                "==> cluster 1:\ta",
+                "==> cluster 2:\tb (current)",
+                "==> cluster 3:\tnokc"
+            ]
+        );
+        assert_eq!(list(&c, &kube).expect("list"), 0);
+    }
+
+    #[test]
+    fn check_config_exit_codes() {
+        let t = Tmp::new();
+        let c = ctx(&t.0);
+        assert_eq!(check_config(&c, "none").expect("check"), 1);
+        new(&c, "ok", None).expect("new");
+        assert_eq!(check_config(&c, "ok").expect("check"), 0);
+        let hosts = c.cluster_dir("ok").join("hosts");
+        let text = std::fs::read_to_string(&hosts)
+            .expect("hosts")
+            .replace("PROXY_MODE=\"nftables\"", "PROXY_MODE=\"userspace\"");
+        std::fs::write(&hosts, text).expect("write");
+        assert_eq!(check_config(&c, "ok").expect("check"), 1);
+    }
+
+    #[test]
+    fn the_command_line_parses_kubeasz_style() {
+        use clap::{CommandFactory, Parser};
+        crate::EzctlCli::command().debug_assert();
+        let cli = crate::EzctlCli::try_parse_from(["ezctl", "help", "setup"]).expect("help setup");
+        assert!(
+            matches!(cli.command, crate::EzctlCommand::Cluster(ClusterCommand(ClusterCmd::Help { command: Some(ref c) })) if c == "setup")
+        );
+        let cli =
+            crate::EzctlCli::try_parse_from(["ezctl", "check-config", "k"]).expect("check-config");
+        assert!(matches!(
+            cli.command,
+            crate::EzctlCommand::Cluster(ClusterCommand(ClusterCmd::CheckConfig { .. }))
+        ));
+        assert!(crate::EzctlCli::try_parse_from(["ezctl", "new"]).is_err());
+    }
+
+    #[test]
+    fn help_knows_commands() {
+        assert_eq!(help(Some("setup")), 0);
+        assert_eq!(help(Some("new")), 0);
+        assert_eq!(help(Some("nope")), 1);
     }
 }
