@@ -5,6 +5,9 @@
 pub mod e2elog;
 pub mod junit;
 pub mod lists;
+pub mod product;
 pub mod report;
 pub mod source;
+pub mod submission;
+pub mod verify;
 pub mod version;

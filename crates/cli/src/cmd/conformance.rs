@@ -67,3 +67,6 @@ fn fail(what: &dyn std::fmt::Display, next: &str, code: u8) -> u8 {
     }
     code
 }
+
+#[cfg(test)]
+mod tests;

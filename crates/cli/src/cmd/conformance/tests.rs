@@ -1,0 +1,144 @@
+//! CLI tests of `ezctl conformance …` through a parser holding only this command group (so the
+//! other groups' state does not matter), on the shared real fixtures.
+
+use super::*;
+use clap::Parser;
+
+#[derive(Debug, Parser)]
+struct T {
+    #[command(flatten)]
+    global: crate::ctx::GlobalArgs,
+    #[command(subcommand)]
+    cmd: Top,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Top {
+    Conformance(ConformanceArgs),
+}
+
+fn data() -> Option<PathBuf> {
+    let shared = std::env::var_os("EZ_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let d = shared.join("data/conformance");
+    if d.is_dir() {
+        return Some(d);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "conformance fixtures not found at {}",
+        d.display()
+    );
+    eprintln!(
+        "!!! SKIPPED: conformance fixtures not found at {}",
+        d.display()
+    );
+    None
+}
+
+fn exec(args: &[&str]) -> u8 {
+    let t = T::try_parse_from(std::iter::once("ezctl").chain(args.iter().copied())).unwrap();
+    let ctx = Ctx::from_args(&t.global);
+    let Top::Conformance(c) = t.cmd;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(run(&ctx, c)).unwrap()
+}
+
+use std::path::{Path, PathBuf};
+
+/// A scratch directory removed on drop (ez-cli has no tempfile dev-dependency).
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let p = std::env::temp_dir().join(format!("ez-conf-{tag}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn report_exit_codes() {
+    let Some(d) = data() else { return };
+    let s = |p: &str| d.join(p).display().to_string();
+    assert_eq!(
+        exec(&["conformance", "report", &s("submissions/v1.26/kind")]),
+        0
+    );
+    assert_eq!(
+        exec(&[
+            "--json",
+            "conformance",
+            "report",
+            &s("submissions/v1.32/previder-failed")
+        ]),
+        1
+    );
+    assert_eq!(
+        exec(&["conformance", "report", "/nonexistent/results"]),
+        EXIT_UNREADABLE
+    );
+    let xml = s("sonobuoy/testdata/pkg/client/results/testdata/item_good_junit.json");
+    let log = s("submissions/v1.20/kubeasz/e2e.log");
+    assert_eq!(
+        exec(&["conformance", "report", &log, &xml]),
+        EXIT_UNREADABLE
+    );
+}
+
+#[test]
+fn submission_then_verify() {
+    let Some(d) = data() else { return };
+    let kind = d.join("submissions/v1.26/kind");
+    let tmp = TempDir::new("submission");
+    let out = tmp.path().display().to_string();
+    let product = kind.join("PRODUCT.yaml").display().to_string();
+    // Written, but today's latest release is newer than v1.26: the bot would refuse it (exit 1).
+    let code = exec(&[
+        "conformance",
+        "submission",
+        "--results",
+        &kind.display().to_string(),
+        "--out",
+        &out,
+        "--product-config",
+        &product,
+    ]);
+    assert_eq!(code, 1);
+    let sub = tmp.path().join("v1.26/kind");
+    assert!(sub.join("README.md").is_file());
+    let dir = sub.display().to_string();
+    let ok = [
+        "conformance",
+        "verify",
+        &dir,
+        "--pr-title",
+        "Conformance results for v1.26/kind",
+        "--latest-release",
+        "v1.26",
+    ];
+    assert_eq!(exec(&ok), 0);
+    std::fs::write(sub.join("kind.svg"), "<svg/>").unwrap();
+    assert_eq!(exec(&ok), 1);
+    assert_eq!(
+        exec(&["conformance", "verify", "/nonexistent"]),
+        EXIT_UNREADABLE
+    );
+}
