@@ -47,7 +47,12 @@ impl Executor {
     /// verifying the host key and authenticating now, so errors surface here.
     pub async fn connect(&self, spec: &HostSpec) -> Result<HostHandle> {
         let key = spec.connection_key();
-        let existing = self.lock().get(&key).cloned();
+        // Reuse only a connection made with the very same spec (same credentials).
+        let existing = self
+            .lock()
+            .get(&key)
+            .filter(|h| h.inner.spec == *spec)
+            .cloned();
         let handle = match existing {
             Some(h) => h,
             None => {
@@ -69,7 +74,7 @@ impl Executor {
         handle
             .call("connect", |_, reply| Request::Connect { reply })
             .await?;
-        self.lock().entry(key).or_insert_with(|| handle.clone());
+        self.lock().insert(key, handle.clone());
         Ok(handle)
     }
 

@@ -407,6 +407,9 @@ fn upload(
                 .scp_send(Path::new(remote), 0o600, size, None)
                 .map_err(|e| ssh_fail(&e))?;
             let n = pump(&mut ch)?;
+            // The scp protocol: the source ends each file with a NUL "ok" byte; without it
+            // the remote sink reports a lost connection and exits 1.
+            ch.write_all(b"\0").map_err(io_fail)?;
             ch.send_eof().map_err(|e| ssh_fail(&e))?;
             ch.wait_eof().map_err(|e| ssh_fail(&e))?;
             ch.close().map_err(|e| ssh_fail(&e))?;
