@@ -191,7 +191,7 @@ fn play_hosts(
     out
 }
 
-fn selected(task: &Task, opts: &RunOptions) -> bool {
+pub(crate) fn selected(task: &Task, opts: &RunOptions) -> bool {
     let tagged = opts.tags.is_empty() || task.tags.iter().any(|t| opts.tags.contains(t));
     let skipped = task.tags.iter().any(|t| opts.skip_tags.contains(t));
     tagged && !skipped
@@ -333,7 +333,7 @@ fn fail(
     std::mem::take(hs)
 }
 
-fn loop_items(task: &Task, ctx: &tera::Context) -> Result<Vec<Option<Json>>, String> {
+pub(crate) fn loop_items(task: &Task, ctx: &tera::Context) -> Result<Vec<Option<Json>>, String> {
     match &task.loop_items {
         None => Ok(vec![None]),
         Some(LoopItems::Literal(items)) => items

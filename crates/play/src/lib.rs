@@ -12,6 +12,7 @@ pub mod facts;
 pub mod load;
 pub mod model;
 pub mod remote;
+pub mod render;
 pub mod state;
 pub mod text;
 pub mod vars;

@@ -77,3 +77,48 @@ fn every_template_renders_for_a_host() {
         .unwrap();
     assert!(cfg.contains("version = 3") && cfg.contains("io.containerd.cri.v1.images"));
 }
+
+#[test]
+fn render_lists_the_files_of_a_host_and_hides_private_keys() {
+    use ez_play::render::{FileContent, render_host};
+    let lib = Library::load(&playbooks_dir()).unwrap();
+    let inv = sample_inventory();
+    let files = render_host(&lib, "02.etcd", &inv, "10.250.0.11", &Default::default()).unwrap();
+    let unit = files
+        .iter()
+        .find(|f| f.path == "/etc/systemd/system/etcd.service")
+        .expect("etcd unit");
+    assert!(
+        matches!(&unit.content, FileContent::Bytes(b) if String::from_utf8_lossy(b).contains("--initial-cluster="))
+    );
+    let key = files
+        .iter()
+        .find(|f| f.path.ends_with("etcd-key.pem"))
+        .expect("key placement");
+    assert!(matches!(key.content, FileContent::Secret(_)));
+    assert_eq!(key.mode, "0600");
+    let bins: Vec<_> = files
+        .iter()
+        .filter(|f| f.path.starts_with("/opt/kube/bin/"))
+        .map(|f| f.path.as_str())
+        .collect();
+    assert_eq!(bins, ["/opt/kube/bin/etcd", "/opt/kube/bin/etcdctl"]);
+    // a host outside the play's groups gets nothing from it
+    assert!(
+        render_host(&lib, "02.etcd", &inv, "10.9.9.9", &Default::default())
+            .unwrap()
+            .is_empty()
+    );
+    // tag filters apply
+    let opts = ez_play::RunOptions {
+        tags: vec!["change_cert".into()],
+        ..Default::default()
+    };
+    let only_certs = render_host(&lib, "02.etcd", &inv, "10.250.0.11", &opts).unwrap();
+    assert!(
+        only_certs
+            .iter()
+            .all(|f| f.path.starts_with("/etc/kubernetes/ssl/")),
+        "{only_certs:?}"
+    );
+}
