@@ -3,6 +3,7 @@
 //! Modules: [`version`] (Kubernetes versions), [`lists`] (embedded required-test lists).
 
 pub mod e2elog;
+pub mod images;
 pub mod junit;
 pub mod lists;
 pub mod product;
