@@ -128,3 +128,31 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
     }
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_map_to_codes() {
+        let p = Path::new("/x/config.yml");
+        let code = |k| io_diag(p, &io::Error::from(k), "run 'ezctl new x' first").code;
+        assert_eq!(code(io::ErrorKind::NotFound), "io-missing");
+        assert_eq!(code(io::ErrorKind::PermissionDenied), "io-permission");
+        assert_eq!(code(io::ErrorKind::InvalidData), "io-read");
+        let d = io_diag(p, &io::Error::from(io::ErrorKind::PermissionDenied), "");
+        assert!(d.hint.is_some_and(|h| h.contains("root")));
+    }
+
+    #[test]
+    fn write_atomic_replaces_and_leaves_no_temp() {
+        let t = tempfile::tempdir().expect("tmp");
+        let f = t.path().join("hosts");
+        write_atomic(&f, b"one").expect("write");
+        write_atomic(&f, b"two").expect("rewrite");
+        assert_eq!(std::fs::read(&f).expect("read"), b"two");
+        assert_eq!(std::fs::read_dir(t.path()).expect("dir").count(), 1);
+        assert!(write_atomic(&t.path().join("missing/x"), b"x").is_err());
+        assert_eq!(std::fs::read_dir(t.path()).expect("dir").count(), 1);
+    }
+}
