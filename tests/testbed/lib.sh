@@ -318,3 +318,24 @@ tb_kill_wait() {
   done
   for n in "$@"; do rm -f "$(tb_hdir "$n")/pid"; done
 }
+
+# --- per host: isolation from the machine ------------------------------------------
+# Rules of isolate-from-root live in their own chain in the host's netns, so
+# unisolate removes exactly them (and nothing a test put into the host's iptables).
+tb_ipt() { local n=$1; shift; ip netns exec "tb$n" iptables -w "$@"; }
+tb_isolate() {  # N -- drop everything from/to the bridge IP inside host N
+  local n=$1
+  tb_ipt "$n" -N TESTBED-ISOLATE 2>/dev/null || true
+  tb_ipt "$n" -F TESTBED-ISOLATE
+  tb_ipt "$n" -A TESTBED-ISOLATE -s "$TB_BR_IP" -j DROP
+  tb_ipt "$n" -A TESTBED-ISOLATE -d "$TB_BR_IP" -j DROP
+  tb_ipt "$n" -C INPUT -j TESTBED-ISOLATE 2>/dev/null || tb_ipt "$n" -I INPUT -j TESTBED-ISOLATE
+  tb_ipt "$n" -C OUTPUT -j TESTBED-ISOLATE 2>/dev/null || tb_ipt "$n" -I OUTPUT -j TESTBED-ISOLATE
+}
+tb_unisolate() {  # N
+  local n=$1
+  while tb_ipt "$n" -D INPUT -j TESTBED-ISOLATE 2>/dev/null; do :; done
+  while tb_ipt "$n" -D OUTPUT -j TESTBED-ISOLATE 2>/dev/null; do :; done
+  tb_ipt "$n" -F TESTBED-ISOLATE 2>/dev/null || true
+  tb_ipt "$n" -X TESTBED-ISOLATE 2>/dev/null || true
+}

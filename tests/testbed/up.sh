@@ -102,7 +102,9 @@ for n in "${HOSTS[@]}"; do
   fi
   mkdir -p "$h"; rm -f "$h/pid"
   ip -n "tb$n" link show eth0 >/dev/null 2>&1 || { ip netns del "tb$n" 2>/dev/null || true; tb_net_up "$n"; }
-  ip link set "tbv$n" up   # in case the host was cut before it stopped
+  # a host booted again comes back whole: undo `tb cut` / `tb isolate-from-root`
+  ip link set "tbv$n" up
+  tb_unisolate "$n"
   if mountpoint -q "$h/root"; then
     # booting a stopped host: known_hosts follows the key it boots with (`tb rekey`
     # deliberately leaves known_hosts stale only while the host keeps running)

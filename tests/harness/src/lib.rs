@@ -40,6 +40,7 @@
 mod host;
 
 use std::ffi::OsString;
+use std::io::Write;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -166,7 +167,10 @@ impl Testbed {
                 if std::env::var("CI").is_ok_and(|v| v == "true") {
                     panic!("test bed unavailable in CI (CI=true): {why}");
                 }
-                eprintln!(
+                // Written to the real stderr, not with eprintln!: libtest captures
+                // the print macros of passing tests, and a skip must not be quiet.
+                let _ = writeln!(
+                    std::io::stderr(),
                     "\n************************************************************\n\
                      SKIPPED: test bed unavailable: {why}\n\
                      (run the tests as root after `tests/testbed/setup.sh`)\n\
