@@ -6,7 +6,9 @@ use crate::events::Events;
 use crate::fetch::{FetchConfig, client};
 use crate::manifest::WORK_DIR;
 use crate::mirrors::Sources;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Shared state of a run. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -19,6 +21,8 @@ pub struct Session {
     pub sources: Sources,
     /// Transfers in flight at once (`-j`), at least 1.
     pub jobs: usize,
+    /// One lock per key (a blob digest) so that images sharing a layer fetch it once.
+    locks: Arc<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl Session {
@@ -36,7 +40,17 @@ impl Session {
             events,
             sources,
             jobs: jobs.max(1),
+            locks: Arc::default(),
         })
+    }
+
+    /// The lock for `key`; hold its guard while fetching the thing `key` names.
+    pub fn lock_for(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut m = match self.locks.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        m.entry(key.to_string()).or_default().clone()
     }
 
     /// `<base>/.ezdown/partial/<name>.part`: where downloads grow until verified.

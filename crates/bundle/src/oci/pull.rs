@@ -244,6 +244,8 @@ async fn fetch_blob(s: &Session, repo: &Repo<'_>, id: &str, d: &Descriptor) -> R
         msg: format!("bad digest {}", d.digest),
     })?;
     let dest = s.base.join(WORK_DIR).join("blobs").join(digest.hex());
+    let lock = s.lock_for(&digest.hex());
+    let _guard = lock.lock().await;
     if tokio::fs::metadata(&dest)
         .await
         .is_ok_and(|m| m.len() == d.size)
