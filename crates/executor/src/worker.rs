@@ -195,7 +195,13 @@ impl Worker {
                     if f.err.poisons_session() {
                         self.conn = None;
                     }
-                    if !f.started && attempt == 0 && f.err.is_transient() {
+                    // A stale connection (closed by the peer while idle) fails before the
+                    // command starts: retry once. A timeout has used up the budget: never.
+                    let stale = matches!(
+                        f.err,
+                        ExecError::ConnectionLost { .. } | ExecError::Ssh { .. }
+                    );
+                    if !f.started && attempt == 0 && stale {
                         tracing::debug!(host = %name, error = %f.err, "retrying on a fresh connection");
                         self.conn = None;
                         continue;
