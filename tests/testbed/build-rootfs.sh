@@ -7,8 +7,8 @@
 # Skips the build when DIR holds a rootfs built from the same recipe. The recipe is
 # this script plus everything under rootfs-files/; its sha256 is stored in
 # DIR/etc/testbed-recipe. When the recipe changed, the rootfs is rebuilt (into
-# DIR.new, then swapped in) -- unless a test host is still running on it, in which
-# case the script fails and asks for `down.sh --all` first.
+# DIR.new, then swapped in) -- unless a test host still runs on it: then it warns
+# and keeps the old one until no host is left.
 #
 # Needs root, mmdebstrap and access to deb.debian.org (apt only). ~45 s, ~175 MB.
 # Contents: openssh-server, systemd, dbus, iproute2, iptables, conntrack, procps,
@@ -33,14 +33,18 @@ recipe_hash() {
   } | sha256sum | cut -d' ' -f1
 }
 WANT=$(recipe_hash)
+tb_lock   # no build while a host starts on (or another build writes) the rootfs
 if [ -d "$DIR/usr" ] && [ "$(cat "$DIR/etc/testbed-recipe" 2>/dev/null)" = "$WANT" ]; then
   tb_log "rootfs at $DIR is current (recipe ${WANT:0:12})"
   exit 0
 fi
 if [ -d "$DIR/usr" ]; then
   if grep -q "lowerdir=$DIR[,:]" /proc/self/mountinfo; then
-    echo "build-rootfs.sh: the recipe changed but test hosts still run on $DIR; run down.sh --all first" >&2
-    exit 1
+    # Rebuilding under running hosts would pull their root away. Go on with the
+    # old rootfs; the first build-rootfs.sh / up.sh after the last host is down
+    # rebuilds it.
+    tb_log "WARNING: the rootfs recipe changed, but test hosts run on $DIR: keeping the old rootfs until no host runs (down.sh --all)"
+    exit 0
   fi
   tb_log "rootfs recipe changed; rebuilding $DIR"
 fi

@@ -34,10 +34,10 @@ tb_lock
 for n in "${HOSTS[@]}"; do tb_kill_start "$n"; done
 [ ${#HOSTS[@]} = 0 ] || tb_kill_wait "${HOSTS[@]}"
 
-# 2. per-host cleanup
-for n in "${HOSTS[@]}"; do
-  h=$(tb_hdir "$n")
-  [ -d "$h" ] || { ip netns del "tb$n" 2>/dev/null; ip link del "tbv$n" 2>/dev/null; continue; }
+# 2. per-host cleanup, hosts in parallel (each touches only its own things)
+cleanup_host() {  # N
+  local n=$1 h m; h=$(tb_hdir "$n")
+  [ -d "$h" ] || { ip netns del "tb$n" 2>/dev/null; ip link del "tbv$n" 2>/dev/null; return 0; }
   # the overlay and anything mounted below it in the machine's mount namespace
   for m in $(awk -v r="$h/" 'index($5, r) == 1 {print $5}' /proc/self/mountinfo | sort -r); do
     umount "$m" 2>/dev/null || umount -l "$m"
@@ -47,13 +47,19 @@ for n in "${HOSTS[@]}"; do
   ip link del "tbv$n" 2>/dev/null
   ip neigh flush to "$(tb_ip "$n")" 2>/dev/null
   rm -rf "/run/systemd/nspawn/propagate/tb$n"
-  [ -f "$TB_SSH/known_hosts" ] && tb_known_hosts_set "$n" ""
   if [ "$KEEP" = 1 ]; then
     rm -rf --one-file-system "$h/work" "$h/root" "$h/pid" "$h/frozen"
   else
     rm -rf --one-file-system "$h"
   fi
-done
+}
+for n in "${HOSTS[@]}"; do cleanup_host "$n" & done
+wait
+if [ -f "$TB_SSH/known_hosts" ] && [ ${#HOSTS[@]} -gt 0 ]; then
+  pat=$(printf '^tb%s,|' "${HOSTS[@]}"); pat=${pat%|}
+  grep -Ev "$pat" "$TB_SSH/known_hosts" > "$TB_SSH/known_hosts.new"
+  mv -f "$TB_SSH/known_hosts.new" "$TB_SSH/known_hosts"
+fi
 
 # 3. shared pieces, when nothing is left
 left=0

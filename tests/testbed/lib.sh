@@ -40,12 +40,16 @@ tb_die()  { echo "$(basename "$0"): $*" >&2; exit 1; }
 
 # tb_lock -- take the bed's lock on fd 9 for the rest of the script (blocking).
 # Children that outlive the script must be started with 9>&- so they don't keep it.
+# A script run by one that holds the lock (build-rootfs.sh from up.sh) sees
+# TB_LOCK_HELD=1 and must not lock again (a second open of .lock would deadlock).
 tb_lock() {
+  [ "${TB_LOCK_HELD:-0}" = 1 ] && return 0
   mkdir -p "$TB_ROOT"
   exec 9>>"$TB_ROOT/.lock"
   flock 9
+  export TB_LOCK_HELD=1
 }
-tb_unlock() { flock -u 9; exec 9>&-; }
+tb_unlock() { flock -u 9; exec 9>&-; unset TB_LOCK_HELD; }
 
 # tb_parse_hosts SPEC... -- "3", "1-3", "5,7,9-12" -> TB_HOSTS=(sorted unique indices)
 # Exits the script on a bad spec (run it in the main shell, not in $(...)).
@@ -305,8 +309,10 @@ tb_kill_start() {
 # after its PID 1 died), then SIGKILL whatever is still in the hosts' cgroups.
 tb_kill_wait() {
   local n t alive
+  local pids=() p
+  for n in "$@"; do p=$(tb_launcher "$n") && pids+=("$p"); done
   for t in $(seq 100); do
-    alive=0; for n in "$@"; do tb_running "$n" && alive=1; done
+    alive=0; for p in "${pids[@]}"; do [ -d "/proc/$p" ] && { alive=1; break; }; done
     [ $alive = 0 ] && break; sleep 0.1
   done
   for n in "$@"; do

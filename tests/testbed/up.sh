@@ -44,6 +44,7 @@ t0=$(date +%s.%N)
 tb_lock
 "$TB_DIR/build-rootfs.sh" "$TB_ROOTFS" >/dev/null 2>"$TB_ROOT/build-rootfs.log" ||
   { cat "$TB_ROOT/build-rootfs.log" >&2; exit 1; }
+grep WARNING "$TB_ROOT/build-rootfs.log" >&2 || true
 tb_bridge_up
 tb_keys
 if [ "$MODE" = systemd ]; then
