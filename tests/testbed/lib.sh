@@ -267,15 +267,17 @@ tb_v2_dir() {  # N -- v2 dir of host N (pure v2: /sys/fs/cgroup/..., hybrid: uni
 # tb_freeze N -- stop every process of host N (and its launcher) from running: the
 # cgroup v1 freezer of its cgroup, else cgroup v2 cgroup.freeze, else SIGSTOP of each
 # process in its cgroups. The method used is recorded in hosts/tbN/frozen.
+# TB_FREEZE_METHOD=v1|v2|sigstop forces one (default auto: the first that works).
 tb_freeze() {
   local n=$1 h d i; h=$(tb_hdir "$n")
   [ -f "$h/frozen" ] && return 0
-  if d=$(tb_freezer_dir "$n") && [ -f "$d/freezer.state" ]; then
+  local want=${TB_FREEZE_METHOD:-auto}   # auto | v1 | v2 | sigstop (for testing)
+  if [[ $want =~ ^(auto|v1)$ ]] && d=$(tb_freezer_dir "$n") && [ -f "$d/freezer.state" ]; then
     echo FROZEN > "$d/freezer.state"
     for i in $(seq 100); do [ "$(cat "$d/freezer.state")" = FROZEN ] && break; sleep 0.05; done
     [ "$(cat "$d/freezer.state")" = FROZEN ] || { echo THAWED > "$d/freezer.state"; tb_die "tb$n: freezer stuck in $(cat "$d/freezer.state")"; }
     echo v1 > "$h/frozen"
-  elif d=$(tb_v2_dir "$n"); then
+  elif [[ $want =~ ^(auto|v2)$ ]] && d=$(tb_v2_dir "$n"); then
     echo 1 > "$d/cgroup.freeze"
     for i in $(seq 100); do grep -qx 'frozen 1' "$d/cgroup.events" && break; sleep 0.05; done
     grep -qx 'frozen 1' "$d/cgroup.events" || { echo 0 > "$d/cgroup.freeze"; tb_die "tb$n: cgroup.freeze did not take"; }

@@ -117,6 +117,16 @@ for n in "${HOSTS[@]}"; do
   "start_$MODE" "$n"
   started+=("$n")
 done
+# Keep the lock until every new launcher sits in its host's cgroup: only then does
+# tb_running see it, and a concurrent up.sh for the same host must see it (or it
+# would start the host a second time).
+for n in "${started[@]}"; do
+  for _ in $(seq 100); do
+    tb_running "$n" && break
+    kill -0 "$(cat "$(tb_hdir "$n")/pid")" 2>/dev/null || break   # died: reported below
+    sleep 0.05
+  done
+done
 tb_unlock
 
 if [ "$WAIT" = 1 ]; then
