@@ -3,6 +3,7 @@
 
 pub mod cmd;
 pub mod ctx;
+pub mod deploy;
 pub mod ezdown;
 
 use clap::{Parser, Subcommand};
@@ -24,6 +25,8 @@ pub enum EzctlCommand {
     Cluster(cmd::cluster::ClusterCommand),
     #[command(flatten)]
     Exec(cmd::exec::ExecCommand),
+    #[command(flatten)]
+    Setup(cmd::setup::SetupCommand),
     /// Run the CNCF conformance suite, report on results, build and verify a submission.
     Conformance(cmd::conformance::ConformanceArgs),
 }
@@ -34,6 +37,7 @@ pub async fn run_ezctl(cli: EzctlCli) -> anyhow::Result<u8> {
     match cli.command {
         EzctlCommand::Cluster(c) => cmd::cluster::run(&ctx, c).await,
         EzctlCommand::Exec(c) => cmd::exec::run(&ctx, c).await,
+        EzctlCommand::Setup(c) => cmd::setup::run(&ctx, c).await,
         EzctlCommand::Conformance(c) => cmd::conformance::run(&ctx, c).await,
     }
 }

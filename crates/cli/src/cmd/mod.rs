@@ -3,3 +3,4 @@
 pub mod cluster;
 pub mod conformance;
 pub mod exec;
+pub mod setup;

@@ -1,0 +1,219 @@
+//! `ezctl setup <c> <step>` and `ezctl render <c>`: run (or show) the playbooks of a cluster.
+
+use crate::ctx::Ctx;
+use crate::deploy::{self, connect};
+use anyhow::{Context, bail};
+use ez_play::render::{FileContent, render_host};
+use ez_play::state::ClusterLock;
+use ez_play::{Event, RunOptions, Summary, TaskStatus};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum SetupCommand {
+    /// Install a step on a cluster's hosts: 01|prepare 02|etcd 03|container-runtime, or all.
+    Setup {
+        cluster: String,
+        step: String,
+        /// Show what would change on each host; change nothing.
+        #[arg(long)]
+        plan: bool,
+        /// Only tasks with these tags (kubeasz tag names, comma separated).
+        #[arg(short = 't', long, value_delimiter = ',')]
+        tags: Vec<String>,
+        #[arg(long, value_delimiter = ',')]
+        skip_tags: Vec<String>,
+        /// Only these hosts (inventory names, comma separated).
+        #[arg(short = 'l', long, value_delimiter = ',')]
+        limit: Vec<String>,
+    },
+    /// Write every file the playbooks would lay down, per host, without touching any host.
+    Render {
+        cluster: String,
+        /// Output directory (default clusters/<c>/rendered).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Steps to render (default: all).
+        #[arg(long, default_value = "all")]
+        step: String,
+    },
+}
+
+pub async fn run(ctx: &Ctx, cmd: SetupCommand) -> anyhow::Result<u8> {
+    match cmd {
+        SetupCommand::Setup { cluster, step, plan, tags, skip_tags, limit } => {
+            let opts = RunOptions { forks: ctx.forks, plan, tags, skip_tags, limit, state_dir: None };
+            setup(ctx, &cluster, &step, opts).await
+        }
+        SetupCommand::Render { cluster, out, step } => render(ctx, &cluster, out, &step),
+    }
+}
+
+/// The playbook stems a step names, in order (`all` = every numbered step below 10).
+fn stems_for(lib: &ez_play::Library, step: &str) -> anyhow::Result<Vec<String>> {
+    if step == "all" || step == "90" {
+        let stems: Vec<String> = lib
+            .playbooks
+            .keys()
+            .filter(|s| s.split('.').next().and_then(|n| n.parse::<u32>().ok()).is_some_and(|n| n < 10))
+            .cloned()
+            .collect();
+        return Ok(stems);
+    }
+    match lib.playbook_for_step(step) {
+        Some((stem, _)) => Ok(vec![stem.to_string()]),
+        None => {
+            let known: Vec<String> = lib.playbooks.iter().map(|(s, pb)| format!("{} ({})", pb.steps.join("|"), s)).collect();
+            bail!("unknown step `{step}`; steps available: {}, all", known.join(", "))
+        }
+    }
+}
+
+/// Runs one or more steps; returns 0 when every host finished every task.
+pub async fn setup(ctx: &Ctx, name: &str, step: &str, opts: RunOptions) -> anyhow::Result<u8> {
+    let summaries = setup_summaries(ctx, name, step, opts).await?;
+    match summaries.iter().find_map(|s| s.failures().first().map(|(h, m)| (h.to_string(), m.to_string()))) {
+        Some((host, msg)) => {
+            eprintln!("ezctl: error: {msg}");
+            eprintln!("       fix the cause on {host}, then run `ezctl setup {name} {step}` again: tasks already done are not repeated");
+            Ok(1)
+        }
+        None => Ok(0),
+    }
+}
+
+/// Runs the playbooks of `step` and returns their summaries (the first failing playbook is
+/// the last one run).
+pub async fn setup_summaries(ctx: &Ctx, name: &str, step: &str, mut opts: RunOptions) -> anyhow::Result<Vec<Summary>> {
+    let dir = ctx.cluster_dir(name);
+    let cluster = deploy::load_cluster(&dir, name)?;
+    let lib = Arc::new(deploy::load_library(&ctx.base)?);
+    let stems = stems_for(&lib, step)?;
+    let _lock = ClusterLock::acquire(&dir, name, &format!("ezctl setup {name} {step}"))?;
+    if !opts.plan {
+        let report = deploy::pki::ensure(&cluster, opts.tags.iter().any(|t| t == "change_cert"))?;
+        deploy::pki::print_report(&report);
+    }
+    opts.state_dir = Some(dir.join("state"));
+    abort_window(ctx, name, step, opts.plan).await?;
+
+    let exec = connect::executor_for(ctx, &cluster);
+    let hosts: Vec<String> = cluster.hosts.iter().map(|h| h.name.clone()).filter(|h| opts.limit.is_empty() || opts.limit.contains(h)).collect();
+    let remotes = connect::connect_hosts(&exec, &cluster, &hosts).await?;
+    let deploy_ip = match remotes.values().next() {
+        Some(r) => connect::deploy_ip(r.as_ref()).await,
+        None => bail!("no host of cluster {name} matches --limit {:?}", opts.limit),
+    };
+    let inv = Arc::new(deploy::play_inventory(&cluster, &ctx.base, &deploy_ip));
+    let json = ctx.json;
+    let sink: Arc<dyn Fn(Event) + Send + Sync> = Arc::new(move |e| print_event(&e, json));
+    let mut summaries = Vec::new();
+    for stem in stems {
+        let summary = ez_play::run_playbook(lib.clone(), &stem, inv.clone(), &remotes, &opts, sink.clone()).await?;
+        print_summary(&summary, json);
+        let failed = !summary.failures().is_empty();
+        summaries.push(summary);
+        if failed {
+            break;
+        }
+    }
+    exec.disconnect_all();
+    Ok(summaries)
+}
+
+async fn abort_window(ctx: &Ctx, name: &str, step: &str, plan: bool) -> anyhow::Result<()> {
+    if ctx.yes || plan || ctx.json || !std::io::stdin().is_terminal() {
+        return Ok(());
+    }
+    eprintln!("cluster:{name} setup {step} begins in 5s, press Enter to abort (Ctrl-C works too):");
+    let read = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map(|_| ())
+    });
+    match tokio::time::timeout(std::time::Duration::from_secs(5), read).await {
+        Ok(_) => bail!("setup abort"),
+        Err(_) => Ok(()),
+    }
+}
+
+fn print_event(e: &Event, json: bool) {
+    if json {
+        if let Ok(line) = serde_json::to_string(e) {
+            println!("{line}");
+        }
+        return;
+    }
+    match e {
+        Event::PlayStarted { playbook, roles, hosts, .. } => {
+            println!("==> {playbook}: {} on {} host(s)", roles.join(", "), hosts.len());
+        }
+        Event::Task { host, role, task, status: TaskStatus::Changed, detail } => println!("  [{host}] {role}: {task}: changed ({detail})"),
+        Event::Task { host, role, task, status: TaskStatus::Failed, detail } => println!("  [{host}] {role}: {task}: FAILED: {detail}"),
+        Event::Note { host, task, note } => println!("  [{host}] {task}: note: {note}"),
+        _ => {}
+    }
+}
+
+fn print_summary(s: &Summary, json: bool) {
+    if json {
+        if let Ok(line) = serde_json::to_string(&serde_json::json!({"event": "summary", "summary": s})) {
+            println!("{line}");
+        }
+        return;
+    }
+    let verb = if s.plan { "would change" } else { "changed" };
+    println!("--- {}: {} task(s) {verb}", s.playbook, s.changed());
+    for (host, h) in &s.hosts {
+        let state = if h.failed.is_some() { "FAILED" } else { "ok" };
+        println!(
+            "  {host:<18} ok={:<4} {verb}={:<4} skipped={:<4} resumed={:<4} sent={}B  {state}",
+            h.ok, h.changed, h.skipped, h.resumed, h.transferred
+        );
+    }
+}
+
+/// `ezctl render`: per host, `<out>/<host>/<absolute path>`; private keys are listed in
+/// `<out>/<host>/.secrets` by destination only.
+fn render(ctx: &Ctx, name: &str, out: Option<PathBuf>, step: &str) -> anyhow::Result<u8> {
+    let dir = ctx.cluster_dir(name);
+    let cluster = deploy::load_cluster(&dir, name)?;
+    let lib = deploy::load_library(&ctx.base)?;
+    let out = out.unwrap_or_else(|| dir.join("rendered"));
+    let inv = deploy::play_inventory(&cluster, &ctx.base, "<deploy-host-ip>");
+    let opts = RunOptions::default();
+    let mut count = 0usize;
+    for stem in stems_for(&lib, step)? {
+        for host in &cluster.hosts {
+            let files = render_host(&lib, &stem, &inv, &host.name, &opts)?;
+            let hdir = out.join(&host.name);
+            for f in files {
+                let rel = f.path.trim_start_matches('/');
+                let target = hdir.join(rel);
+                if let Some(p) = target.parent() {
+                    std::fs::create_dir_all(p).with_context(|| format!("creating {}", p.display()))?;
+                }
+                match f.content {
+                    FileContent::Bytes(b) => std::fs::write(&target, b).with_context(|| format!("writing {}", target.display()))?,
+                    FileContent::Copy(src) => {
+                        if src.starts_with(dir.join("ssl")) || src.extension().is_some_and(|e| e == "kubeconfig") {
+                            std::fs::copy(&src, &target).with_context(|| format!("copying {} (run `ezctl setup {name} 01` first to create certificates)", src.display()))?;
+                        } else {
+                            std::fs::write(&target, format!("# copied from the deploy host: {}\n", src.display()))?;
+                        }
+                    }
+                    FileContent::Secret(src) => {
+                        use std::io::Write;
+                        let mut s = std::fs::OpenOptions::new().create(true).append(true).open(hdir.join(".secrets"))?;
+                        writeln!(s, "{} <- {} (private key, not shown)", f.path, src.display())?;
+                        continue;
+                    }
+                    FileContent::Edit(text) => std::fs::write(target.with_file_name(format!("{}.managed-part", target.file_name().map(|n| n.to_string_lossy()).unwrap_or_default())), text)?,
+                }
+                count += 1;
+            }
+        }
+    }
+    println!("rendered {count} file(s) for {} host(s) under {}", cluster.hosts.len(), out.display());
+    Ok(0)
+}

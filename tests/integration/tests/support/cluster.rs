@@ -1,0 +1,80 @@
+//! Building a kubeasz base directory for tests: a bundle of real Debian binaries (etcd,
+//! containerd, runc, CNI plugins) in kubeasz's layout, and a cluster folder whose hosts are
+//! test-bed hosts.
+
+#![allow(dead_code)]
+
+use ez_testbed::{Host, Testbed};
+use std::path::{Path, PathBuf};
+
+/// Real binaries from Debian packages, by bundle path → machine path.
+const BUNDLE_FILES: &[(&str, &str)] = &[
+    ("bin/etcd", "/usr/bin/etcd"),
+    ("bin/etcdctl", "/usr/bin/etcdctl"),
+    ("bin/containerd-bin/containerd", "/usr/bin/containerd"),
+    ("bin/containerd-bin/containerd-shim-runc-v2", "/usr/bin/containerd-shim-runc-v2"),
+    ("bin/containerd-bin/ctr", "/usr/bin/ctr"),
+    ("bin/containerd-bin/runc", "/usr/sbin/runc"),
+];
+
+const CNI_PLUGINS: &[&str] = &["bridge", "host-local", "loopback", "portmap"];
+
+/// A test bundle under `base`. Panics in CI when a Debian package is missing (`.ci/run`
+/// installs them); elsewhere returns None with a loud message.
+pub fn make_bundle(base: &Path) -> Option<()> {
+    let mut missing = Vec::new();
+    for (to, from) in BUNDLE_FILES {
+        let dest = base.join(to);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        if std::fs::copy(from, &dest).is_err() {
+            missing.push(*from);
+        }
+    }
+    std::fs::create_dir_all(base.join("bin/cni-bin")).unwrap();
+    for p in CNI_PLUGINS {
+        if std::fs::copy(Path::new("/usr/lib/cni").join(p), base.join("bin/cni-bin").join(p)).is_err() {
+            missing.push("containernetworking-plugins");
+        }
+    }
+    std::fs::create_dir_all(base.join("down")).unwrap();
+    if missing.is_empty() {
+        return Some(());
+    }
+    let why = format!("test bundle: missing {missing:?} (apt-get install etcd-server etcd-client containerd runc containernetworking-plugins)");
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{why}");
+    }
+    eprintln!("SKIPPED: {why}");
+    None
+}
+
+/// Writes `clusters/<name>/{hosts,config.yml,known_hosts}` with `etcd` and `masters` and
+/// `nodes` as test-bed hosts, connecting as root with the bed's key.
+pub fn make_cluster(base: &Path, name: &str, etcd: &[&Host], masters: &[&Host], nodes: &[&Host]) -> PathBuf {
+    let tb = Testbed::new();
+    let dir = base.join("clusters").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let line = |h: &&Host| h.ip.to_string();
+    let hosts = format!(
+        "[etcd]\n{}\n\n[kube_master]\n{}\n\n[kube_node]\n{}\n\n[harbor]\n\n[ex_lb]\n\n[chrony]\n\n[all:vars]\n\
+SECURE_PORT=\"6443\"\nCONTAINER_RUNTIME=\"containerd\"\nCLUSTER_NETWORK=\"calico\"\nPROXY_MODE=\"iptables\"\n\
+SERVICE_CIDR=\"10.68.0.0/16\"\nCLUSTER_CIDR=\"172.20.0.0/16\"\nNODE_PORT_RANGE=\"30000-32767\"\nCLUSTER_DNS_DOMAIN=\"cluster.local\"\n\
+bin_dir=\"/opt/kube/bin\"\nbase_dir=\"{}\"\ncluster_dir=\"{{{{ base_dir }}}}/clusters/{name}\"\nca_dir=\"/etc/kubernetes/ssl\"\nk8s_nodename=''\n\
+ansible_ssh_private_key_file=\"{}\"\n",
+        etcd.iter().map(line).collect::<Vec<_>>().join("\n"),
+        masters.iter().map(line).collect::<Vec<_>>().join("\n"),
+        nodes.iter().map(line).collect::<Vec<_>>().join("\n"),
+        base.display(),
+        tb.client_key().display(),
+    );
+    std::fs::write(dir.join("hosts"), hosts).unwrap();
+    let new = ez_inventory::templates::render_new(name, &ez_inventory::VersionTable::default(), false).unwrap();
+    std::fs::write(dir.join("config.yml"), new.config).unwrap();
+    std::fs::copy(tb.known_hosts(), dir.join("known_hosts")).unwrap();
+    dir
+}
+
+/// A context as `ezctl --base <base> --yes` would build it.
+pub fn ctx(base: &Path) -> ez_cli::ctx::Ctx {
+    ez_cli::ctx::Ctx { base: base.to_path_buf(), forks: 30, accept_new_host_keys: false, json: false, yes: true }
+}
