@@ -39,7 +39,7 @@ if [ -d "$DIR/usr" ] && [ "$(cat "$DIR/etc/testbed-recipe" 2>/dev/null)" = "$WAN
   exit 0
 fi
 if [ -d "$DIR/usr" ]; then
-  if grep -q "lowerdir=$DIR[,:]" /proc/self/mountinfo; then
+  if grep -q "lowerdir=${DIR}[,:]" /proc/self/mountinfo; then
     # Rebuilding under running hosts would pull their root away. Go on with the
     # old rootfs; the first build-rootfs.sh / up.sh after the last host is down
     # rebuilds it.

@@ -6,10 +6,10 @@ set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 bad=0
 found() { echo "left over: $*"; bad=1; }
-for d in $(find /sys/fs/cgroup -mindepth 1 -maxdepth 6 -type d -name testbed 2>/dev/null); do
+while IFS= read -r d; do
   found "cgroup $d"; p=$(find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u | tr '\n' ' ')
   [ -z "$p" ] || found "processes in $d: $p"
-done
+done < <(find /sys/fs/cgroup -mindepth 1 -maxdepth 6 -type d -name testbed 2>/dev/null)
 grep -q "systemd-nspawn.*-M tb[0-9]" <(ps -eo args) && found "systemd-nspawn processes: $(pgrep -f 'systemd-nspawn.*-M tb[0-9]' | tr '\n' ' ')"
 m=$(awk -v r="$TB_ROOT/" 'index($5, r) == 1 {print $5}' /proc/self/mountinfo); [ -z "$m" ] || found "mounts: $m"
 grep -q ' /run/netns ' /proc/self/mountinfo && found "mount /run/netns"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # (sourced: variables are used by the scripts)
 # lib.sh -- settings and helpers shared by the test bed scripts (source it).
 #
 # Layout under $TB_ROOT (default /var/lib/testbed):
