@@ -8,6 +8,7 @@ pub mod junit;
 pub mod lists;
 pub mod product;
 pub mod report;
+pub mod run;
 pub mod source;
 pub mod submission;
 pub mod verify;

@@ -1,0 +1,196 @@
+//! [`ClusterApi`] over kube-rs. Invariant: no retries here (see [`super::api`]).
+
+use super::RunConfig;
+use super::api::{ApiError, ClusterApi, ContainerInfo, PodInfo, WatchItem};
+use super::objects::RunObjects;
+use super::{SIDECAR_CONTAINER, SUITE_CONTAINER};
+use crate::version::KubeVersion;
+use futures::stream::BoxStream;
+use futures::{AsyncBufReadExt, StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use kube::Client;
+use kube::api::{Api, DeleteParams, LogParams, PostParams, WatchEvent, WatchParams};
+
+/// The kube-rs client of a run.
+#[derive(Clone)]
+pub struct KubeApi {
+    pub client: Client,
+}
+
+fn e(err: kube::Error) -> ApiError {
+    ApiError(err.to_string())
+}
+
+fn is_not_found(err: &kube::Error) -> bool {
+    matches!(err, kube::Error::Api(s) if s.code == 404)
+}
+
+fn container(pod: &Pod, name: &str) -> ContainerInfo {
+    let image = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.containers.iter().find(|c| c.name == name))
+        .and_then(|c| c.image.clone())
+        .unwrap_or_default();
+    let st = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .and_then(|cs| cs.iter().find(|c| c.name == name))
+        .and_then(|c| c.state.clone());
+    let waiting = st.as_ref().and_then(|s| s.waiting.clone());
+    ContainerInfo {
+        image,
+        waiting_reason: waiting.as_ref().and_then(|w| w.reason.clone()),
+        waiting_message: waiting.and_then(|w| w.message),
+        running: st.as_ref().is_some_and(|s| s.running.is_some()),
+        exit_code: st.and_then(|s| s.terminated).map(|t| t.exit_code),
+    }
+}
+
+/// The machine's view of a pod.
+pub fn pod_info(pod: &Pod) -> PodInfo {
+    let status = pod.status.as_ref();
+    PodInfo {
+        phase: status.and_then(|s| s.phase.clone()).unwrap_or_default(),
+        reason: status.and_then(|s| s.reason.clone()),
+        message: status.and_then(|s| s.message.clone()),
+        resource_version: pod.metadata.resource_version.clone().unwrap_or_default(),
+        suite: container(pod, SUITE_CONTAINER),
+        sidecar: container(pod, SIDECAR_CONTAINER),
+    }
+}
+
+impl ClusterApi for KubeApi {
+    async fn server_version(&self) -> Result<KubeVersion, ApiError> {
+        let info = self.client.apiserver_version().await.map_err(e)?;
+        info.git_version.parse().map_err(|_| {
+            ApiError(format!(
+                "server version {} does not parse",
+                info.git_version
+            ))
+        })
+    }
+
+    async fn namespace_exists(&self, ns: &str) -> Result<bool, ApiError> {
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        match api.get(ns).await {
+            Ok(_) => Ok(true),
+            Err(err) if is_not_found(&err) => Ok(false),
+            Err(err) => Err(e(err)),
+        }
+    }
+
+    async fn create_run(&self, o: &RunObjects) -> Result<(), ApiError> {
+        let pp = PostParams::default();
+        let c = self.client.clone();
+        let ns = o.namespace.metadata.name.clone().unwrap_or_default();
+        Api::<Namespace>::all(c.clone())
+            .create(&pp, &o.namespace)
+            .await
+            .map_err(e)?;
+        Api::<ServiceAccount>::namespaced(c.clone(), &ns)
+            .create(&pp, &o.service_account)
+            .await
+            .map_err(e)?;
+        Api::<ClusterRole>::all(c.clone())
+            .create(&pp, &o.cluster_role)
+            .await
+            .map_err(e)?;
+        Api::<ClusterRoleBinding>::all(c.clone())
+            .create(&pp, &o.binding)
+            .await
+            .map_err(e)?;
+        if let Some(cm) = &o.repo_list {
+            Api::<ConfigMap>::namespaced(c.clone(), &ns)
+                .create(&pp, cm)
+                .await
+                .map_err(e)?;
+        }
+        Api::<Pod>::namespaced(c, &ns)
+            .create(&pp, &o.pod)
+            .await
+            .map_err(e)?;
+        Ok(())
+    }
+
+    async fn delete_run(&self, cfg: &RunConfig) -> Result<(), ApiError> {
+        let dp = DeleteParams::background();
+        let c = self.client.clone();
+        let ignore = |r: Result<(), kube::Error>| match r {
+            Err(err) if !is_not_found(&err) => Err(e(err)),
+            _ => Ok(()),
+        };
+        ignore(
+            Api::<ClusterRoleBinding>::all(c.clone())
+                .delete(&cfg.cluster_role, &dp)
+                .await
+                .map(|_| ()),
+        )?;
+        ignore(
+            Api::<ClusterRole>::all(c.clone())
+                .delete(&cfg.cluster_role, &dp)
+                .await
+                .map(|_| ()),
+        )?;
+        ignore(
+            Api::<Namespace>::all(c)
+                .delete(&cfg.namespace, &dp)
+                .await
+                .map(|_| ()),
+        )
+    }
+
+    async fn get_pod(&self, ns: &str, name: &str) -> Result<Option<PodInfo>, ApiError> {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), ns);
+        match api.get(name).await {
+            Ok(p) => Ok(Some(pod_info(&p))),
+            Err(err) if is_not_found(&err) => Ok(None),
+            Err(err) => Err(e(err)),
+        }
+    }
+
+    async fn watch_pod(
+        &self,
+        ns: &str,
+        name: &str,
+        resource_version: &str,
+    ) -> Result<BoxStream<'static, Result<WatchItem, ApiError>>, ApiError> {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), ns);
+        let wp = WatchParams::default()
+            .fields(&format!("metadata.name={name}"))
+            .timeout(290);
+        let s = api.watch(&wp, resource_version).await.map_err(e)?;
+        Ok(s.filter_map(|ev| async move {
+            match ev {
+                Ok(WatchEvent::Added(p) | WatchEvent::Modified(p)) => {
+                    Some(Ok(WatchItem::Pod(Box::new(pod_info(&p)))))
+                }
+                Ok(WatchEvent::Deleted(_)) => Some(Ok(WatchItem::Deleted)),
+                Ok(WatchEvent::Bookmark(_)) => None,
+                Ok(WatchEvent::Error(s)) if s.code == 410 => Some(Ok(WatchItem::Expired)),
+                Ok(WatchEvent::Error(s)) => Some(Err(ApiError(s.message.clone()))),
+                Err(err) => Some(Err(e(err))),
+            }
+        })
+        .boxed())
+    }
+
+    async fn logs(
+        &self,
+        ns: &str,
+        pod: &str,
+        container: &str,
+        follow: bool,
+    ) -> Result<BoxStream<'static, Result<String, ApiError>>, ApiError> {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), ns);
+        let lp = LogParams {
+            container: Some(container.to_string()),
+            follow,
+            ..Default::default()
+        };
+        let r = api.log_stream(pod, &lp).await.map_err(e)?;
+        Ok(r.lines().map_err(|err| ApiError(err.to_string())).boxed())
+    }
+}
