@@ -8,6 +8,8 @@
 pub mod config;
 mod context;
 pub mod diag;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ini;
 pub mod jinja;
 pub mod load;
