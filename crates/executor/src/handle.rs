@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::command::{Command, CommandOutput};
 use crate::error::{ExecError, Result};
-use crate::transfer::{GetReport, PutReport, RemoteFile, Source};
+use crate::transfer::{DigestCache, GetReport, PutReport, RemoteFile, Source};
 use crate::worker::{self, Request};
 use crate::{ExecutorConfig, HostSpec};
 
@@ -18,6 +18,7 @@ use crate::{ExecutorConfig, HostSpec};
 /// Dropping the executor (and every [`HostHandle`] cloned from it) closes all connections.
 pub struct Executor {
     cfg: Arc<ExecutorConfig>,
+    cache: Arc<DigestCache>,
     hosts: Mutex<HashMap<String, HostHandle>>,
 }
 
@@ -34,6 +35,7 @@ impl Executor {
     pub fn new(cfg: ExecutorConfig) -> Self {
         Executor {
             cfg: Arc::new(cfg),
+            cache: Arc::default(),
             hosts: Mutex::new(HashMap::new()),
         }
     }
@@ -56,13 +58,12 @@ impl Executor {
         let handle = match existing {
             Some(h) => h,
             None => {
-                let tx = worker::spawn(spec.clone(), self.cfg.clone()).map_err(|source| {
-                    ExecError::Io {
+                let tx = worker::spawn(spec.clone(), self.cfg.clone(), self.cache.clone())
+                    .map_err(|source| ExecError::Io {
                         host: spec.name.clone(),
                         path: "worker thread".into(),
                         source,
-                    }
-                })?;
+                    })?;
                 HostHandle {
                     inner: Arc::new(Inner {
                         spec: spec.clone(),

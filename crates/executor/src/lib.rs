@@ -32,6 +32,7 @@ mod b64;
 mod command;
 mod config;
 mod connect;
+mod digest;
 mod error;
 mod exec;
 mod fanout;

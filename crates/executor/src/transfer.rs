@@ -12,9 +12,9 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -22,6 +22,7 @@ use ssh2::{OpenFlags, OpenType};
 
 use crate::TransferMethod;
 use crate::command::{Command, StreamKind, TailBuffer};
+pub(crate) use crate::digest::{DigestCache, Source};
 use crate::error::{ExecError, Result, from_ssh, one_line};
 use crate::exec::{Ctx, ExecFailure, exec_raw, run_command};
 use crate::shell::{SudoMode, quote};
@@ -78,62 +79,6 @@ pub struct GetReport {
     pub sha256: String,
 }
 
-/// Content to upload.
-#[derive(Debug, Clone)]
-pub(crate) enum Source {
-    File(PathBuf),
-    Bytes(Arc<Vec<u8>>),
-}
-
-impl Source {
-    fn open(&self, host: &str) -> Result<Box<dyn Read + Send>> {
-        match self {
-            Source::File(p) => File::open(p)
-                .map(|f| Box::new(f) as Box<dyn Read + Send>)
-                .map_err(|source| ExecError::Io {
-                    host: host.to_string(),
-                    path: p.clone(),
-                    source,
-                }),
-            Source::Bytes(b) => Ok(Box::new(std::io::Cursor::new(ArcBytes(b.clone())))),
-        }
-    }
-    fn describe(&self) -> String {
-        match self {
-            Source::File(p) => p.display().to_string(),
-            Source::Bytes(b) => format!("{} bytes", b.len()),
-        }
-    }
-}
-
-struct ArcBytes(Arc<Vec<u8>>);
-impl AsRef<[u8]> for ArcBytes {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-/// sha256 and length of a source, streamed with a `buf`-sized buffer.
-fn digest(src: &Source, host: &str, buf: usize) -> Result<(String, u64)> {
-    let mut r = src.open(host)?;
-    let mut h = Sha256::new();
-    let mut b = vec![0u8; buf];
-    let mut n = 0u64;
-    loop {
-        let k = r.read(&mut b).map_err(|source| ExecError::Io {
-            host: host.to_string(),
-            path: src.describe().into(),
-            source,
-        })?;
-        if k == 0 {
-            break;
-        }
-        h.update(&b[..k]);
-        n += k as u64;
-    }
-    Ok((hex::encode(h.finalize()), n))
-}
-
 /// Validate an absolute remote path and split it into (dir, file name).
 pub(crate) fn split_remote(host: &str, path: &str) -> Result<(String, String)> {
     let bad = |reason: &str| ExecError::Invalid {
@@ -188,6 +133,7 @@ pub(crate) fn put(
     dest: &RemoteFile,
     sudo: &SudoMode,
     method: TransferMethod,
+    cache: &DigestCache,
 ) -> Result<PutReport, ExecFailure> {
     let host = ctx.host.to_string();
     let early = |err: ExecError| ExecFailure {
@@ -202,7 +148,9 @@ pub(crate) fn put(
             reason: format!("{:o} is not a permission mode", dest.mode),
         }));
     }
-    let (sha, size) = digest(src, &host, ctx.cfg.transfer_buffer).map_err(early)?;
+    let (sha, size) = cache
+        .digest(src, &host, ctx.cfg.transfer_buffer)
+        .map_err(early)?;
     let qp = quote(&dest.path);
     let stale = format!("{}/.{}.ez-tmp-", dir.trim_end_matches('/'), name);
     let check = format!(
@@ -577,22 +525,6 @@ mod tests {
         assert!(split_remote("h", "/etc/").is_err());
         assert!(split_remote("h", "/etc/..").is_err());
         assert!(split_remote("h", "/a\nb").is_err());
-    }
-
-    #[test]
-    fn digest_of_bytes_and_file() {
-        let (s, n) = digest(&Source::Bytes(Arc::new(b"abc".to_vec())), "h", 2).unwrap();
-        assert_eq!(n, 3);
-        assert_eq!(
-            s,
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-        let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("f");
-        std::fs::write(&p, b"abc").unwrap();
-        assert_eq!(digest(&Source::File(p), "h", 1).unwrap().0, s);
-        let e = digest(&Source::File(d.path().join("missing")), "h", 1).unwrap_err();
-        assert!(e.to_string().contains("missing"));
     }
 
     #[test]

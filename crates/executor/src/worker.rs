@@ -21,7 +21,7 @@ use crate::connect::{self, Conn};
 use crate::error::{ExecError, ExitStatus, Result};
 use crate::exec::{Ctx, ExecFailure, run_command};
 use crate::shell::SudoMode;
-use crate::transfer::{self, GetReport, PutReport, RemoteFile, Source};
+use crate::transfer::{self, DigestCache, GetReport, PutReport, RemoteFile, Source};
 use crate::{ExecutorConfig, HostSpec};
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T>>;
@@ -58,6 +58,7 @@ pub(crate) enum Request {
 struct Worker {
     spec: HostSpec,
     cfg: Arc<ExecutorConfig>,
+    cache: Arc<DigestCache>,
     conn: Option<Conn>,
 }
 
@@ -65,6 +66,7 @@ struct Worker {
 pub(crate) fn spawn(
     spec: HostSpec,
     cfg: Arc<ExecutorConfig>,
+    cache: Arc<DigestCache>,
 ) -> std::io::Result<mpsc::UnboundedSender<Request>> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Request>();
     let name = format!("ez-ssh-{}", spec.name);
@@ -72,6 +74,7 @@ pub(crate) fn spawn(
         let mut w = Worker {
             spec,
             cfg,
+            cache,
             conn: None,
         };
         while let Some(req) = rx.blocking_recv() {
@@ -108,9 +111,10 @@ impl Worker {
                 reply,
             } => {
                 let method = self.cfg.transfer;
+                let cache = self.cache.clone();
                 let what = format!("put {}", dest.path);
                 let r = self.with_retry(&cancel, &what, None, |ctx, sudo, _| {
-                    transfer::put(ctx, &src, &dest, sudo, method)
+                    transfer::put(ctx, &src, &dest, sudo, method, &cache)
                 });
                 let _ = reply.send(r);
             }
