@@ -430,3 +430,35 @@ fn isolate_from_root_leaves_a_jump_path() {
     h.unisolate().expect("unisolate");
     assert!(reachable(h), "unisolated host does not answer");
 }
+
+#[test]
+fn concurrent_up_starts_each_host_once() {
+    if basic_hosts().is_none() {
+        return;
+    }
+    // several callers at once (as parallel tests do): all succeed, no host twice
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            std::thread::spawn(|| {
+                Testbed::new()
+                    .up(&[50, 51, 52], Mode::Systemd)
+                    .map(|h| h.len())
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().expect("thread").expect("up"), 3);
+    }
+    for n in [50, 51, 52] {
+        let o = Command::new("pgrep")
+            .args(["-f", &format!("systemd-nspawn .* -M tb{n} ")])
+            .output()
+            .expect("pgrep");
+        assert_eq!(
+            stdout(&o).lines().count(),
+            1,
+            "tb{n}: launchers: {}",
+            stdout(&o)
+        );
+    }
+}
