@@ -2,9 +2,10 @@
 # up.sh [--mode systemd|plain] [--no-wait] [--timeout S] HOSTSPEC...
 #   Start test hosts, e.g. `up.sh 3`, `up.sh 1-3`, `up.sh --mode plain 5,7,9-12`.
 #   Idempotent: a host that already runs is left alone (with a warning when it runs
-#   in the other mode). Then waits, in parallel, until every named host accepts an
-#   ssh login with the bed's key (default timeout 120 s). Exit status 1 if one
-#   did not come up (the end of its console log is printed).
+#   in the other mode; a frozen one is thawed). Then waits, in parallel, until
+#   every named host accepts an ssh login with the bed's key (default timeout
+#   120 s). Exit status 1 if one did not come up (the end of its console log is
+#   printed).
 #
 #   --mode systemd (default)  systemd-nspawn boots systemd as PID 1 (systemctl works)
 #   --mode plain              PID 1 is sshd in a chroot: no service manager, ~3x
@@ -99,9 +100,12 @@ for n in "${HOSTS[@]}"; do
   if tb_running "$n"; then
     have=$(cat "$h/mode" 2>/dev/null || echo "?")
     [ "$have" = "$MODE" ] || tb_log "warning: tb$n already runs in $have mode (asked: $MODE); left as it is"
+    # up means "answers ssh": a frozen host would only make us wait for the timeout
+    [ ! -f "$h/frozen" ] || { tb_thaw "$n"; tb_log "warning: tb$n was frozen; thawed it"; }
     continue
   fi
   mkdir -p "$h"; rm -f "$h/pid"
+  tb_thaw "$n"   # a freezer left FROZEN would freeze the new host at once
   ip -n "tb$n" link show eth0 >/dev/null 2>&1 || { ip netns del "tb$n" 2>/dev/null || true; tb_net_up "$n"; }
   # a host booted again comes back whole: undo `tb cut` / `tb isolate-from-root`
   ip link set "tbv$n" up
@@ -136,8 +140,8 @@ if [ "$WAIT" = 1 ]; then
         -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
         -o ConnectTimeout=2 "root@$ip" true </dev/null 2>/dev/null; do
       [ $((SECONDS - t)) -lt "$TIMEOUT" ] || return 1
-      # launcher gone: the host died (its PID cannot have been reused yet: the
-      # launcher is our own grandchild's pid, checked every 0.2 s)
+      # launcher gone: the host died; stop waiting (checked every 0.2 s, so a
+      # recycled PID could at worst make us wait for the timeout)
       kill -0 "$(cat "$(tb_hdir "$1")/pid" 2>/dev/null || echo x)" 2>/dev/null || return 1
       sleep 0.2
     done

@@ -56,7 +56,8 @@ impl Host {
         self.tb("stop")
     }
 
-    /// Boot the host (again) and wait until it accepts ssh. A no-op when it runs.
+    /// Boot the host (again) and wait until it accepts ssh. A no-op when it runs
+    /// (a frozen host is thawed).
     /// known_hosts gets the key it boots with.
     pub fn start(&self, mode: Mode) -> Result<(), TestbedError> {
         Testbed::new().up(&[self.index], mode).map(drop)

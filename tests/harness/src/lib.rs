@@ -140,8 +140,8 @@ impl Testbed {
     }
 
     /// Bring the hosts up (idempotent: running hosts are left alone, even when they
-    /// run in the other mode) and wait until each accepts an ssh login. Returns them
-    /// in the order given.
+    /// run in the other mode; a frozen one is thawed) and wait until each accepts an
+    /// ssh login. Returns them in the order given.
     ///
     /// `Err(Unavailable)` when the bed cannot run here (not root, tools missing);
     /// `Err(Script)` when it can but a host did not come up.
