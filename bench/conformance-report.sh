@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# bench/conformance-report.sh [N] -- time `ezctl conformance report` on the largest real
+# e2e.log + junit_01.xml pair (cncf/k8s-conformance v1.26/kind: 3.5 MB + 2.4 MB), release build.
+#
+# Prints the mean wall time per run (process start included) against the 50 ms target, and the
+# ratio to `grep -c ''` over the same two files (a floor: reading the bytes once).
+# Fixtures: $EZ_SHARED_DIR/data/conformance or <repo>/../shared/data/conformance.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N="${1:-20}"
+SHARED="${EZ_SHARED_DIR:-$(pwd)/../shared}"
+KIND="$SHARED/data/conformance/submissions/v1.26/kind"
+[ -f "$KIND/junit_01.xml" ] || { echo "bench: fixtures not found under $KIND (set EZ_SHARED_DIR)" >&2; exit 2; }
+
+cargo build --release -q -p ez-cli --bin ezctl
+BIN=target/release/ezctl
+
+# One untimed run: warms the page cache and checks the verdict.
+"$BIN" conformance report "$KIND/e2e.log" "$KIND/junit_01.xml" >/dev/null
+
+mean_ms() { # command... : mean wall milliseconds over N runs
+  local start end
+  start=$(date +%s%N)
+  for _ in $(seq "$N"); do "$@" >/dev/null; done
+  end=$(date +%s%N)
+  awk -v s="$start" -v e="$end" -v n="$N" 'BEGIN { printf "%.2f", (e - s) / 1000000 / n }'
+}
+
+REPORT=$(mean_ms "$BIN" --json conformance report "$KIND/e2e.log" "$KIND/junit_01.xml")
+GREP=$(mean_ms grep -c '' "$KIND/e2e.log" "$KIND/junit_01.xml")
+RATIO=$(awk -v r="$REPORT" -v g="$GREP" 'BEGIN { printf "%.1f", r / g }')
+echo "conformance report (v1.26/kind, $(du -ch "$KIND/e2e.log" "$KIND/junit_01.xml" | tail -1 | cut -f1)), $N runs:"
+echo "  ezctl conformance report: mean ${REPORT} ms   (target <= 50 ms)"
+echo "  grep -c '' baseline:      mean ${GREP} ms   (report/grep = ${RATIO}x)"
+if awk -v r="$REPORT" 'BEGIN { exit !(r <= 50) }'; then echo "  within target"; else echo "  OVER TARGET"; exit 1; fi
