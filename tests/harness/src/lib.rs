@@ -23,8 +23,8 @@
 //!   rekeys** a host must use hosts that no other test uses.
 //! * Get hosts with [`Testbed::require`]: it skips the test loudly when the bed is not
 //!   available (not root, tools missing), and fails it when `CI=true`.
-//! * Index ranges taken: 50–59 by this crate's own tests. Pick others elsewhere and
-//!   say which in the test file.
+//! * Index ranges taken: 50–59 by this crate's own tests; the table of all users is
+//!   in `tests/testbed/README.md` ("Host indices in use"): add yours there.
 //! * [`Testbed::up`] is idempotent and hosts are left running after the tests;
 //!   `bash tests/run` ends with `tests/testbed/down.sh --all`. A test that needs a
 //!   freshly booted host (e.g. after a previous run rekeyed it) calls
