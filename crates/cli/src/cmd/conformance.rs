@@ -23,9 +23,10 @@ pub struct ConformanceArgs {
     /// Cluster the whole pipeline works on (used without a subcommand).
     #[arg(long, default_value = "default")]
     pub cluster: String,
-    /// Pipeline: resume from the last stage that did not finish.
-    #[arg(long = "resume")]
-    pub resume: bool,
+    /// Pipeline: start at this stage (earlier ones done by hand); without it, resume after the
+    /// last stage that finished.
+    #[arg(long)]
+    pub from: Option<String>,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -49,7 +50,7 @@ pub async fn run(ctx: &Ctx, args: ConformanceArgs) -> anyhow::Result<u8> {
         Some(ConformanceCommand::Submission(a)) => Ok(submission::run(ctx, a)),
         Some(ConformanceCommand::Images(a)) => Ok(images::run(ctx, a)),
         Some(ConformanceCommand::Run(a)) => run::run(ctx, a).await,
-        None => pipeline::run(ctx, &args.cluster, args.resume).await,
+        None => pipeline::run(ctx, &args.cluster, args.from.as_deref()).await,
     }
 }
 

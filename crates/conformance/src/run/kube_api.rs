@@ -194,3 +194,23 @@ impl ClusterApi for KubeApi {
         Ok(r.lines().map_err(|err| ApiError(err.to_string())).boxed())
     }
 }
+
+/// A client from `kubeconfig` when that file exists, else from the environment
+/// (`KUBECONFIG`, `~/.kube/config`, in-cluster).
+pub async fn client_from(kubeconfig: Option<&std::path::Path>) -> Result<KubeApi, ApiError> {
+    let config = match kubeconfig.filter(|p| p.is_file()) {
+        Some(p) => {
+            let kc = kube::config::Kubeconfig::read_from(p)
+                .map_err(|err| ApiError(format!("{}: {err}", p.display())))?;
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await
+                .map_err(|err| ApiError(format!("{}: {err}", p.display())))?
+        }
+        None => kube::Config::infer()
+            .await
+            .map_err(|err| ApiError(err.to_string()))?,
+    };
+    Ok(KubeApi {
+        client: Client::try_from(config).map_err(e)?,
+    })
+}

@@ -1,10 +1,173 @@
-//! `ezctl conformance run`.
+//! `ezctl conformance run`: the suite in the cluster (see `ez_conformance::run`).
 
+use super::{EXIT_UNREADABLE, fail};
 use crate::ctx::Ctx;
+use ez_conformance::run::kube_api::KubeApi;
+use ez_conformance::run::{Progress, RunConfig, RunError, RunEvent, machine};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
-#[derive(Debug, clap::Args)]
-pub struct RunArgs {}
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// Cluster whose kubeconfig (clusters/<cluster>/kubectl.kubeconfig) is used.
+    #[arg(long, default_value = "default")]
+    pub cluster: String,
+    /// Kubeconfig to use instead of the cluster's.
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Namespace of the run.
+    #[arg(long, default_value = "conformance")]
+    pub namespace: String,
+    /// Where e2e.log, junit_01.xml and e2e.tar.gz are written.
+    #[arg(long, default_value = "./results")]
+    pub output_dir: PathBuf,
+    /// Conformance image (default: registry.k8s.io/conformance:<server version>).
+    #[arg(long)]
+    pub conformance_image: Option<String>,
+    /// Image of the results sidecar.
+    #[arg(long, default_value = ez_conformance::images::SIDECAR_IMAGE)]
+    pub sidecar_image: String,
+    /// KUBE_TEST_REPO_LIST file for the e2e images (see `ezctl conformance images`).
+    #[arg(long)]
+    pub test_repo_list: Option<PathBuf>,
+    /// Re-attach to the run in progress.
+    #[arg(long = "continue", conflicts_with = "cleanup")]
+    pub continue_run: bool,
+    /// Delete a previous run first.
+    #[arg(long)]
+    pub cleanup: bool,
+    /// Keep the namespace and pod after copying the results.
+    #[arg(long)]
+    pub keep: bool,
+    /// Seconds to wait for the pod to start.
+    #[arg(long, default_value_t = 300)]
+    pub startup_timeout: u64,
+    /// Seconds the whole suite may take.
+    #[arg(long, default_value_t = 6 * 3600)]
+    pub timeout: u64,
+    /// Do not print the suite's log, only progress.
+    #[arg(long)]
+    pub quiet: bool,
+}
 
-pub async fn run(_ctx: &Ctx, _a: RunArgs) -> anyhow::Result<u8> {
-    Ok(super::fail(&"run: not yet available", "", 1))
+fn hms(d: Duration) -> String {
+    let s = d.as_secs();
+    format!("{}h{:02}m{:02}s", s / 3600, (s / 60) % 60, s % 60)
+}
+
+fn progress_line(p: &Progress) -> String {
+    let total = p.total.map_or("?".to_string(), |t| t.to_string());
+    let eta = p.eta.map_or("?".to_string(), hms);
+    format!(
+        "[conformance] {}/{total} specs, {} failed, elapsed {}, ETA {eta}",
+        p.done,
+        p.failed,
+        hms(p.elapsed)
+    )
+}
+
+async fn client(ctx: &Ctx, a: &RunArgs) -> Result<KubeApi, String> {
+    let path = a
+        .kubeconfig
+        .clone()
+        .unwrap_or_else(|| ctx.cluster_dir(&a.cluster).join("kubectl.kubeconfig"));
+    if a.kubeconfig.is_some() && !path.is_file() {
+        return Err(format!("{}: no such kubeconfig", path.display()));
+    }
+    ez_conformance::run::kube_api::client_from(Some(&path))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The command line that reproduces this run, for the submission README.
+fn command_line(a: &RunArgs) -> Vec<String> {
+    let mut c = format!(
+        "./ezctl conformance run --cluster {} --output-dir {}",
+        a.cluster,
+        a.output_dir.display()
+    );
+    if let Some(i) = &a.conformance_image {
+        c.push_str(&format!(" --conformance-image {i}"));
+    }
+    if let Some(f) = &a.test_repo_list {
+        c.push_str(&format!(" --test-repo-list {}", f.display()));
+    }
+    vec![c]
+}
+
+/// Runs the suite; `Ok(exit code of the suite)` or the error already printed as `Err(code)`.
+pub async fn execute(ctx: &Ctx, a: &RunArgs) -> Result<i32, u8> {
+    let repo_list = match &a.test_repo_list {
+        Some(p) => match std::fs::read_to_string(p) {
+            Ok(t) => Some(t),
+            Err(e) => return Err(fail(&format!("{}: {e}", p.display()), "", EXIT_UNREADABLE)),
+        },
+        None => None,
+    };
+    let api = match client(ctx, a).await {
+        Ok(c) => c,
+        Err(e) => {
+            return Err(fail(
+                &format!("cannot reach the cluster: {e}"),
+                "check clusters/<cluster>/kubectl.kubeconfig or pass --kubeconfig",
+                1,
+            ));
+        }
+    };
+    let cfg = RunConfig {
+        namespace: a.namespace.clone(),
+        conformance_image: a.conformance_image.clone(),
+        sidecar_image: a.sidecar_image.clone(),
+        repo_list,
+        output_dir: a.output_dir.clone(),
+        continue_run: a.continue_run,
+        cleanup_first: a.cleanup,
+        keep: a.keep,
+        startup_timeout: Duration::from_secs(a.startup_timeout),
+        run_timeout: Duration::from_secs(a.timeout),
+        ..Default::default()
+    };
+    let quiet = a.quiet || ctx.json;
+    let mut last_print: Option<Instant> = None;
+    let mut on = |e: RunEvent| match e {
+        RunEvent::LogLine(l) if !quiet => println!("{l}"),
+        RunEvent::Progress(p) => {
+            let due = last_print.is_none_or(|t| t.elapsed() >= Duration::from_secs(30));
+            if due || p.failed > 0 && p.done == p.total.unwrap_or(0) {
+                eprintln!("{}", progress_line(&p));
+                last_print = Some(Instant::now());
+            }
+        }
+        RunEvent::Preflight { server, image } => {
+            eprintln!("[conformance] server {server}, image {image}")
+        }
+        RunEvent::WatchLost => eprintln!("[conformance] watch lost; re-listing"),
+        RunEvent::SuiteExited(c) => eprintln!("[conformance] suite exited with code {c}"),
+        RunEvent::ResultsCopied(d) => eprintln!("[conformance] results in {}", d.display()),
+        RunEvent::Created => eprintln!("[conformance] run created in namespace {}", a.namespace),
+        RunEvent::Reattached => eprintln!("[conformance] re-attached to the run in progress"),
+        _ => {}
+    };
+    match machine::run(&api, &cfg, &command_line(a), &mut on).await {
+        Ok(o) => Ok(o.exit_code),
+        Err(e) => {
+            let next = match &e {
+                RunError::RunInProgress(_) => "ezctl conformance run --continue (or --cleanup)",
+                RunError::ImagePull { .. } => "ezdown -X conformance, then retry with --cleanup",
+                RunError::Timeout { .. } => {
+                    "ezctl conformance run --continue re-attaches if the pod still runs"
+                }
+                _ => "",
+            };
+            Err(fail(&e, next, 1))
+        }
+    }
+}
+
+pub async fn run(ctx: &Ctx, a: RunArgs) -> anyhow::Result<u8> {
+    Ok(match execute(ctx, &a).await {
+        Ok(0) => 0,
+        Ok(_) => 1,
+        Err(code) => code,
+    })
 }
