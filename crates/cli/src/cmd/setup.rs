@@ -42,8 +42,22 @@ pub enum SetupCommand {
 
 pub async fn run(ctx: &Ctx, cmd: SetupCommand) -> anyhow::Result<u8> {
     match cmd {
-        SetupCommand::Setup { cluster, step, plan, tags, skip_tags, limit } => {
-            let opts = RunOptions { forks: ctx.forks, plan, tags, skip_tags, limit, state_dir: None };
+        SetupCommand::Setup {
+            cluster,
+            step,
+            plan,
+            tags,
+            skip_tags,
+            limit,
+        } => {
+            let opts = RunOptions {
+                forks: ctx.forks,
+                plan,
+                tags,
+                skip_tags,
+                limit,
+                state_dir: None,
+            };
             setup(ctx, &cluster, &step, opts).await
         }
         SetupCommand::Render { cluster, out, step } => render(ctx, &cluster, out, &step),
@@ -56,7 +70,12 @@ fn stems_for(lib: &ez_play::Library, step: &str) -> anyhow::Result<Vec<String>> 
         let stems: Vec<String> = lib
             .playbooks
             .keys()
-            .filter(|s| s.split('.').next().and_then(|n| n.parse::<u32>().ok()).is_some_and(|n| n < 10))
+            .filter(|s| {
+                s.split('.')
+                    .next()
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .is_some_and(|n| n < 10)
+            })
             .cloned()
             .collect();
         return Ok(stems);
@@ -64,8 +83,15 @@ fn stems_for(lib: &ez_play::Library, step: &str) -> anyhow::Result<Vec<String>> 
     match lib.playbook_for_step(step) {
         Some((stem, _)) => Ok(vec![stem.to_string()]),
         None => {
-            let known: Vec<String> = lib.playbooks.iter().map(|(s, pb)| format!("{} ({})", pb.steps.join("|"), s)).collect();
-            bail!("unknown step `{step}`; steps available: {}, all", known.join(", "))
+            let known: Vec<String> = lib
+                .playbooks
+                .iter()
+                .map(|(s, pb)| format!("{} ({})", pb.steps.join("|"), s))
+                .collect();
+            bail!(
+                "unknown step `{step}`; steps available: {}, all",
+                known.join(", ")
+            )
         }
     }
 }
@@ -73,10 +99,16 @@ fn stems_for(lib: &ez_play::Library, step: &str) -> anyhow::Result<Vec<String>> 
 /// Runs one or more steps; returns 0 when every host finished every task.
 pub async fn setup(ctx: &Ctx, name: &str, step: &str, opts: RunOptions) -> anyhow::Result<u8> {
     let summaries = setup_summaries(ctx, name, step, opts).await?;
-    match summaries.iter().find_map(|s| s.failures().first().map(|(h, m)| (h.to_string(), m.to_string()))) {
+    match summaries.iter().find_map(|s| {
+        s.failures()
+            .first()
+            .map(|(h, m)| (h.to_string(), m.to_string()))
+    }) {
         Some((host, msg)) => {
             eprintln!("ezctl: error: {msg}");
-            eprintln!("       fix the cause on {host}, then run `ezctl setup {name} {step}` again: tasks already done are not repeated");
+            eprintln!(
+                "       fix the cause on {host}, then run `ezctl setup {name} {step}` again: tasks already done are not repeated"
+            );
             Ok(1)
         }
         None => Ok(0),
@@ -85,7 +117,12 @@ pub async fn setup(ctx: &Ctx, name: &str, step: &str, opts: RunOptions) -> anyho
 
 /// Runs the playbooks of `step` and returns their summaries (the first failing playbook is
 /// the last one run).
-pub async fn setup_summaries(ctx: &Ctx, name: &str, step: &str, mut opts: RunOptions) -> anyhow::Result<Vec<Summary>> {
+pub async fn setup_summaries(
+    ctx: &Ctx,
+    name: &str,
+    step: &str,
+    mut opts: RunOptions,
+) -> anyhow::Result<Vec<Summary>> {
     let dir = ctx.cluster_dir(name);
     let cluster = deploy::load_cluster(&dir, name)?;
     let lib = Arc::new(deploy::load_library(&ctx.base)?);
@@ -99,7 +136,12 @@ pub async fn setup_summaries(ctx: &Ctx, name: &str, step: &str, mut opts: RunOpt
     abort_window(ctx, name, step, opts.plan).await?;
 
     let exec = connect::executor_for(ctx, &cluster);
-    let hosts: Vec<String> = cluster.hosts.iter().map(|h| h.name.clone()).filter(|h| opts.limit.is_empty() || opts.limit.contains(h)).collect();
+    let hosts: Vec<String> = cluster
+        .hosts
+        .iter()
+        .map(|h| h.name.clone())
+        .filter(|h| opts.limit.is_empty() || opts.limit.contains(h))
+        .collect();
     let remotes = connect::connect_hosts(&exec, &cluster, &hosts).await?;
     let deploy_ip = match remotes.values().next() {
         Some(r) => connect::deploy_ip(r.as_ref()).await,
@@ -110,7 +152,15 @@ pub async fn setup_summaries(ctx: &Ctx, name: &str, step: &str, mut opts: RunOpt
     let sink: Arc<dyn Fn(Event) + Send + Sync> = Arc::new(move |e| print_event(&e, json));
     let mut summaries = Vec::new();
     for stem in stems {
-        let summary = ez_play::run_playbook(lib.clone(), &stem, inv.clone(), &remotes, &opts, sink.clone()).await?;
+        let summary = ez_play::run_playbook(
+            lib.clone(),
+            &stem,
+            inv.clone(),
+            &remotes,
+            &opts,
+            sink.clone(),
+        )
+        .await?;
         print_summary(&summary, json);
         let failed = !summary.failures().is_empty();
         summaries.push(summary);
@@ -145,11 +195,32 @@ fn print_event(e: &Event, json: bool) {
         return;
     }
     match e {
-        Event::PlayStarted { playbook, roles, hosts, .. } => {
-            println!("==> {playbook}: {} on {} host(s)", roles.join(", "), hosts.len());
+        Event::PlayStarted {
+            playbook,
+            roles,
+            hosts,
+            ..
+        } => {
+            println!(
+                "==> {playbook}: {} on {} host(s)",
+                roles.join(", "),
+                hosts.len()
+            );
         }
-        Event::Task { host, role, task, status: TaskStatus::Changed, detail } => println!("  [{host}] {role}: {task}: changed ({detail})"),
-        Event::Task { host, role, task, status: TaskStatus::Failed, detail } => println!("  [{host}] {role}: {task}: FAILED: {detail}"),
+        Event::Task {
+            host,
+            role,
+            task,
+            status: TaskStatus::Changed,
+            detail,
+        } => println!("  [{host}] {role}: {task}: changed ({detail})"),
+        Event::Task {
+            host,
+            role,
+            task,
+            status: TaskStatus::Failed,
+            detail,
+        } => println!("  [{host}] {role}: {task}: FAILED: {detail}"),
         Event::Note { host, task, note } => println!("  [{host}] {task}: note: {note}"),
         _ => {}
     }
@@ -157,7 +228,9 @@ fn print_event(e: &Event, json: bool) {
 
 fn print_summary(s: &Summary, json: bool) {
     if json {
-        if let Ok(line) = serde_json::to_string(&serde_json::json!({"event": "summary", "summary": s})) {
+        if let Ok(line) =
+            serde_json::to_string(&serde_json::json!({"event": "summary", "summary": s}))
+        {
             println!("{line}");
         }
         return;
@@ -191,29 +264,57 @@ fn render(ctx: &Ctx, name: &str, out: Option<PathBuf>, step: &str) -> anyhow::Re
                 let rel = f.path.trim_start_matches('/');
                 let target = hdir.join(rel);
                 if let Some(p) = target.parent() {
-                    std::fs::create_dir_all(p).with_context(|| format!("creating {}", p.display()))?;
+                    std::fs::create_dir_all(p)
+                        .with_context(|| format!("creating {}", p.display()))?;
                 }
                 match f.content {
-                    FileContent::Bytes(b) => std::fs::write(&target, b).with_context(|| format!("writing {}", target.display()))?,
+                    FileContent::Bytes(b) => std::fs::write(&target, b)
+                        .with_context(|| format!("writing {}", target.display()))?,
                     FileContent::Copy(src) => {
-                        if src.starts_with(dir.join("ssl")) || src.extension().is_some_and(|e| e == "kubeconfig") {
+                        if src.starts_with(dir.join("ssl"))
+                            || src.extension().is_some_and(|e| e == "kubeconfig")
+                        {
                             std::fs::copy(&src, &target).with_context(|| format!("copying {} (run `ezctl setup {name} 01` first to create certificates)", src.display()))?;
                         } else {
-                            std::fs::write(&target, format!("# copied from the deploy host: {}\n", src.display()))?;
+                            std::fs::write(
+                                &target,
+                                format!("# copied from the deploy host: {}\n", src.display()),
+                            )?;
                         }
                     }
                     FileContent::Secret(src) => {
                         use std::io::Write;
-                        let mut s = std::fs::OpenOptions::new().create(true).append(true).open(hdir.join(".secrets"))?;
-                        writeln!(s, "{} <- {} (private key, not shown)", f.path, src.display())?;
+                        let mut s = std::fs::OpenOptions::new()
+                            .create(true)
+                            .append(true)
+                            .open(hdir.join(".secrets"))?;
+                        writeln!(
+                            s,
+                            "{} <- {} (private key, not shown)",
+                            f.path,
+                            src.display()
+                        )?;
                         continue;
                     }
-                    FileContent::Edit(text) => std::fs::write(target.with_file_name(format!("{}.managed-part", target.file_name().map(|n| n.to_string_lossy()).unwrap_or_default())), text)?,
+                    FileContent::Edit(text) => std::fs::write(
+                        target.with_file_name(format!(
+                            "{}.managed-part",
+                            target
+                                .file_name()
+                                .map(|n| n.to_string_lossy())
+                                .unwrap_or_default()
+                        )),
+                        text,
+                    )?,
                 }
                 count += 1;
             }
         }
     }
-    println!("rendered {count} file(s) for {} host(s) under {}", cluster.hosts.len(), out.display());
+    println!(
+        "rendered {count} file(s) for {} host(s) under {}",
+        cluster.hosts.len(),
+        out.display()
+    );
     Ok(0)
 }

@@ -23,14 +23,23 @@ pub fn executor_for(ctx: &Ctx, cluster: &Cluster) -> Executor {
 
 /// Connects to `hosts` (inventory names) concurrently. Every failure is collected; the error
 /// lists them all, one line per host, each saying what to do.
-pub async fn connect_hosts(exec: &Executor, cluster: &Cluster, hosts: &[String]) -> anyhow::Result<BTreeMap<String, Arc<dyn Remote>>> {
+pub async fn connect_hosts(
+    exec: &Executor,
+    cluster: &Cluster,
+    hosts: &[String],
+) -> anyhow::Result<BTreeMap<String, Arc<dyn Remote>>> {
     let mut specs = Vec::new();
     for name in hosts {
-        let host = cluster.host(name).ok_or_else(|| anyhow!("host {name} is not in the inventory"))?;
-        let spec = HostSpec::from_ansible_vars(&host.addr.to_string(), &host.vars).map_err(|e| anyhow!("{e}"))?;
+        let host = cluster
+            .host(name)
+            .ok_or_else(|| anyhow!("host {name} is not in the inventory"))?;
+        let spec = HostSpec::from_ansible_vars(&host.addr.to_string(), &host.vars)
+            .map_err(|e| anyhow!("{e}"))?;
         specs.push((name.clone(), spec));
     }
-    let attempts = specs.iter().map(|(name, spec)| async move { (name.clone(), exec.connect(spec).await) });
+    let attempts = specs
+        .iter()
+        .map(|(name, spec)| async move { (name.clone(), exec.connect(spec).await) });
     let mut out: BTreeMap<String, Arc<dyn Remote>> = BTreeMap::new();
     let mut errors = Vec::new();
     for (name, res) in futures::future::join_all(attempts).await {
@@ -43,14 +52,21 @@ pub async fn connect_hosts(exec: &Executor, cluster: &Cluster, hosts: &[String])
     }
     if !errors.is_empty() {
         errors.sort();
-        return Err(anyhow!("cannot reach {} host(s); nothing was changed:\n  {}", errors.len(), errors.join("\n  ")));
+        return Err(anyhow!(
+            "cannot reach {} host(s); nothing was changed:\n  {}",
+            errors.len(),
+            errors.join("\n  ")
+        ));
     }
     Ok(out)
 }
 
 /// The deploy host's address as the hosts see it (kubeasz takes it from `$SSH_CLIENT`).
 pub async fn deploy_ip(remote: &dyn Remote) -> String {
-    match remote.run("echo ${SSH_CLIENT%% *}", std::time::Duration::from_secs(20)).await {
+    match remote
+        .run("echo ${SSH_CLIENT%% *}", std::time::Duration::from_secs(20))
+        .await
+    {
         Ok(r) if r.ok() && !r.stdout.trim().is_empty() => r.stdout.trim().to_string(),
         _ => "127.0.0.1".to_string(),
     }

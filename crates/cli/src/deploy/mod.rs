@@ -14,7 +14,10 @@ use std::path::{Path, PathBuf};
 /// Loads and validates `clusters/<name>`; every diagnostic is printed, errors stop here.
 pub fn load_cluster(cluster_dir: &Path, name: &str) -> anyhow::Result<Cluster> {
     if !cluster_dir.is_dir() {
-        bail!("invalid config, run 'ezctl new {name}' first ({} does not exist)", cluster_dir.display());
+        bail!(
+            "invalid config, run 'ezctl new {name}' first ({} does not exist)",
+            cluster_dir.display()
+        );
     }
     match ez_inventory::load::load_cluster(cluster_dir) {
         Ok(c) => {
@@ -28,7 +31,10 @@ pub fn load_cluster(cluster_dir: &Path, name: &str) -> anyhow::Result<Cluster> {
                 eprintln!("{d}");
             }
             let n = diags.errors().count();
-            bail!("cluster {name}: {n} error(s) in {}; fix them and run again (nothing was changed)", cluster_dir.display())
+            bail!(
+                "cluster {name}: {n} error(s) in {}; fix them and run again (nothing was changed)",
+                cluster_dir.display()
+            )
         }
     }
 }
@@ -56,16 +62,28 @@ pub fn load_library(base: &Path) -> anyhow::Result<Library> {
 pub fn play_inventory(cluster: &Cluster, base: &Path, deploy_ip: &str) -> Inventory {
     let mut inv = Inventory::default();
     for g in &cluster.inventory.groups {
-        inv.groups.insert(g.name.clone(), cluster.group(&g.name).iter().map(|h| h.name.clone()).collect());
+        inv.groups.insert(
+            g.name.clone(),
+            cluster
+                .group(&g.name)
+                .iter()
+                .map(|h| h.name.clone())
+                .collect(),
+        );
     }
     let mut vars: Vars = cluster.values().into_iter().collect();
     vars.extend(ez_play::facts::bundle_vars(base));
     vars.insert("base_dir".into(), json!(base.to_string_lossy()));
     vars.insert("cluster_dir".into(), json!(cluster.dir.to_string_lossy()));
     vars.insert("deploy_ip".into(), json!(deploy_ip));
-    let names: serde_json::Map<String, Json> = cluster.k8s_hosts().iter().map(|h| (h.addr.to_string(), json!(h.node_name))).collect();
+    let names: serde_json::Map<String, Json> = cluster
+        .k8s_hosts()
+        .iter()
+        .map(|h| (h.addr.to_string(), json!(h.node_name)))
+        .collect();
     vars.insert("node_names".into(), Json::Object(names));
-    vars.entry("DOCKER_IO_MIRRORS").or_insert_with(|| json!(["https://docker.1ms.run", "https://docker.m.daocloud.io"]));
+    vars.entry("DOCKER_IO_MIRRORS")
+        .or_insert_with(|| json!(["https://docker.1ms.run", "https://docker.m.daocloud.io"]));
     for h in &cluster.hosts {
         let mut hv: Vars = cluster.host_values(h).into_iter().collect();
         // keep only what differs from the cluster values: smaller contexts, same result

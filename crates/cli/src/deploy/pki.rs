@@ -9,7 +9,8 @@ pub fn pki_spec(cluster: &Cluster) -> anyhow::Result<PkiSpec> {
     let cfg = &cluster.config;
     let mut spec = PkiSpec::new(&cluster.dir, &cfg.cluster_name);
     spec.ca_expiry = Expiry::parse("CA_EXPIRY", &cfg.ca_expiry).map_err(|e| anyhow!("{e}"))?;
-    spec.cert_expiry = Expiry::parse("CERT_EXPIRY", &cfg.cert_expiry).map_err(|e| anyhow!("{e}"))?;
+    spec.cert_expiry =
+        Expiry::parse("CERT_EXPIRY", &cfg.cert_expiry).map_err(|e| anyhow!("{e}"))?;
     spec.context_name = cluster.context_name();
     spec.etcd_ips = cluster.etcd().iter().map(|h| h.addr).collect();
     spec.master_ips = cluster.kube_master().iter().map(|h| h.addr).collect();
@@ -20,15 +21,29 @@ pub fn pki_spec(cluster: &Cluster) -> anyhow::Result<PkiSpec> {
         .and_then(|v| v.parse().ok());
     spec.kubernetes_svc_ip = cluster.derived.kubernetes_svc_ip;
     spec.master_cert_hosts = cfg.master_cert_hosts.clone();
-    spec.cluster_dns_domain = cluster.var("CLUSTER_DNS_DOMAIN").unwrap_or("cluster.local").to_string();
-    spec.nodes = cluster.k8s_hosts().iter().map(|h| NodeSpec { name: h.node_name.clone(), ip: h.addr }).collect();
+    spec.cluster_dns_domain = cluster
+        .var("CLUSTER_DNS_DOMAIN")
+        .unwrap_or("cluster.local")
+        .to_string();
+    spec.nodes = cluster
+        .k8s_hosts()
+        .iter()
+        .map(|h| NodeSpec {
+            name: h.node_name.clone(),
+            ip: h.addr,
+        })
+        .collect();
     Ok(spec)
 }
 
 /// Creates what is missing and keeps what exists (`change_cert` reissues drifted certificates).
 pub fn ensure(cluster: &Cluster, change_cert: bool) -> anyhow::Result<EnsureReport> {
     let spec = pki_spec(cluster)?;
-    let policy = if change_cert { RenewPolicy::ReissueChanged } else { RenewPolicy::KeepExisting };
+    let policy = if change_cert {
+        RenewPolicy::ReissueChanged
+    } else {
+        RenewPolicy::KeepExisting
+    };
     Pki::ensure(&spec, policy).map_err(|e| anyhow!("certificates of cluster {}: {e}", cluster.name))
 }
 
@@ -41,7 +56,11 @@ pub fn print_report(report: &EnsureReport) {
             CertOutcome::NeedsReissue(drift) => eprintln!(
                 "pki: {} no longer matches the cluster ({}); run with `-t change_cert` to reissue it",
                 c.cert_path.display(),
-                drift.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("; ")
+                drift
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ),
             _ => {}
         }

@@ -17,23 +17,38 @@ impl Remote for SshRemote {
 
     fn run<'a>(&'a self, cmd: &'a str, timeout: Duration) -> BoxFut<'a, Result<CmdResult, String>> {
         Box::pin(async move {
-            let out = self.handle.run(Command::new(cmd).timeout(timeout)).await.map_err(|e| e.to_string())?;
+            let out = self
+                .handle
+                .run(Command::new(cmd).timeout(timeout))
+                .await
+                .map_err(|e| e.to_string())?;
             let status = match &out.status {
                 ExitStatus::Code(c) => *c,
                 ExitStatus::Signal(_) => 128,
             };
-            Ok(CmdResult { status, stdout: out.stdout_str(), stderr: out.stderr_str() })
+            Ok(CmdResult {
+                status,
+                stdout: out.stdout_str(),
+                stderr: out.stderr_str(),
+            })
         })
     }
 
-    fn put<'a>(&'a self, src: Source<'a>, dest: &'a str, mode: u32) -> BoxFut<'a, Result<u64, String>> {
+    fn put<'a>(
+        &'a self,
+        src: Source<'a>,
+        dest: &'a str,
+        mode: u32,
+    ) -> BoxFut<'a, Result<u64, String>> {
         Box::pin(async move {
             let file = RemoteFile::new(dest).mode(mode);
             let report = match src {
                 Source::Bytes(b) => self.handle.put_bytes(b.to_vec(), file).await,
                 Source::File(p) => self.handle.put_file(p, file).await,
             };
-            report.map(|r| r.transferred_bytes).map_err(|e| e.to_string())
+            report
+                .map(|r| r.transferred_bytes)
+                .map_err(|e| e.to_string())
         })
     }
 }

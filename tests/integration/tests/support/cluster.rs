@@ -12,7 +12,10 @@ const BUNDLE_FILES: &[(&str, &str)] = &[
     ("bin/etcd", "/usr/bin/etcd"),
     ("bin/etcdctl", "/usr/bin/etcdctl"),
     ("bin/containerd-bin/containerd", "/usr/bin/containerd"),
-    ("bin/containerd-bin/containerd-shim-runc-v2", "/usr/bin/containerd-shim-runc-v2"),
+    (
+        "bin/containerd-bin/containerd-shim-runc-v2",
+        "/usr/bin/containerd-shim-runc-v2",
+    ),
     ("bin/containerd-bin/ctr", "/usr/bin/ctr"),
     ("bin/containerd-bin/runc", "/usr/sbin/runc"),
 ];
@@ -32,7 +35,12 @@ pub fn make_bundle(base: &Path) -> Option<()> {
     }
     std::fs::create_dir_all(base.join("bin/cni-bin")).unwrap();
     for p in CNI_PLUGINS {
-        if std::fs::copy(Path::new("/usr/lib/cni").join(p), base.join("bin/cni-bin").join(p)).is_err() {
+        if std::fs::copy(
+            Path::new("/usr/lib/cni").join(p),
+            base.join("bin/cni-bin").join(p),
+        )
+        .is_err()
+        {
             missing.push("containernetworking-plugins");
         }
     }
@@ -40,7 +48,9 @@ pub fn make_bundle(base: &Path) -> Option<()> {
     if missing.is_empty() {
         return Some(());
     }
-    let why = format!("test bundle: missing {missing:?} (apt-get install etcd-server etcd-client containerd runc containernetworking-plugins)");
+    let why = format!(
+        "test bundle: missing {missing:?} (apt-get install etcd-server etcd-client containerd runc containernetworking-plugins)"
+    );
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!("{why}");
     }
@@ -50,7 +60,13 @@ pub fn make_bundle(base: &Path) -> Option<()> {
 
 /// Writes `clusters/<name>/{hosts,config.yml,known_hosts}` with `etcd` and `masters` and
 /// `nodes` as test-bed hosts, connecting as root with the bed's key.
-pub fn make_cluster(base: &Path, name: &str, etcd: &[&Host], masters: &[&Host], nodes: &[&Host]) -> PathBuf {
+pub fn make_cluster(
+    base: &Path,
+    name: &str,
+    etcd: &[&Host],
+    masters: &[&Host],
+    nodes: &[&Host],
+) -> PathBuf {
     let tb = Testbed::new();
     let dir = base.join("clusters").join(name);
     std::fs::create_dir_all(&dir).unwrap();
@@ -68,7 +84,9 @@ ansible_ssh_private_key_file=\"{}\"\n",
         tb.client_key().display(),
     );
     std::fs::write(dir.join("hosts"), hosts).unwrap();
-    let new = ez_inventory::templates::render_new(name, &ez_inventory::VersionTable::default(), false).unwrap();
+    let new =
+        ez_inventory::templates::render_new(name, &ez_inventory::VersionTable::default(), false)
+            .unwrap();
     std::fs::write(dir.join("config.yml"), new.config).unwrap();
     std::fs::copy(tb.known_hosts(), dir.join("known_hosts")).unwrap();
     dir
@@ -76,5 +94,77 @@ ansible_ssh_private_key_file=\"{}\"\n",
 
 /// A context as `ezctl --base <base> --yes` would build it.
 pub fn ctx(base: &Path) -> ez_cli::ctx::Ctx {
-    ez_cli::ctx::Ctx { base: base.to_path_buf(), forks: 30, accept_new_host_keys: false, json: false, yes: true }
+    ez_cli::ctx::Ctx {
+        base: base.to_path_buf(),
+        forks: 30,
+        accept_new_host_keys: false,
+        json: false,
+        yes: true,
+    }
+}
+
+/// A ~1 MB busybox image built offline (umoci + busybox-static), saved with skopeo as
+/// `down/busybox_1.tar` named `easzlab.io.local:5000/test/busybox:1`, as ezdown lays out
+/// image tars. Returns the image name, or None (skip loudly; panic in CI) without the tools.
+pub fn make_image_tar(base: &Path) -> Option<String> {
+    let name = "easzlab.io.local:5000/test/busybox:1".to_string();
+    let work = base.join("image-build");
+    let script = format!(
+        r#"set -e
+rm -rf {w}; mkdir -p {w}; cd {w}
+umoci init --layout layout
+umoci new --image layout:latest
+umoci unpack --rootless --image layout:latest bundle
+mkdir -p bundle/rootfs/bin
+cp /bin/busybox bundle/rootfs/bin/busybox
+for a in sh echo cat hostname; do ln -s busybox bundle/rootfs/bin/$a; done
+umoci repack --image layout:latest bundle
+umoci config --image layout:latest --config.cmd /bin/sh --config.env PATH=/bin --os linux --architecture amd64
+skopeo copy --quiet oci:layout:latest docker-archive:{down}/busybox_1.tar:{name}
+"#,
+        w = work.display(),
+        down = base.join("down").display(),
+    );
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {
+            let _ = std::fs::remove_dir_all(&work);
+            Some(name)
+        }
+        other => {
+            let why = match other {
+                Ok(o) => String::from_utf8_lossy(&o.stderr).to_string(),
+                Err(e) => e.to_string(),
+            };
+            let why = format!("test image: umoci/skopeo/busybox-static failed: {why}");
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("{why}");
+            }
+            eprintln!("SKIPPED: {why}");
+            None
+        }
+    }
+}
+
+/// Copies the named playbooks and roles of the repository into `base/playbooks`.
+pub fn copy_playbooks(base: &Path, playbooks: &[&str], roles: &[&str]) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../playbooks");
+    let dst = base.join("playbooks");
+    std::fs::create_dir_all(dst.join("roles")).unwrap();
+    for p in playbooks {
+        std::fs::copy(src.join(p), dst.join(p)).unwrap();
+    }
+    for r in roles {
+        let status = std::process::Command::new("cp")
+            .arg("-r")
+            .arg(src.join("roles").join(r))
+            .arg(dst.join("roles"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    dst
 }
