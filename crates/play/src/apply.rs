@@ -28,6 +28,8 @@ pub struct ApplyCtx<'a> {
     pub rendered: Option<&'a [u8]>,
     /// Bytes moved so far on this host (file transfer accounting).
     pub transferred: &'a mut u64,
+    /// Time spent placing files on this host.
+    pub transfer_time: &'a mut std::time::Duration,
     /// Non-fatal notes (tolerated sysctl/modprobe failures).
     pub notes: &'a mut Vec<String>,
 }
@@ -98,7 +100,9 @@ async fn place(
                     .map(|p| p.to_string_lossy().to_string())
                     .unwrap_or_else(|| "/".into());
                 run_ok(ctx, &format!("mkdir -p {}", sh_quote(&parent)), QUICK).await?;
+                let t0 = std::time::Instant::now();
                 *ctx.transferred += ctx.remote.put(src, dest, mode).await?;
+                *ctx.transfer_time += t0.elapsed();
             }
             let what = if existing.is_some() {
                 "updated"

@@ -129,6 +129,8 @@ pub async fn run_playbook(
             entry.skipped += hs.skipped;
             entry.resumed += hs.resumed;
             entry.transferred += hs.transferred;
+            entry.transfer_ms += hs.transfer_ms;
+            entry.elapsed_ms += hs.elapsed_ms;
             if entry.failed.is_none() {
                 entry.failed = hs.failed;
             }
@@ -210,6 +212,26 @@ async fn run_host(
     state: &Mutex<RunState>,
 ) -> HostSummary {
     let host = remote.host().to_string();
+    let started = std::time::Instant::now();
+    let mut hs = run_host_tasks(lib, stem, pi, roles, inv, remote, opts, sink, state, &host).await;
+    hs.elapsed_ms = started.elapsed().as_millis() as u64;
+    hs
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_host_tasks(
+    lib: &Library,
+    stem: &str,
+    pi: usize,
+    roles: &[String],
+    inv: &Inventory,
+    remote: &dyn Remote,
+    opts: &RunOptions,
+    sink: &Sink,
+    state: &Mutex<RunState>,
+    host: &str,
+) -> HostSummary {
+    let host = host.to_string();
     let mut hs = HostSummary::default();
     let base_ctx = inv.context_for(&host);
     let (done, changed_roles) = match state.lock() {
@@ -386,6 +408,7 @@ async fn run_task(
     };
     let mut notes = Vec::new();
     let mut transferred = 0u64;
+    let mut transfer_time = std::time::Duration::ZERO;
     let out = {
         let mut actx = ApplyCtx {
             remote,
@@ -393,11 +416,13 @@ async fn run_task(
             role_changed,
             rendered: rendered.as_deref(),
             transferred: &mut transferred,
+            transfer_time: &mut transfer_time,
             notes: &mut notes,
         };
         apply(&action, &mut actx).await
     };
     hs.transferred += transferred;
+    hs.transfer_ms += transfer_time.as_millis() as u64;
     for note in notes {
         sink(Event::Note {
             host: remote.host().to_string(),

@@ -54,6 +54,10 @@ pub struct HostSummary {
     pub resumed: usize,
     /// Bytes of files transferred to this host.
     pub transferred: u64,
+    /// Milliseconds spent placing files on this host.
+    pub transfer_ms: u64,
+    /// Milliseconds this host spent in the playbook's plays.
+    pub elapsed_ms: u64,
     /// The failure that stopped this host, already phrased for a human.
     pub failed: Option<String>,
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 /// Bundle facts as template variables:
 /// `etcd_binaries`, `containerd_binaries`, `cni_binaries`, `image_tars` (lists of file names),
-/// `bundle_has_crictl`, and `containerd_config_version` (3 for containerd 2.x, 2 for 1.x).
+/// `bundle_has_crictl`, `kube_lb_modules` (dynamic nginx modules for kube-lb), and `containerd_config_version` (3 for containerd 2.x, 2 for 1.x).
 pub fn bundle_vars(base_dir: &Path) -> Vars {
     let bin = base_dir.join("bin");
     let mut v = Vars::new();
@@ -28,6 +28,12 @@ pub fn bundle_vars(base_dir: &Path) -> Vars {
     v.insert(
         "image_tars".into(),
         files_in(&base_dir.join("down"), |n| n.ends_with(".tar")),
+    );
+    // nginx built with the stream module as a dynamic module (distribution packages) needs
+    // its `.so` beside it: `bin/nginx-modules/*.so`, loaded by the kube-lb config.
+    v.insert(
+        "kube_lb_modules".into(),
+        files_in(&bin.join("nginx-modules"), |n| n.ends_with(".so")),
     );
     v.insert(
         "bundle_has_crictl".into(),
