@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# bench/setup-bench.sh [SIZES]   (default: "1 10 30"; root; uses test-bed hosts 31..60)
+#
+# `ezctl setup <c> 01..03` on N fresh test-bed hosts with a bundle of real Debian binaries,
+# then the idempotent re-run. Prints, per N:
+#   first     wall time of the first run of 01+02+03
+#   transfer  the longest per-host time spent placing files (hosts transfer in parallel)
+#   rest      first - transfer: everything that is not file transfer
+#   scp       OpenSSH scp of the same files to the same hosts, one scp per host, all at once
+#   rerun     wall time of the re-run on the converged hosts
+# and the ratios the issue sets targets for:
+#   rest(N)/rest(1) <= 1.5      transfer rate vs scp >= 0.8      rerun/first <= 0.10
+# Not a test: figures depend on the machine; record them in docs/en/benchmarks-setup.md.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+sizes=${1:-"1 10 30"}
+[ "$(id -u)" = 0 ] || { echo "setup-bench: needs root (test bed)" >&2; exit 1; }
+cd "$root"
+cargo build --release -q -p ez-cli
+EZ=$root/target/release/ezctl
+TB=$root/tests/testbed
+work=$(mktemp -d /var/tmp/ez-setup-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+# The bundle: real binaries from Debian packages, in kubeasz's layout.
+base=$work/base
+mkdir -p "$base"/bin/containerd-bin "$base"/bin/cni-bin "$base"/down
+cp /usr/bin/etcd /usr/bin/etcdctl "$base"/bin/
+cp /usr/bin/containerd /usr/bin/containerd-shim-runc-v2 /usr/bin/ctr /usr/sbin/runc "$base"/bin/containerd-bin/
+cp /usr/lib/cni/{bridge,host-local,loopback,portmap} "$base"/bin/cni-bin/
+mkdir -p "$base/playbooks/roles"
+cp playbooks/01.prepare.yml playbooks/02.etcd.yml playbooks/03.runtime.yml "$base/playbooks/"
+cp -r playbooks/roles/{prepare,etcd,containerd} "$base/playbooks/roles/"
+export EZ_PLAYBOOKS=$base/playbooks
+
+ms() { date +%s%3N; }
+printf '%-4s %9s %9s %9s %9s %9s %10s %10s\n' N first transfer rest scp rerun "ours MB/s" "scp MB/s"
+declare -A REST
+for n in $sizes; do
+  first_idx=31; last_idx=$((30 + n))
+  "$TB/down.sh" "$first_idx-60" >/dev/null 2>&1 || true
+  "$TB/up.sh" --mode systemd "$first_idx-$last_idx" >/dev/null
+  ips=(); for i in $(seq $first_idx $last_idx); do ips+=("10.250.0.$((10 + i))"); done
+  etcd=("${ips[@]:0:$(( n >= 3 ? 3 : 1 ))}")
+  c=b$n; cdir=$base/clusters/$c
+  rm -rf "$cdir"
+  EZ_BASE=$base "$EZ" new "$c" >/dev/null
+  { echo "[etcd]"; printf '%s\n' "${etcd[@]}"; echo; echo "[kube_master]"; echo "${ips[0]}"; echo
+    echo "[kube_node]"; printf '%s\n' "${ips[@]}"; echo; echo "[harbor]"; echo; echo "[ex_lb]"; echo; echo "[chrony]"; echo
+    echo "[all:vars]"
+    sed -n '/^\[all:vars\]/,$p' "$cdir/hosts" | tail -n +2 | grep -v '^ansible_ssh_private_key_file\|^base_dir'
+    echo "base_dir=\"$base\""
+    echo "ansible_ssh_private_key_file=\"/var/lib/testbed/ssh/id_ed25519\""
+  } > "$cdir/hosts.new" && mv "$cdir/hosts.new" "$cdir/hosts"
+  cp /var/lib/testbed/ssh/known_hosts "$cdir/known_hosts"
+
+  run() { # step -> prints "wall_ms max_transfer_ms bytes"
+    local t0 t1 out; t0=$(ms)
+    out=$(EZ_BASE=$base "$EZ" --yes --json setup "$c" "$1")
+    t1=$(ms)
+    python3 - "$((t1 - t0))" <<PY <<<"$out"
+import json, sys
+wall = int(sys.argv[1]); tx = 0; by = 0; fail = []
+for line in sys.stdin:
+    e = json.loads(line)
+    if e.get("event") == "summary":
+        hs = e["summary"]["hosts"]
+        tx += max((h["transfer_ms"] for h in hs.values()), default=0)
+        by += sum(h["transferred"] for h in hs.values())
+        fail += [h["failed"] for h in hs.values() if h["failed"]]
+if fail:
+    print("FAILED:", fail[0], file=sys.stderr); sys.exit(1)
+print(wall, tx, by)
+PY
+  }
+  read -r w1 t1 b1 <<<"$(run 01)"; read -r w2 t2 b2 <<<"$(run 02)"; read -r w3 t3 b3 <<<"$(run 03)"
+  first=$((w1 + w2 + w3)); transfer=$((t1 + t2 + t3)); bytes=$((b1 + b2 + b3)); rest=$((first - transfer))
+  read -r r1 _ _ <<<"$(run 01)"; read -r r2 _ _ <<<"$(run 02)"; read -r r3 _ _ <<<"$(run 03)"
+  rerun=$((r1 + r2 + r3))
+
+  # Baseline: scp of the same files (etcd binaries to etcd members, the rest to every host).
+  s0=$(ms)
+  for ip in "${ips[@]}"; do
+    files=("$base"/bin/containerd-bin/* "$base"/bin/cni-bin/*)
+    for e in "${etcd[@]}"; do [ "$e" = "$ip" ] && files+=("$base"/bin/etcd "$base"/bin/etcdctl); done
+    scp -q -i /var/lib/testbed/ssh/id_ed25519 -o UserKnownHostsFile=/var/lib/testbed/ssh/known_hosts \
+      -o StrictHostKeyChecking=yes "${files[@]}" "root@$ip:/tmp/" &
+  done
+  wait
+  scp_ms=$(( $(ms) - s0 ))
+  scp_bytes=0
+  for ip in "${ips[@]}"; do
+    sz=$(du -cb "$base"/bin/containerd-bin/* "$base"/bin/cni-bin/* | tail -1 | cut -f1); scp_bytes=$((scp_bytes + sz))
+  done
+  scp_bytes=$((scp_bytes + ${#etcd[@]} * $(du -cb "$base"/bin/etcd "$base"/bin/etcdctl | tail -1 | cut -f1)))
+  REST[$n]=$rest
+  awk -v n="$n" -v f="$first" -v t="$transfer" -v r="$rest" -v s="$scp_ms" -v rr="$rerun" -v b="$bytes" -v sb="$scp_bytes" 'BEGIN{
+    printf "%-4s %8.1fs %8.1fs %8.1fs %8.1fs %8.1fs %10.1f %10.1f\n", n, f/1000, t/1000, r/1000, s/1000, rr/1000,
+      (t>0? b/1048576/(t/1000) : 0), (s>0? sb/1048576/(s/1000) : 0) }'
+  awk -v rr="$rerun" -v f="$first" 'BEGIN{ printf "     rerun/first = %.3f (target <= 0.10)\n", rr/f }'
+  "$TB/down.sh" "$first_idx-$last_idx" >/dev/null 2>&1 || true
+done
+one=${REST[1]:-}
+if [ -n "$one" ]; then
+  for n in $sizes; do
+    [ "$n" = 1 ] && continue
+    awk -v n="$n" -v a="${REST[$n]}" -v b="$one" 'BEGIN{ printf "rest(%s)/rest(1) = %.2f (target <= 1.5)\n", n, a/b }'
+  done
+fi
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -r)"
