@@ -34,6 +34,20 @@ cp -r playbooks/roles/{prepare,etcd,containerd} "$base/playbooks/roles/"
 export EZ_PLAYBOOKS=$base/playbooks
 
 ms() { date +%s%3N; }
+SUMMARY_PY='
+import json, sys
+wall = int(sys.argv[1]); tx = 0; by = 0; fail = []
+for line in sys.stdin:
+    e = json.loads(line)
+    if e.get("event") == "summary":
+        hs = e["summary"]["hosts"]
+        tx += max((h["transfer_ms"] for h in hs.values()), default=0)
+        by += sum(h["transferred"] for h in hs.values())
+        fail += [h["failed"] for h in hs.values() if h["failed"]]
+if fail:
+    print("FAILED:", fail[0], file=sys.stderr); sys.exit(1)
+print(wall, tx, by)
+'
 printf '%-4s %9s %9s %9s %9s %9s %10s %10s\n' N first transfer rest scp rerun "ours MB/s" "scp MB/s"
 declare -A REST
 for n in $sizes; do
@@ -58,20 +72,7 @@ for n in $sizes; do
     local t0 t1 out; t0=$(ms)
     out=$(EZ_BASE=$base "$EZ" --yes --json setup "$c" "$1")
     t1=$(ms)
-    python3 - "$((t1 - t0))" <<PY <<<"$out"
-import json, sys
-wall = int(sys.argv[1]); tx = 0; by = 0; fail = []
-for line in sys.stdin:
-    e = json.loads(line)
-    if e.get("event") == "summary":
-        hs = e["summary"]["hosts"]
-        tx += max((h["transfer_ms"] for h in hs.values()), default=0)
-        by += sum(h["transferred"] for h in hs.values())
-        fail += [h["failed"] for h in hs.values() if h["failed"]]
-if fail:
-    print("FAILED:", fail[0], file=sys.stderr); sys.exit(1)
-print(wall, tx, by)
-PY
+    python3 -c "$SUMMARY_PY" "$((t1 - t0))" <<<"$out"
   }
   read -r w1 t1 b1 <<<"$(run 01)"; read -r w2 t2 b2 <<<"$(run 02)"; read -r w3 t3 b3 <<<"$(run 03)"
   first=$((w1 + w2 + w3)); transfer=$((t1 + t2 + t3)); bytes=$((b1 + b2 + b3)); rest=$((first - transfer))
