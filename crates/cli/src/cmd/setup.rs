@@ -252,6 +252,10 @@ fn render(ctx: &Ctx, name: &str, out: Option<PathBuf>, step: &str) -> anyhow::Re
     let dir = ctx.cluster_dir(name);
     let cluster = deploy::load_cluster(&dir, name)?;
     let lib = deploy::load_library(&ctx.base)?;
+    // Certificates and kubeconfigs are made on the deploy host (never on a host), so render
+    // can show them; existing ones are kept.
+    let report = deploy::pki::ensure(&cluster, false)?;
+    deploy::pki::print_report(&report);
     let out = out.unwrap_or_else(|| dir.join("rendered"));
     let inv = deploy::play_inventory(&cluster, &ctx.base, "<deploy-host-ip>");
     let opts = RunOptions::default();
