@@ -27,6 +27,8 @@ pub enum EzctlCommand {
     Exec(cmd::exec::ExecCommand),
     #[command(flatten)]
     Setup(cmd::setup::SetupCommand),
+    #[command(flatten)]
+    Ops(cmd::ops::OpsCommand),
     /// Run the CNCF conformance suite, report on results, build and verify a submission.
     Conformance(cmd::conformance::ConformanceArgs),
 }
@@ -38,6 +40,7 @@ pub async fn run_ezctl(cli: EzctlCli) -> anyhow::Result<u8> {
         EzctlCommand::Cluster(c) => cmd::cluster::run(&ctx, c).await,
         EzctlCommand::Exec(c) => cmd::exec::run(&ctx, c).await,
         EzctlCommand::Setup(c) => cmd::setup::run(&ctx, c).await,
+        EzctlCommand::Ops(c) => cmd::ops::run(&ctx, c).await,
         EzctlCommand::Conformance(c) => cmd::conformance::run(&ctx, c).await,
     }
 }

@@ -3,4 +3,5 @@
 pub mod cluster;
 pub mod conformance;
 pub mod exec;
+pub mod ops;
 pub mod setup;

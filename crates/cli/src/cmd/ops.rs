@@ -1,0 +1,183 @@
+//! Day-2 and quick-start commands: `start-aio`, `add-node`, `add-nodes`, `del-node`.
+//! See `docs/en/operations.md` for each command next to kubeasz's.
+
+mod inventory;
+mod keys;
+mod nodes;
+pub mod run;
+
+use crate::ctx::Ctx;
+use anyhow::{Context, bail};
+use ez_inventory::templates::{self, AioWishes};
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+pub use keys::default_key;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum OpsCommand {
+    /// Install an all-in-one cluster `default` on this host (or on --ip).
+    StartAio(StartAio),
+    /// Add a worker node: `add-node <c> <ip> [k8s_nodename=… ansible_ssh_port=…]`.
+    AddNode {
+        cluster: String,
+        ip: String,
+        /// Host variables written on the node's inventory line.
+        vars: Vec<String>,
+        /// Log in with a password first and authorize the deploy key (password from the prompt or $EZ_SSH_PASS).
+        #[arg(long)]
+        ask_pass: bool,
+    },
+    /// Add several worker nodes in one run.
+    AddNodes {
+        cluster: String,
+        #[arg(required = true)]
+        ips: Vec<String>,
+        #[arg(long)]
+        ask_pass: bool,
+    },
+    /// Remove a worker node: drain, clean it, delete it from the cluster and the inventory.
+    DelNode { cluster: String, ip: String },
+}
+
+/// `start-aio` options.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct StartAio {
+    /// The host to install on (default: this host's address on the default route).
+    #[arg(long)]
+    pub ip: Option<IpAddr>,
+    /// Private key to log in with (default ~/.ssh/id_rsa, created when missing).
+    #[arg(long)]
+    pub ssh_key: Option<PathBuf>,
+    /// Extra config.yml values, KEY=VALUE (YAML value), like ansible's `-e`.
+    #[arg(short = 'e', long = "extra")]
+    pub extra: Vec<String>,
+}
+
+pub async fn run(ctx: &Ctx, cmd: OpsCommand) -> anyhow::Result<u8> {
+    match cmd {
+        OpsCommand::StartAio(a) => start_aio(ctx, &a).await,
+        OpsCommand::AddNode {
+            cluster,
+            ip,
+            vars,
+            ask_pass,
+        } => nodes::add_nodes(ctx, &cluster, &[(ip, vars)], ask_pass).await,
+        OpsCommand::AddNodes {
+            cluster,
+            ips,
+            ask_pass,
+        } => {
+            let nodes: Vec<(String, Vec<String>)> =
+                ips.into_iter().map(|ip| (ip, Vec::new())).collect();
+            nodes::add_nodes(ctx, &cluster, &nodes, ask_pass).await
+        }
+        OpsCommand::DelNode { cluster, ip } => nodes::del_node(ctx, &cluster, &ip).await,
+    }
+}
+
+/// This host's IPv4 address on the interface of the default route (kubeasz's HOST_IP logic).
+pub fn default_route_ip() -> anyhow::Result<IpAddr> {
+    let out = std::process::Command::new("ip")
+        .args(["-4", "route", "show", "default"])
+        .output()
+        .context("running `ip route`")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let dev = text
+        .split_whitespace()
+        .skip_while(|w| *w != "dev")
+        .nth(1)
+        .map(str::to_string);
+    let Some(dev) = dev else {
+        bail!("this host has no default route; pass the address with --ip")
+    };
+    let out = std::process::Command::new("ip")
+        .args(["-4", "-o", "addr", "show", "dev", &dev])
+        .output()
+        .context("running `ip addr`")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .skip_while(|w| *w != "inet")
+        .nth(1)
+        .and_then(|a| a.split('/').next())
+        .and_then(|a| a.parse().ok())
+        .with_context(|| format!("no IPv4 address on {dev}; pass the address with --ip"))
+}
+
+fn is_local(ip: IpAddr) -> bool {
+    std::process::Command::new("ip")
+        .args(["-o", "addr"])
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .any(|w| w.split('/').next() == Some(&ip.to_string()))
+        })
+        .unwrap_or(false)
+}
+
+/// `start-aio`: key, cluster `default` from hosts.allinone (calico + iptables forced), then
+/// `setup default all` with its 5-second abort window (skipped with --yes).
+pub async fn start_aio(ctx: &Ctx, a: &StartAio) -> anyhow::Result<u8> {
+    let ip = match a.ip {
+        Some(ip) => ip,
+        None => default_route_ip()?,
+    };
+    println!("get local host ipadd: {ip}");
+    let key = a.ssh_key.clone().unwrap_or_else(default_key);
+    keys::ensure_key(&key)?;
+    if is_local(ip) {
+        keys::authorize_locally(&key)?;
+    }
+    let name = "default";
+    let dir = ctx.cluster_dir(name);
+    if dir.exists() {
+        eprintln!(
+            "ezctl: error: cluster:{name} already existed, if cluster:{name} setup failed, try 'rm -rf {}' first!",
+            dir.display()
+        );
+        eprintln!("       (or continue the existing one with `ezctl setup {name} all`)");
+        return Ok(1);
+    }
+    let table = super::cluster::version_table(&ctx.base, None)?;
+    let new = templates::render_new(name, &table, false)?;
+    let (mut hosts, notes) = templates::render_allinone(name, ip, &AioWishes::default())?;
+    for n in notes {
+        eprintln!("note: {n}");
+    }
+    if a.ssh_key.is_some() || key != default_key() {
+        hosts.push_str(&format!(
+            "ansible_ssh_private_key_file=\"{}\"\n",
+            key.display()
+        ));
+    }
+    let mut config = new.config;
+    for kv in &a.extra {
+        let Some((k, v)) = kv.split_once('=') else {
+            bail!("-e {kv}: expected KEY=VALUE")
+        };
+        config.push_str(&format!("\n{k}: {v}\n"));
+    }
+    super::cluster::create_cluster_dir(&dir, &hosts, &config)?;
+    println!("cluster:{name} created: {}", dir.display());
+    // As kubeasz's keyscan: the host key of the target is recorded on first contact.
+    let ctx = Ctx {
+        accept_new_host_keys: true,
+        ..ctx.clone()
+    };
+    let opts = ez_play::RunOptions {
+        forks: ctx.forks,
+        ..Default::default()
+    };
+    super::setup::setup(&ctx, name, "all", opts).await
+}
+
+/// `add-node <c> <ip>` without host vars (for tests and callers that build no command line).
+pub async fn add_node_cmd(ctx: &Ctx, cluster: &str, ip: &str) -> anyhow::Result<u8> {
+    nodes::add_nodes(ctx, cluster, &[(ip.to_string(), Vec::new())], false).await
+}
+
+/// `del-node <c> <ip>`.
+pub async fn del_node_cmd(ctx: &Ctx, cluster: &str, ip: &str) -> anyhow::Result<u8> {
+    nodes::del_node(ctx, cluster, ip).await
+}

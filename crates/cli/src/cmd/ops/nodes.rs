@@ -1,0 +1,289 @@
+//! `ezctl add-node`, `add-nodes` and `del-node`.
+//!
+//! Invariant of add-node(s): `clusters/<c>/hosts` is written only after every step succeeded
+//! on the new node(s); on failure the file is untouched and a re-run resumes (tasks already
+//! done are not repeated). Messages and exit codes of the refusals are kubeasz's.
+
+use super::inventory;
+use super::run::{self, Step, Stopped};
+use crate::ctx::Ctx;
+use crate::deploy::{self, connect};
+use anyhow::Context;
+use ez_inventory::{Cluster, load};
+use ez_play::state::ClusterLock;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The key add-node uses for a host: its `ansible_ssh_private_key_file`, else `~/.ssh/id_rsa`.
+fn key_of(cluster: &Cluster, ip: &str) -> PathBuf {
+    cluster
+        .host(ip)
+        .and_then(|h| {
+            h.vars
+                .get("ansible_ssh_private_key_file")
+                .or_else(|| cluster.vars.get("ansible_ssh_private_key_file"))
+        })
+        .map(|k| PathBuf::from(k.trim_matches(['"', '\''])))
+        .unwrap_or_else(super::default_key)
+}
+
+fn in_k8s(cluster: &Cluster, ip: &str) -> bool {
+    cluster
+        .host(ip)
+        .is_some_and(|h| h.in_group("kube_master") || h.in_group("kube_node"))
+}
+
+/// `add-node <c> <ip> [k=v…]` (one node with host vars) and `add-nodes <c> <ip>…`.
+pub async fn add_nodes(
+    ctx: &Ctx,
+    name: &str,
+    nodes: &[(String, Vec<String>)],
+    ask_pass: bool,
+) -> anyhow::Result<u8> {
+    let dir = ctx.cluster_dir(name);
+    let cluster = deploy::load_cluster(&dir, name)?;
+    let hosts_path = load::hosts_path(&dir);
+    let mut seen = Vec::new();
+    for (ip, _) in nodes {
+        if ip.parse::<IpAddr>().is_err() {
+            eprintln!("ezctl: error: Invalid ip add:{ip}");
+            return Ok(1);
+        }
+        if seen.contains(ip) {
+            eprintln!("ezctl: error: duplicated ip in args: {ip}");
+            return Ok(1);
+        }
+        seen.push(ip.clone());
+        if in_k8s(&cluster, ip) {
+            eprintln!(
+                "ezctl: error: node {ip} already existed in {}",
+                hosts_path.display()
+            );
+            return Ok(2);
+        }
+    }
+    let text = std::fs::read_to_string(&hosts_path)
+        .with_context(|| format!("reading {}", hosts_path.display()))?;
+    let lines: Vec<String> = nodes
+        .iter()
+        .map(|(ip, vars)| {
+            std::iter::once(ip.clone())
+                .chain(vars.iter().cloned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    let Some(new_text) = inventory::insert_nodes(&text, &lines) else {
+        eprintln!(
+            "ezctl: error: {} has no [kube_node] section",
+            hosts_path.display()
+        );
+        return Ok(1);
+    };
+    let config_path = load::config_path(&dir);
+    let config_text = std::fs::read_to_string(&config_path)
+        .with_context(|| format!("reading {}", config_path.display()))?;
+    let new_cluster = match ez_inventory::parse_cluster(
+        name,
+        &dir,
+        &hosts_path,
+        &new_text,
+        &config_path,
+        &config_text,
+    ) {
+        Ok(c) => c,
+        Err(d) => {
+            for x in &d.0 {
+                eprintln!("{x}");
+            }
+            eprintln!(
+                "ezctl: error: the inventory with the new node(s) does not validate; {} was not changed",
+                hosts_path.display()
+            );
+            return Ok(1);
+        }
+    };
+    let _lock = ClusterLock::acquire(&dir, name, &format!("ezctl add-node {name}"))?;
+    let ips: Vec<String> = nodes.iter().map(|(ip, _)| ip.clone()).collect();
+    if ask_pass {
+        for ip in &ips {
+            super::keys::install_key_with_password(ctx, &new_cluster, ip).await?;
+        }
+    }
+    // kubeasz runs ansible with host_key_checking=False; we record an unknown key of a new
+    // node on first contact (known keys must still match).
+    let ctx = Ctx {
+        accept_new_host_keys: true,
+        ..ctx.clone()
+    };
+    let k8s: Vec<String> = new_cluster
+        .k8s_hosts()
+        .iter()
+        .map(|h| h.name.clone())
+        .collect();
+    let steps = [
+        Step::new("01.prepare", &["set_hosts"], &k8s),
+        Step::new("22.addnode", &[], &ips),
+    ];
+    let keep = format!("{} was not changed", hosts_path.display());
+    match run::run_steps(&ctx, &new_cluster, &steps, &k8s).await? {
+        Err(Stopped::Connect(msg)) => {
+            eprintln!("ezctl: error: {msg}");
+            if msg.contains("authentication") {
+                for ip in &ips {
+                    let key = key_of(&new_cluster, ip);
+                    eprintln!(
+                        "       authorize the deploy key on the new node: ssh-copy-id -i {}.pub root@{ip}",
+                        key.display()
+                    );
+                }
+                eprintln!(
+                    "       or run again with --ask-pass (password from the prompt or $EZ_SSH_PASS)"
+                );
+            }
+            eprintln!("       {keep}; nothing was installed");
+            Ok(1)
+        }
+        Ok(sums) => match run::first_failure(&sums) {
+            Some((host, msg)) => {
+                eprintln!("ezctl: error: {msg}");
+                eprintln!(
+                    "       {keep}: fix the cause on {host}, then run `ezctl add-node {name} {}` again (tasks already done are not repeated)",
+                    ips.join(" ")
+                );
+                Ok(1)
+            }
+            None => {
+                load::write_atomic(&hosts_path, new_text.as_bytes())
+                    .with_context(|| format!("writing {}", hosts_path.display()))?;
+                println!("node(s) {} added to cluster {name}", ips.join(", "));
+                Ok(0)
+            }
+        },
+    }
+}
+
+/// The cleanup kubeasz's `clean_node.yml` does for DEL_NODE/DEL_LB (binaries are kept).
+fn clean_script(cluster: &Cluster) -> String {
+    let kubelet_dir = cluster.config.kubelet_root_dir.clone();
+    let runtime = cluster
+        .config
+        .containerd_service_name
+        .trim_end_matches(".service")
+        .to_string();
+    let cfg_dir = cluster.config.containerd_config_dir.clone();
+    format!(
+        "for s in kube-lb kubelet kube-proxy {runtime}; do systemctl disable --now $s >/dev/null 2>&1; done; \
+         for m in $(awk '$2 ~ \"^{kubelet_dir}\" {{print $2}}' /proc/mounts | sort -r); do umount $m; done; \
+         rm -rf {kubelet_dir} /var/lib/kube-proxy /etc/kube-lb /etc/kubernetes /root/.kube/config /etc/cni /var/lib/cni {cfg_dir} /etc/crictl.yaml \
+           /etc/systemd/system/kube-lb.service /etc/systemd/system/kubelet.service /etc/systemd/system/kube-proxy.service /etc/systemd/system/{runtime}.service; \
+         systemctl daemon-reload; \
+         sed -i '/### BEGIN KUBEASZ MANAGED BLOCK/,/### END KUBEASZ MANAGED BLOCK/d' /etc/hosts; \
+         ! systemctl is-active -q kubelet kube-proxy kube-lb"
+    )
+}
+
+/// `del-node <c> <ip>`: drain, clean the node, delete the Node object, drop its kubelet
+/// certificate and kubeconfig, remove it from `[kube_node]`.
+pub async fn del_node(ctx: &Ctx, name: &str, ip: &str) -> anyhow::Result<u8> {
+    let dir = ctx.cluster_dir(name);
+    let cluster = deploy::load_cluster(&dir, name)?;
+    let hosts_path = load::hosts_path(&dir);
+    if ip.parse::<IpAddr>().is_err() {
+        eprintln!("ezctl: error: Invalid ip add:{ip}");
+        return Ok(2);
+    }
+    let Some(host) = cluster.host(ip).filter(|_| in_k8s(&cluster, ip)) else {
+        eprintln!(
+            "ezctl: error: node {ip} not existed in {}",
+            hosts_path.display()
+        );
+        return Ok(2);
+    };
+    if host.in_group("kube_master") {
+        if cluster.kube_master().len() == 1 {
+            eprintln!("ezctl: error: you CAN NOT delete the last member of kube_master!");
+        } else {
+            eprintln!(
+                "ezctl: error: {ip} is a master: removing masters (del-master) is not implemented yet"
+            );
+        }
+        return Ok(1);
+    }
+    let node_name = host.node_name.clone();
+    let master = cluster.first_master().name.clone();
+    let _lock = ClusterLock::acquire(&dir, name, &format!("ezctl del-node {name} {ip}"))?;
+    let exec = connect::executor_for(ctx, &cluster);
+    let remotes =
+        match connect::connect_hosts(&exec, &cluster, &[ip.to_string(), master.clone()]).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("ezctl: error: {e}");
+                eprintln!("       {} was not changed", hosts_path.display());
+                return Ok(1);
+            }
+        };
+    let bin = cluster
+        .var("bin_dir")
+        .unwrap_or("/opt/kube/bin")
+        .trim_matches('"')
+        .to_string();
+    let kubectl = format!("{bin}/kubectl --kubeconfig=/root/.kube/config --request-timeout=20s");
+    let t = Duration::from_secs(180);
+    let (Some(m), Some(n)) = (remotes.get(&master), remotes.get(ip)) else {
+        anyhow::bail!("connections to {master} and {ip} are missing");
+    };
+    let drain = m.run(&format!("{kubectl} drain {node_name} --delete-emptydir-data --ignore-daemonsets --force --timeout=120s"), t).await;
+    if let Ok(r) = &drain
+        && !r.ok()
+    {
+        eprintln!(
+            "warning: draining {node_name} failed (continuing): {}",
+            r.tail()
+        );
+    }
+    let clean = n
+        .run(&clean_script(&cluster), t)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
+    if !clean.ok() {
+        eprintln!("ezctl: error: cleaning {ip} failed: {}", clean.tail());
+        eprintln!(
+            "       {} was not changed; fix the cause and run `ezctl del-node {name} {ip}` again",
+            hosts_path.display()
+        );
+        return Ok(1);
+    }
+    match m
+        .run(&format!("{kubectl} delete node {node_name}"), t)
+        .await
+    {
+        Ok(r) if r.ok() => {}
+        Ok(r) => eprintln!(
+            "warning: `kubectl delete node {node_name}` failed (ignored, as kubeasz does): {}",
+            r.tail()
+        ),
+        Err(e) => eprintln!(
+            "warning: `kubectl delete node {node_name}` failed (ignored, as kubeasz does): {e}"
+        ),
+    }
+    exec.disconnect_all();
+    let spec = deploy::pki::pki_spec(&cluster)?;
+    match ez_pki::Pki::remove_node(&spec, &node_name) {
+        Ok(removed) => {
+            for p in removed {
+                eprintln!("pki: removed {}", p.display());
+            }
+        }
+        Err(e) => eprintln!("warning: removing the certificates of {node_name}: {e}"),
+    }
+    let text = std::fs::read_to_string(&hosts_path)
+        .with_context(|| format!("reading {}", hosts_path.display()))?;
+    load::write_atomic(&hosts_path, inventory::remove_node(&text, ip).as_bytes())
+        .with_context(|| format!("writing {}", hosts_path.display()))?;
+    println!(
+        "node {ip} ({node_name}) deleted from cluster {name}; reboot it to clear iptables/ipvs leftovers"
+    );
+    Ok(0)
+}

@@ -1,0 +1,211 @@
+//! `ezctl start-aio` on test-bed host 41, then `add-node` of host 42, with the bundle of
+//! `cluster_common` (real etcd/containerd/runc/CNI/nginx/kubectl, doubles for the Kubernetes
+//! server binaries). Checks: every unit active, apiserver /readyz with the admin certificate
+//! (and refused without one), both nodes Ready through the API; adding an existing node is
+//! refused (rc 2); add-node to a stopped host leaves cluster and inventory as they were; a
+//! failed add-node leaves the inventory and a re-run converges; del-node then add-node of
+//! the same host works.
+//!
+//! Hosts 41–43 belong to this file.
+
+mod cluster_common;
+mod support;
+
+use cluster_common::{kubectl, ready};
+use ez_cli::cmd::ops::{self, StartAio};
+use ez_testbed::{Mode, Testbed};
+use std::process::Command;
+
+fn active(h: &ez_testbed::Host, units: &str) -> (bool, String) {
+    let out = h.ssh(&format!("systemctl is-active {units}")).unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn start_aio_then_add_and_delete_nodes() {
+    let tb = Testbed::new();
+    let _ = tb.down(&[41, 42, 43]);
+    let Some(hosts) = Testbed::require(&[41, 42, 43], Mode::Systemd) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path();
+    if cluster_common::make_k8s_bundle(base).is_none() {
+        return;
+    }
+    let ctx = cluster_common::ctx(base);
+    let (h1, h2, h3) = (&hosts[0], &hosts[1], &hosts[2]);
+    let (n1, n2) = (
+        format!("k8s-{}", h1.ip.to_string().replace('.', "-")),
+        format!("k8s-{}", h2.ip.to_string().replace('.', "-")),
+    );
+
+    // start-aio on host 41. The test bed is cgroup v1: a real kubelet 1.36 (failCgroupV1:
+    // true, kubeasz's default) refuses it, and so does the double, hence the override.
+    let aio = StartAio {
+        ip: Some(h1.ip.into()),
+        ssh_key: Some(tb.client_key()),
+        extra: vec!["KUBELET_FAIL_CGROUP_V1=false".into()],
+    };
+    assert_eq!(
+        ops::start_aio(&ctx, &aio).await.unwrap(),
+        0,
+        "start-aio failed"
+    );
+    let (ok, out) = active(
+        h1,
+        "etcd containerd kube-lb kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy",
+    );
+    assert!(ok, "units on {}: {out}", h1.name);
+    // A second start-aio is refused as in kubeasz.
+    assert_eq!(ops::start_aio(&ctx, &aio).await.unwrap(), 1);
+
+    // /readyz from this machine with the admin certificate, refused without a client certificate.
+    let ssl = base.join("clusters/default/ssl");
+    let url = format!("https://{}:6443/readyz", h1.ip);
+    let curl = |with_cert: bool| {
+        let mut c = Command::new("curl");
+        c.args(["-sS", "--max-time", "10", "--cacert"])
+            .arg(ssl.join("ca.pem"));
+        if with_cert {
+            c.arg("--cert")
+                .arg(ssl.join("admin.pem"))
+                .arg("--key")
+                .arg(ssl.join("admin-key.pem"));
+        }
+        let o = c.arg(&url).output().unwrap();
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        )
+    };
+    assert_eq!(curl(true), (true, "ok".to_string()));
+    assert!(
+        !curl(false).0,
+        "the apiserver accepted a client without a certificate"
+    );
+    assert_eq!(ready(base, "default", &n1), "True");
+
+    // Same node again: refused with kubeasz's message and rc 2, inventory untouched.
+    let hosts_file = base.join("clusters/default/hosts");
+    let before = std::fs::read_to_string(&hosts_file).unwrap();
+    assert_eq!(
+        ops::add_node_cmd(&ctx, "default", &h1.ip.to_string())
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(std::fs::read_to_string(&hosts_file).unwrap(), before);
+
+    // A stopped host: nothing changes, neither the inventory nor the cluster.
+    h3.stop().unwrap();
+    assert_eq!(
+        ops::add_node_cmd(&ctx, "default", &h3.ip.to_string())
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(std::fs::read_to_string(&hosts_file).unwrap(), before);
+    assert!(
+        !base
+            .join(format!(
+                "clusters/default/ssl/k8s-{}-kubelet.pem",
+                h3.ip.to_string().replace('.', "-")
+            ))
+            .exists(),
+        "certificates made for an unreachable node"
+    );
+    assert_eq!(curl(true), (true, "ok".to_string()));
+
+    // add-node of host 42.
+    assert_eq!(
+        ops::add_node_cmd(&ctx, "default", &h2.ip.to_string())
+            .await
+            .unwrap(),
+        0,
+        "add-node failed"
+    );
+    let after = std::fs::read_to_string(&hosts_file).unwrap();
+    assert!(
+        after.contains(&format!("[kube_node]\n{}\n", h2.ip)),
+        "{after}"
+    );
+    let (ok, out) = active(h2, "containerd kube-lb kubelet kube-proxy");
+    assert!(ok, "units on {}: {out}", h2.name);
+    assert_eq!(ready(base, "default", &n2), "True");
+    let (ok, table) = kubectl(base, "default", &["get", "nodes"]);
+    assert!(ok && table.contains(&n1) && table.contains(&n2), "{table}");
+    // The new node's kube-lb balances to the master: the kubelet reached the API through it.
+    let out = h2.ssh("/opt/kube/bin/kubectl --kubeconfig=/root/.kube/config --server=https://127.0.0.1:6443 get --raw /readyz").unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ok");
+
+    // del-node, then the node is gone from the API and the inventory, its services stopped.
+    assert_eq!(
+        ops::del_node_cmd(&ctx, "default", &h2.ip.to_string())
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(std::fs::read_to_string(&hosts_file).unwrap(), before);
+    let (ok, out) = kubectl(base, "default", &["get", "node", &n2]);
+    assert!(!ok && out.contains("NotFound"), "{out}");
+    assert!(!active(h2, "kubelet").0);
+    assert_eq!(
+        ops::del_node_cmd(&ctx, "default", &h2.ip.to_string())
+            .await
+            .unwrap(),
+        2,
+        "deleting a node twice"
+    );
+    assert_eq!(
+        ops::del_node_cmd(&ctx, "default", &h1.ip.to_string())
+            .await
+            .unwrap(),
+        1,
+        "the last master was deleted"
+    );
+
+    // Re-adding it fails once (a file where kube-lb's directory goes), the inventory stays;
+    // after the fix the re-run converges.
+    h2.ssh("rm -rf /etc/kube-lb && touch /etc/kube-lb").unwrap();
+    assert_eq!(
+        ops::add_node_cmd(&ctx, "default", &h2.ip.to_string())
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(std::fs::read_to_string(&hosts_file).unwrap(), before);
+    h2.ssh("rm -f /etc/kube-lb").unwrap();
+    assert_eq!(
+        ops::add_node_cmd(&ctx, "default", &h2.ip.to_string())
+            .await
+            .unwrap(),
+        0,
+        "re-run after a failure"
+    );
+    assert_eq!(ready(base, "default", &n2), "True");
+    assert_eq!(std::fs::read_to_string(&hosts_file).unwrap(), after);
+
+    // Steps 04 and 05 on the converged cluster change nothing.
+    for step in ["04", "05"] {
+        let opts = ez_play::RunOptions {
+            forks: 30,
+            ..Default::default()
+        };
+        for s in ez_cli::cmd::setup::setup_summaries(&ctx, "default", step, opts)
+            .await
+            .unwrap()
+        {
+            assert!(
+                s.failures().is_empty(),
+                "re-run of {step}: {:?}",
+                s.failures()
+            );
+            assert_eq!(s.changed(), 0, "re-run of {step} changed something: {s:?}");
+        }
+    }
+    let _ = tb.down(&[41, 42, 43]);
+}
