@@ -5,3 +5,4 @@ pub mod conformance;
 pub mod exec;
 pub mod ops;
 pub mod setup;
+pub mod setup_display;

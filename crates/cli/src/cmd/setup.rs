@@ -5,7 +5,7 @@ use crate::deploy::{self, connect};
 use anyhow::{Context, bail};
 use ez_play::render::{FileContent, render_host};
 use ez_play::state::ClusterLock;
-use ez_play::{Event, RunOptions, Summary, TaskStatus};
+use ez_play::{Event, RunOptions, Summary};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -148,8 +148,9 @@ pub async fn setup_summaries(
         None => bail!("no host of cluster {name} matches --limit {:?}", opts.limit),
     };
     let inv = Arc::new(deploy::play_inventory(&cluster, &ctx.base, &deploy_ip));
-    let json = ctx.json;
-    let sink: Arc<dyn Fn(Event) + Send + Sync> = Arc::new(move |e| print_event(&e, json));
+    let display = Arc::new(super::setup_display::Display::new(ctx.json));
+    let shown = display.clone();
+    let sink: Arc<dyn Fn(Event) + Send + Sync> = Arc::new(move |e| shown.event(&e));
     let mut summaries = Vec::new();
     for stem in stems {
         let summary = ez_play::run_playbook(
@@ -161,7 +162,7 @@ pub async fn setup_summaries(
             sink.clone(),
         )
         .await?;
-        print_summary(&summary, json);
+        display.summary(&summary);
         let failed = !summary.failures().is_empty();
         summaries.push(summary);
         if failed {
@@ -184,65 +185,6 @@ async fn abort_window(ctx: &Ctx, name: &str, step: &str, plan: bool) -> anyhow::
     match tokio::time::timeout(std::time::Duration::from_secs(5), read).await {
         Ok(_) => bail!("setup abort"),
         Err(_) => Ok(()),
-    }
-}
-
-fn print_event(e: &Event, json: bool) {
-    if json {
-        if let Ok(line) = serde_json::to_string(e) {
-            println!("{line}");
-        }
-        return;
-    }
-    match e {
-        Event::PlayStarted {
-            playbook,
-            roles,
-            hosts,
-            ..
-        } => {
-            println!(
-                "==> {playbook}: {} on {} host(s)",
-                roles.join(", "),
-                hosts.len()
-            );
-        }
-        Event::Task {
-            host,
-            role,
-            task,
-            status: TaskStatus::Changed,
-            detail,
-        } => println!("  [{host}] {role}: {task}: changed ({detail})"),
-        Event::Task {
-            host,
-            role,
-            task,
-            status: TaskStatus::Failed,
-            detail,
-        } => println!("  [{host}] {role}: {task}: FAILED: {detail}"),
-        Event::Note { host, task, note } => println!("  [{host}] {task}: note: {note}"),
-        _ => {}
-    }
-}
-
-fn print_summary(s: &Summary, json: bool) {
-    if json {
-        if let Ok(line) =
-            serde_json::to_string(&serde_json::json!({"event": "summary", "summary": s}))
-        {
-            println!("{line}");
-        }
-        return;
-    }
-    let verb = if s.plan { "would change" } else { "changed" };
-    println!("--- {}: {} task(s) {verb}", s.playbook, s.changed());
-    for (host, h) in &s.hosts {
-        let state = if h.failed.is_some() { "FAILED" } else { "ok" };
-        println!(
-            "  {host:<18} ok={:<4} {verb}={:<4} skipped={:<4} resumed={:<4} sent={}B  {state}",
-            h.ok, h.changed, h.skipped, h.resumed, h.transferred
-        );
     }
 }
 
