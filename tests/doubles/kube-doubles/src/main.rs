@@ -13,6 +13,7 @@
 mod apiserver;
 mod certs;
 mod control;
+mod etcd;
 mod flags;
 mod http;
 mod kcfg;
