@@ -1,15 +1,335 @@
-//! `ezctl exec`: run one command on a cluster's hosts (Ansible's ad-hoc mode).
+//! `ezctl exec`: run one shell command on many hosts in parallel (Ansible's ad-hoc mode).
+//!
+//! Until the inventory is wired in, hosts come from `--hosts ip1,ip2` with `--user`,
+//! `--port`, `--key`, `--jump` for all of them. Output lines are printed as they arrive,
+//! prefixed with the host (`host | ` for stdout, `host ! ` for stderr). The exit status is 0
+//! when every host succeeded, else 1 with the first failure on the last line.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ez_executor::{
+    Command, ExecError, Executor, ExecutorConfig, FailMode, FanOut, HostSpec, Outcome, OutputSink,
+    StreamKind, fan_out, split_user_host_port,
+};
 
 use crate::ctx::Ctx;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ExecCommand {
-    /// Run a shell command on the cluster's hosts in parallel.
-    Exec { cluster: String },
+    /// Run a shell command on hosts in parallel: `ezctl exec <cluster> --hosts a,b -- <command...>`.
+    Exec(ExecArgs),
 }
 
-pub async fn run(_ctx: &Ctx, cmd: ExecCommand) -> anyhow::Result<u8> {
-    match cmd {
-        ExecCommand::Exec { cluster } => anyhow::bail!("ezctl exec {cluster}: not implemented yet"),
+/// Arguments of `ezctl exec`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExecArgs {
+    /// Cluster name (its `clusters/<name>/known_hosts` is the cluster-local known_hosts file).
+    pub cluster: String,
+    /// Hosts to run on, comma-separated (`ip`, `name` or `user@ip:port`).
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub hosts: Vec<String>,
+    /// Only these of the hosts (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub limit: Vec<String>,
+    /// Login user (default root).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// SSH port (default 22).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Private key file (passphrase from EZ_SSH_KEY_PASSPHRASE).
+    #[arg(long)]
+    pub key: Option<PathBuf>,
+    /// Jump host, `[user@]host[:port]` (ProxyJump).
+    #[arg(long)]
+    pub jump: Option<String>,
+    /// Name of an environment variable holding the login password.
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
+    /// Run the command through sudo as root (password from EZ_BECOME_PASS when sudo needs one).
+    #[arg(long = "become")]
+    pub become_root: bool,
+    /// Per-host command timeout in seconds.
+    #[arg(long, default_value_t = 600)]
+    pub timeout: u64,
+    /// Cancel the other hosts at the first failure.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Cluster-local known_hosts file (default `<base>/clusters/<cluster>/known_hosts`).
+    #[arg(long)]
+    pub known_hosts: Option<PathBuf>,
+    /// The command (after `--`).
+    #[arg(last = true, required = true, num_args = 1..)]
+    pub command: Vec<String>,
+}
+
+/// Build the host list from the arguments (`--limit` applied, order kept).
+pub fn host_specs(a: &ExecArgs) -> anyhow::Result<Vec<HostSpec>> {
+    let jump = match &a.jump {
+        Some(j) => {
+            let (u, h, p) = split_user_host_port(j)
+                .ok_or_else(|| anyhow::anyhow!("--jump '{j}': expected [user@]host[:port]"))?;
+            let mut s = HostSpec::new(h).user(
+                u.or_else(|| a.user.clone())
+                    .unwrap_or_else(|| "root".into()),
+            );
+            s.port = p.unwrap_or(22);
+            s.key_file = a.key.clone();
+            Some(s)
+        }
+        None => None,
+    };
+    let password = match &a.password_env {
+        Some(var) => Some(
+            std::env::var(var)
+                .map_err(|_| anyhow::anyhow!("--password-env {var}: variable is not set"))?,
+        ),
+        None => None,
+    };
+    let mut out = Vec::new();
+    for h in a.hosts.iter().map(|h| h.trim()).filter(|h| !h.is_empty()) {
+        let (u, host, p) = split_user_host_port(h)
+            .ok_or_else(|| anyhow::anyhow!("--hosts '{h}': expected [user@]host[:port]"))?;
+        if !a.limit.is_empty() && !a.limit.iter().any(|l| l == h || *l == host) {
+            continue;
+        }
+        let mut s = HostSpec::new(host);
+        s.name = h.to_string();
+        s.user = u
+            .or_else(|| a.user.clone())
+            .unwrap_or_else(|| "root".into());
+        s.port = p.or(a.port).unwrap_or(22);
+        s.key_file = a.key.clone();
+        s.password = password.clone();
+        if a.become_root {
+            s = s.become_root(
+                std::env::var("EZ_BECOME_PASS")
+                    .ok()
+                    .filter(|p| !p.is_empty()),
+            );
+        }
+        s.jump = jump.clone().map(Box::new);
+        out.push(s);
+    }
+    if out.is_empty() {
+        anyhow::bail!("no host left to run on (check --hosts and --limit)");
+    }
+    Ok(out)
+}
+
+/// Prints complete lines with a host prefix; keeps partial lines until the next chunk.
+struct LinePrinter {
+    prefix_out: String,
+    prefix_err: String,
+    partial: Mutex<(Vec<u8>, Vec<u8>)>,
+}
+
+impl LinePrinter {
+    fn new(host: &str) -> Arc<Self> {
+        Arc::new(LinePrinter {
+            prefix_out: format!("{host} | "),
+            prefix_err: format!("{host} ! "),
+            partial: Mutex::new((Vec::new(), Vec::new())),
+        })
+    }
+
+    fn feed(&self, kind: StreamKind, data: &[u8]) {
+        let mut p = self.partial.lock().unwrap_or_else(|e| e.into_inner());
+        let (buf, prefix) = match kind {
+            StreamKind::Stdout => (&mut p.0, &self.prefix_out),
+            StreamKind::Stderr => (&mut p.1, &self.prefix_err),
+        };
+        buf.extend_from_slice(data);
+        while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = buf.drain(..=pos).collect();
+            emit(kind, prefix, &line);
+        }
+    }
+
+    fn flush(&self) {
+        let mut guard = self.partial.lock().unwrap_or_else(|e| e.into_inner());
+        let (out, err) = &mut *guard;
+        for (kind, buf, prefix) in [
+            (StreamKind::Stdout, out, &self.prefix_out),
+            (StreamKind::Stderr, err, &self.prefix_err),
+        ] {
+            if !buf.is_empty() {
+                buf.push(b'\n');
+                emit(kind, prefix, buf);
+                buf.clear();
+            }
+        }
+    }
+}
+
+fn emit(kind: StreamKind, prefix: &str, line: &[u8]) {
+    let text = format!("{prefix}{}", String::from_utf8_lossy(line));
+    // Printing is best effort: a closed pipe must not abort the remote work.
+    let _ = match kind {
+        StreamKind::Stdout => std::io::stdout().lock().write_all(text.as_bytes()),
+        StreamKind::Stderr => std::io::stderr().lock().write_all(text.as_bytes()),
+    };
+}
+
+pub async fn run(ctx: &Ctx, cmd: ExecCommand) -> anyhow::Result<u8> {
+    let ExecCommand::Exec(args) = cmd;
+    let specs = host_specs(&args)?;
+    let script = args.command.join(" ");
+    let cfg = ExecutorConfig {
+        forks: ctx.forks,
+        accept_new_host_keys: ctx.accept_new_host_keys,
+        cluster_known_hosts: Some(
+            args.known_hosts
+                .clone()
+                .unwrap_or_else(|| ctx.cluster_dir(&args.cluster).join("known_hosts")),
+        ),
+        ..ExecutorConfig::default()
+    };
+    let exec = Executor::new(cfg);
+    let opts = FanOut {
+        forks: ctx.forks,
+        mode: if args.fail_fast {
+            FailMode::FailFast
+        } else {
+            FailMode::RunAll
+        },
+    };
+    let timeout = Duration::from_secs(args.timeout.max(1));
+    let report = fan_out(specs, opts, |spec| {
+        let exec = &exec;
+        let script = script.clone();
+        async move {
+            let printer = LinePrinter::new(&spec.name);
+            let p2 = printer.clone();
+            let sink: OutputSink = Arc::new(move |k, d| p2.feed(k, d));
+            let host = exec.connect(&spec).await?;
+            let r = host
+                .run_checked(Command::new(script).timeout(timeout).on_output(sink))
+                .await;
+            printer.flush();
+            r.map(|_| ())
+        }
+    })
+    .await;
+    let (mut ok, mut failed, mut cancelled) = (0, 0, 0);
+    for r in &report.results {
+        match &r.outcome {
+            Outcome::Ok(()) => ok += 1,
+            Outcome::Failed(_) => failed += 1,
+            Outcome::Cancelled => cancelled += 1,
+        }
+    }
+    eprintln!("ezctl exec: {ok} ok, {failed} failed, {cancelled} cancelled");
+    match report.first_error() {
+        None => Ok(0),
+        Some(e) => {
+            eprintln!("ezctl exec: error: {}", first_line(e));
+            Ok(1)
+        }
+    }
+}
+
+fn first_line(e: &ExecError) -> String {
+    e.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct T {
+        #[command(subcommand)]
+        c: ExecCommand,
+    }
+
+    fn parse(args: &[&str]) -> ExecArgs {
+        let mut v = vec!["t"];
+        v.extend_from_slice(args);
+        let ExecCommand::Exec(a) = T::parse_from(v).c;
+        a
+    }
+
+    #[test]
+    fn parses_hosts_limit_and_command() {
+        let a = parse(&[
+            "exec",
+            "c1",
+            "--hosts",
+            "10.0.0.1,ops@10.0.0.2:2222,10.0.0.3",
+            "--limit",
+            "10.0.0.2,10.0.0.3",
+            "--user",
+            "u",
+            "--key",
+            "/k",
+            "--timeout",
+            "5",
+            "--",
+            "uname",
+            "-r",
+        ]);
+        assert_eq!(a.command, vec!["uname", "-r"]);
+        let specs = host_specs(&a).unwrap();
+        assert_eq!(specs.len(), 2);
+        assert_eq!(
+            (
+                specs[0].user.as_str(),
+                specs[0].address.as_str(),
+                specs[0].port
+            ),
+            ("ops", "10.0.0.2", 2222)
+        );
+        assert_eq!((specs[1].user.as_str(), specs[1].port), ("u", 22));
+        assert_eq!(
+            specs[1].key_file.as_deref(),
+            Some(std::path::Path::new("/k"))
+        );
+    }
+
+    #[test]
+    fn jump_and_errors() {
+        let a = parse(&[
+            "exec",
+            "c",
+            "--hosts",
+            "10.0.0.5",
+            "--jump",
+            "j@10.0.0.1:2200",
+            "--",
+            "true",
+        ]);
+        let s = host_specs(&a).unwrap();
+        let j = s[0].jump.as_ref().unwrap();
+        assert_eq!(
+            (j.user.as_str(), j.address.as_str(), j.port),
+            ("j", "10.0.0.1", 2200)
+        );
+        let a = parse(&[
+            "exec", "c", "--hosts", "10.0.0.5", "--limit", "x", "--", "true",
+        ]);
+        assert!(
+            host_specs(&a)
+                .unwrap_err()
+                .to_string()
+                .contains("no host left")
+        );
+        let a = parse(&["exec", "c", "--hosts", "u@h:bad", "--", "true"]);
+        assert!(host_specs(&a).is_err());
+    }
+
+    #[test]
+    fn line_printer_keeps_partial_lines() {
+        let p = LinePrinter::new("h");
+        p.feed(StreamKind::Stdout, b"ab");
+        assert_eq!(p.partial.lock().unwrap().0, b"ab");
+        p.feed(StreamKind::Stdout, b"c\nd");
+        assert_eq!(p.partial.lock().unwrap().0, b"d");
+        p.flush();
+        assert!(p.partial.lock().unwrap().0.is_empty());
     }
 }

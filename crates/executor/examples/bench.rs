@@ -1,0 +1,148 @@
+//! Benchmark driver for `bench/ssh-bench.sh` (not a test): times the executor on N hosts.
+//!
+//! ```text
+//! bench --hosts 10.250.0.11,10.250.0.12 --key K --known-hosts F cmds [COUNT]
+//! bench --hosts ... --key K --known-hosts F upload FILE [scp|sftp] [BUFFER_KIB]
+//! ```
+//! Prints one line `key=value ...` (wall seconds; for uploads the aggregate MB/s).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use ez_executor::{
+    Command, Executor, ExecutorConfig, FailMode, FanOut, HostSpec, RemoteFile, TransferMethod,
+    fan_out,
+};
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: bench --hosts a,b --key K --known-hosts F [--forks N] (cmds [COUNT] | upload FILE [scp|sftp] [BUFFER_KIB])"
+    );
+    std::process::exit(2)
+}
+
+#[tokio::main]
+async fn main() {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut take = |flag: &str| -> Option<String> {
+        let i = args.iter().position(|a| a == flag)?;
+        args.remove(i);
+        (i < args.len()).then(|| args.remove(i))
+    };
+    let hosts: Vec<String> = take("--hosts")
+        .unwrap_or_else(|| usage())
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    let key = PathBuf::from(take("--key").unwrap_or_else(|| usage()));
+    let kh = PathBuf::from(take("--known-hosts").unwrap_or_else(|| usage()));
+    let forks: usize = take("--forks").and_then(|f| f.parse().ok()).unwrap_or(30);
+    let mode = args.first().cloned().unwrap_or_else(|| usage());
+    let mut cfg = ExecutorConfig {
+        user_known_hosts: None,
+        cluster_known_hosts: Some(kh),
+        use_agent: false,
+        use_default_keys: false,
+        forks,
+        ..ExecutorConfig::default()
+    };
+    if mode == "upload" {
+        if args.get(2).map(String::as_str) == Some("sftp") {
+            cfg.transfer = TransferMethod::Sftp;
+        }
+        if let Some(kib) = args.get(3).and_then(|b| b.parse::<usize>().ok()) {
+            cfg.transfer_buffer = kib * 1024;
+        }
+    }
+    let exec = Executor::new(cfg);
+    let specs: Vec<HostSpec> = hosts
+        .iter()
+        .map(|h| HostSpec::new(h.clone()).key_file(&key))
+        .collect();
+    let opts = FanOut {
+        forks,
+        mode: FailMode::FailFast,
+    };
+    let t0 = Instant::now();
+    match mode.as_str() {
+        "cmds" => {
+            let count: usize = args.get(1).and_then(|c| c.parse().ok()).unwrap_or(20);
+            let exec = &exec;
+            let conn = fan_out(specs, opts, |spec| async move { exec.connect(&spec).await }).await;
+            let handles = conn.into_result().unwrap_or_else(|e| {
+                eprintln!("bench: {e}");
+                std::process::exit(1)
+            });
+            let connect_s = t0.elapsed().as_secs_f64();
+            let t1 = Instant::now();
+            let report = fan_out(handles, opts, |h| async move {
+                for i in 0..count {
+                    h.run_checked(Command::new(format!("echo {i} >/dev/null; hostname")))
+                        .await?;
+                }
+                Ok(())
+            })
+            .await;
+            if let Some(e) = report.first_error() {
+                eprintln!("bench: {e}");
+                std::process::exit(1);
+            }
+            println!(
+                "mode=cmds hosts={} count={count} connect_s={connect_s:.3} cmds_s={:.3} wall_s={:.3}",
+                hosts.len(),
+                t1.elapsed().as_secs_f64(),
+                t0.elapsed().as_secs_f64()
+            );
+        }
+        "upload" => {
+            let file = PathBuf::from(args.get(1).unwrap_or_else(|| usage()));
+            let size = std::fs::metadata(&file)
+                .map(|m| m.len())
+                .unwrap_or_else(|e| {
+                    eprintln!("bench: {}: {e}", file.display());
+                    std::process::exit(2)
+                });
+            let dest = format!("/var/tmp/ez-bench-{}", std::process::id());
+            let exec = &exec;
+            // connect first so the figure is transfer throughput
+            let conn = fan_out(specs, opts, |spec| async move { exec.connect(&spec).await }).await;
+            let handles = match conn.into_result() {
+                Ok(h) => h,
+                Err(e) => {
+                    eprintln!("bench: {e}");
+                    std::process::exit(1)
+                }
+            };
+            let t1 = Instant::now();
+            let report = fan_out(handles.clone(), opts, |h| {
+                let (file, dest) = (file.clone(), dest.clone());
+                async move { h.put_file(&file, RemoteFile::new(dest)).await }
+            })
+            .await;
+            let wall = t1.elapsed().as_secs_f64();
+            let cleanup = fan_out(handles, opts, |h| {
+                let dest = dest.clone();
+                async move { h.run(Command::new(format!("rm -f {dest}"))).await }
+            })
+            .await;
+            let _ = cleanup;
+            match report.into_result() {
+                Ok(r) => {
+                    let bytes: u64 = r.iter().map(|p| p.transferred_bytes).sum();
+                    println!(
+                        "mode=upload hosts={} size_mb={:.1} wall_s={wall:.3} aggregate_mb_s={:.1} sent_mb={:.1}",
+                        hosts.len(),
+                        size as f64 / 1e6,
+                        bytes as f64 / 1e6 / wall,
+                        bytes as f64 / 1e6
+                    );
+                }
+                Err(e) => {
+                    eprintln!("bench: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        _ => usage(),
+    }
+}
