@@ -5,6 +5,7 @@
 //! reports nothing changed, and plan mode reports exactly what a run would change.
 
 use crate::model::*;
+use crate::prefetch::PathState;
 use crate::remote::{CmdResult, Remote, Source, sh_quote};
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -32,6 +33,8 @@ pub struct ApplyCtx<'a> {
     pub transfer_time: &'a mut std::time::Duration,
     /// Non-fatal notes (tolerated sysctl/modprobe failures).
     pub notes: &'a mut Vec<String>,
+    /// What the host had at the paths this role manages (one round trip per role).
+    pub cache: &'a mut crate::prefetch::StateCache,
 }
 
 const QUICK: Duration = Duration::from_secs(60);
@@ -90,6 +93,13 @@ async fn place(
         Some((sha, _)) if sha == local_sha => {
             if !ctx.plan {
                 run_ok(ctx, &format!("chmod {mode:o} {}", sh_quote(dest)), QUICK).await?;
+                ctx.cache.insert(
+                    dest.to_string(),
+                    PathState::File {
+                        sha256: local_sha.to_string(),
+                        mode,
+                    },
+                );
             }
             Ok(Outcome::Changed(format!("{dest}: mode {mode:o}")))
         }
@@ -101,8 +111,16 @@ async fn place(
                     .unwrap_or_else(|| "/".into());
                 run_ok(ctx, &format!("mkdir -p {}", sh_quote(&parent)), QUICK).await?;
                 let t0 = std::time::Instant::now();
-                *ctx.transferred += ctx.remote.put(src, dest, mode).await?;
+                let sent = ctx.remote.put(src, dest, mode).await;
                 *ctx.transfer_time += t0.elapsed();
+                *ctx.transferred += sent?;
+                ctx.cache.insert(
+                    dest.to_string(),
+                    PathState::File {
+                        sha256: local_sha.to_string(),
+                        mode,
+                    },
+                );
             }
             let what = if existing.is_some() {
                 "updated"

@@ -248,6 +248,8 @@ async fn run_host_tasks(
         };
         let role_key = format!("{pi}/{role_name}");
         let mut role_changed = changed_roles.contains(&role_key);
+        let paths = managed_paths(lib, role_name, &base_ctx, opts);
+        let mut cache = crate::prefetch::fetch(remote, &paths).await;
         for (ti, task) in role.tasks.iter().enumerate() {
             if !selected(task, opts) {
                 continue;
@@ -283,6 +285,7 @@ async fn run_host_tasks(
                     role_changed,
                     &mut hs,
                     sink,
+                    &mut cache,
                 )
                 .await;
                 let (status, detail) = match res {
@@ -386,6 +389,7 @@ async fn run_task(
     role_changed: bool,
     hs: &mut HostSummary,
     sink: &Sink,
+    cache: &mut crate::prefetch::StateCache,
 ) -> Result<Outcome, String> {
     if let Some(cond) = &task.when
         && !eval_condition(cond, ctx)?
@@ -418,6 +422,7 @@ async fn run_task(
             transferred: &mut transferred,
             transfer_time: &mut transfer_time,
             notes: &mut notes,
+            cache,
         };
         apply(&action, &mut actx).await
     };
@@ -429,6 +434,55 @@ async fn run_task(
             task: task.name.clone(),
             note,
         });
+    }
+    out
+}
+
+/// Paths the role's tasks will manage on this host (destinations of file tasks and
+/// directories), for one prefetch round trip. Tasks that fail to render are left out: they
+/// report their own error when they run.
+fn managed_paths(
+    lib: &Library,
+    role: &str,
+    base_ctx: &tera::Context,
+    opts: &RunOptions,
+) -> Vec<String> {
+    let Some(role) = lib.roles.get(role) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for task in role.tasks.iter().filter(|t| selected(t, opts)) {
+        let Ok(items) = loop_items(task, base_ctx) else {
+            continue;
+        };
+        for item in items {
+            let mut ctx = base_ctx.clone();
+            if let Some(it) = &item {
+                ctx.insert("item", it);
+            }
+            if let Some(c) = &task.when
+                && !eval_condition(c, &ctx).unwrap_or(false)
+            {
+                continue;
+            }
+            let Ok(args) = render_value(&task.args, &ctx) else {
+                continue;
+            };
+            let mut m = serde_yaml_ng::Mapping::new();
+            m.insert(serde_yaml_ng::Value::String(task.action.clone()), args);
+            let path = match crate::model::action_from_yaml(serde_yaml_ng::Value::Mapping(m)) {
+                Ok(Action::Dir(a)) => a.path,
+                Ok(Action::Copy(a)) => a.dest,
+                Ok(Action::Template(a)) => a.dest,
+                Ok(Action::Content(a)) => a.dest,
+                Ok(Action::Sysctl(a)) => a.file,
+                Ok(Action::Modprobe(a)) => format!("/etc/modules-load.d/{}", a.file),
+                _ => continue,
+            };
+            if !out.contains(&path) {
+                out.push(path);
+            }
+        }
     }
     out
 }

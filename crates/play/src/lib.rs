@@ -11,6 +11,7 @@ pub mod event;
 pub mod facts;
 pub mod load;
 pub mod model;
+pub mod prefetch;
 pub mod remote;
 pub mod render;
 pub mod state;
