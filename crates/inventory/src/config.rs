@@ -303,6 +303,8 @@ impl Config {
         text: &str,
         versions: &VersionTable,
     ) -> (Config, Vec<Diagnostic>) {
+        let text = &*crate::diag::normalize_newlines(text);
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut cfg = Config::defaults_for(versions);
         let mut diags = Vec::new();
         let root: Value = match serde_yaml_ng::from_str(text) {
@@ -580,6 +582,17 @@ mod tests {
                 .as_deref()
                 .is_some_and(|h| h.contains("CLUSTER_NAME"))
         );
+    }
+
+    #[test]
+    fn lone_carriage_returns_count_as_line_breaks() {
+        // Found by fuzzing: YAML counts a lone `\r` as a line break; spans must agree.
+        let (_, d) = parse("A: 1\rB: [x\rC: 2\r");
+        assert_eq!(d.len(), 1);
+        assert!(d[0].line() <= 4, "{d:?}");
+        let (c, d) = parse("\u{feff}MAX_PODS: 7\r\nOS_HARDEN: 3\r");
+        assert_eq!(c.max_pods, 7);
+        assert_eq!((d[0].line(), d[0].column()), (2, 12));
     }
 
     #[test]

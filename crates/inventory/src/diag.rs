@@ -126,6 +126,16 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// The text with `\r\n` and lone `\r` turned into `\n`, so that every reader (the YAML
+/// parser, the INI parser, span search) counts lines the same way.
+pub fn normalize_newlines(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('\r') {
+        std::borrow::Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
 /// Whether any diagnostic in the list is an error.
 pub fn has_errors(diags: &[Diagnostic]) -> bool {
     diags.iter().any(Diagnostic::is_error)
@@ -165,6 +175,15 @@ impl std::error::Error for Diagnostics {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn newlines_are_normalized() {
+        assert_eq!(normalize_newlines("a\r\nb\rc\n"), "a\nb\nc\n");
+        assert!(matches!(
+            normalize_newlines("a\nb"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
 
     #[test]
     fn display_is_rustc_like() {

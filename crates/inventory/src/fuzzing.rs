@@ -8,12 +8,13 @@ use std::path::Path;
 
 use crate::diag::Diagnostic;
 use crate::load::parse_cluster;
+use crate::model::Cluster;
 use crate::templates::render_new;
 use crate::versions::VersionTable;
 use crate::{Config, Inventory};
 
 fn check_spans(text: &str, diags: &[Diagnostic]) {
-    let lines = text.lines().count().max(1);
+    let lines = crate::diag::normalize_newlines(text).lines().count().max(1);
     for d in diags {
         assert!(!d.message.is_empty(), "empty message: {d:?}");
         assert!(
@@ -51,8 +52,20 @@ pub fn inventory(data: &[u8]) {
     for g in &inv.groups {
         assert!(!g.name.is_empty());
     }
-    let (_, config) = example();
-    whole(&text, &config);
+    // The example config, parsed once: the fuzzer's time goes to the hosts side.
+    static CONFIG: std::sync::OnceLock<Config> = std::sync::OnceLock::new();
+    let cfg = CONFIG
+        .get_or_init(|| Config::parse(Path::new("config.yml"), &example().1).0)
+        .clone();
+    let dir = Path::new("/fuzz/clusters/c");
+    check_result(Cluster::from_parts(
+        "c",
+        dir,
+        inv,
+        cfg,
+        &dir.join("config.yml"),
+        diags,
+    ));
 }
 
 /// Arbitrary bytes as a config.yml: parse, then build a whole cluster with the example hosts.
@@ -66,8 +79,19 @@ pub fn config(data: &[u8]) {
             "known key {k} in extra"
         );
     }
-    let (hosts, _) = example();
-    whole(&hosts, &text);
+    static HOSTS: std::sync::OnceLock<Inventory> = std::sync::OnceLock::new();
+    let inv = HOSTS
+        .get_or_init(|| Inventory::parse(Path::new("hosts"), &example().0).0)
+        .clone();
+    let dir = Path::new("/fuzz/clusters/c");
+    check_result(Cluster::from_parts(
+        "c",
+        dir,
+        inv,
+        cfg,
+        &dir.join("config.yml"),
+        diags,
+    ));
 }
 
 /// Bytes split at the first NUL: hosts before, config after.
@@ -81,14 +105,18 @@ pub fn both(data: &[u8]) {
 
 fn whole(hosts: &str, config: &str) {
     let dir = Path::new("/fuzz/clusters/c");
-    match parse_cluster(
+    check_result(parse_cluster(
         "c",
         dir,
         &dir.join("hosts"),
         hosts,
         &dir.join("config.yml"),
         config,
-    ) {
+    ));
+}
+
+fn check_result(r: Result<Cluster, crate::diag::Diagnostics>) {
+    match r {
         Ok(c) => {
             assert!(c.warnings.iter().all(|d| !d.is_error()));
             assert!(!c.etcd().is_empty() && !c.kube_master().is_empty());

@@ -58,6 +58,8 @@ impl Inventory {
     /// Parses `text`; syntax problems are returned as diagnostics (all of them) next to the
     /// part that could be read.
     pub fn parse(file: &Path, text: &str) -> (Inventory, Vec<Diagnostic>) {
+        let text = crate::diag::normalize_newlines(text);
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
         Parser {
             inv: Inventory {
                 file: file.to_path_buf(),
@@ -475,6 +477,13 @@ mod tests {
             inv.group("etcd").and_then(|g| g.span),
             Some(Span::new(2, 1))
         );
+    }
+
+    #[test]
+    fn a_byte_order_mark_and_crlf_are_accepted() {
+        let (inv, d) = parse("\u{feff}[etcd]\r\n10.0.0.1 a=\"b\"\r\n");
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(inv.hosts("etcd")[0].vars[0].value, "b");
     }
 
     #[test]

@@ -94,12 +94,15 @@ pub fn parse_cluster(
     Cluster::from_parts(name, dir, inv, cfg, config_file, diags)
 }
 
-/// Every diagnostic for a cluster folder, errors and warnings (for `ezctl check-config`).
+/// Every diagnostic for a cluster folder, errors and warnings (for `ezctl check-config`),
+/// sorted by file, then position (whole-file problems first).
 pub fn check_cluster(dir: &Path) -> Vec<Diagnostic> {
-    match load_cluster(dir) {
+    let mut diags = match load_cluster(dir) {
         Ok(c) => c.warnings,
         Err(d) => d.0,
-    }
+    };
+    diags.sort_by(|a, b| (&a.file, a.span).cmp(&(&b.file, b.span)));
+    diags
 }
 
 /// Writes `contents` to `path` atomically: a temporary file in the same folder, fsync'd, then

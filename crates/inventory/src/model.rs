@@ -47,7 +47,7 @@ pub struct Host {
     /// Effective vars, precedence low → high: `[all:vars]`, `[group:vars]` (file order), the
     /// host's own `k=v`, inventory keys overridden in config.yml. References are resolved;
     /// `inventory_hostname` is included. This is what the executor takes
-    /// (`HostSpec::from_ansible_vars(addr, &vars)`).
+    /// (`HostSpec::from_ansible_vars(&host.name, &host.vars)`).
     pub vars: BTreeMap<String, String>,
     /// `K8S_NODENAME` (kubelet `--hostname-override`, cert CN `system:node:<name>`).
     pub node_name: String,
@@ -485,7 +485,7 @@ impl Cluster {
     }
 
     /// The effective vars of a host by name or address (see [`Host::vars`]), ready for
-    /// `HostSpec::from_ansible_vars(addr, vars)`.
+    /// `HostSpec::from_ansible_vars(name, vars)`.
     pub fn host_vars(&self, name_or_addr: &str) -> Option<&BTreeMap<String, String>> {
         self.host(name_or_addr).map(|h| &h.vars)
     }
