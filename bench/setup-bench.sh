@@ -74,10 +74,10 @@ for n in $sizes; do
     t1=$(ms)
     python3 -c "$SUMMARY_PY" "$((t1 - t0))" <<<"$out"
   }
-  read -r w1 t1 b1 <<<"$(run 01)"; read -r w2 t2 b2 <<<"$(run 02)"; read -r w3 t3 b3 <<<"$(run 03)"
-  first=$((w1 + w2 + w3)); transfer=$((t1 + t2 + t3)); bytes=$((b1 + b2 + b3)); rest=$((first - transfer))
-  read -r r1 _ _ <<<"$(run 01)"; read -r r2 _ _ <<<"$(run 02)"; read -r r3 _ _ <<<"$(run 03)"
-  rerun=$((r1 + r2 + r3))
+  # `all` = 01 prepare, 02 etcd, 03 container-runtime here (EZ_PLAYBOOKS holds just those)
+  read -r first transfer bytes <<<"$(run all)"
+  rest=$((first - transfer))
+  read -r rerun _ _ <<<"$(run all)"
 
   # Baseline: scp of the same files (etcd binaries to etcd members, the rest to every host).
   s0=$(ms)
