@@ -9,7 +9,7 @@
 # Hosts: test bed indices BENCH_FIRST.. (default 1..30), plain mode, started with
 # tests/testbed/up.sh and left running like every bed user does (tests/testbed/down.sh
 # removes them). Talks only to 10.250.0.0/24. Needs root (the bed) and a release build.
-# Env: BENCH_FIRST (1), BENCH_COUNT (20), BENCH_SIZE_MB (100), TB_ROOT (/var/lib/testbed).
+# Env: BENCH_FIRST (1), BENCH_COUNT (20), BENCH_SIZE_MB (100), BENCH_NO_BUILD, TB_ROOT (/var/lib/testbed).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TB=$ROOT/tests/testbed
@@ -19,13 +19,13 @@ COUNT=${BENCH_COUNT:-20}
 SIZE_MB=${BENCH_SIZE_MB:-100}
 NS=(${1:-1 10 30})
 MAXN=0; for n in "${NS[@]}"; do [ "$n" -gt "$MAXN" ] && MAXN=$n; done
-echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every figure)"
 KEY=$TB_ROOT/ssh/id_ed25519
 KH=$TB_ROOT/ssh/known_hosts
 SSH_OPTS=(-F /dev/null -i "$KEY" -o UserKnownHostsFile="$KH" -o StrictHostKeyChecking=yes
           -o BatchMode=yes -o IdentitiesOnly=yes -o LogLevel=ERROR)
 
-(cd "$ROOT" && cargo build -q --release -p ez-executor --example bench)
+# BENCH_NO_BUILD=1 reuses an existing release build (the shared target/ may be locked).
+[ -n "${BENCH_NO_BUILD:-}" ] || (cd "$ROOT" && cargo build -q --release -p ez-executor --example bench)
 BIN=$ROOT/target/release/examples/bench
 "$TB/up.sh" --mode plain "$FIRST-$((FIRST + MAXN - 1))" >/dev/null
 

@@ -64,6 +64,10 @@ pub struct ExecutorConfig {
     pub transfer_buffer: usize,
     /// Bytes of stdout/stderr kept per command (the tail; default 8 MiB each).
     pub capture_limit: usize,
+    /// Cipher preference (libssh2 method list). AES-GCM first: libssh2 runs it through
+    /// OpenSSL (AES-NI), which costs both ends less CPU than chacha20-poly1305, and CPU is
+    /// what limits many parallel uploads (see docs/en/benchmarks-ssh.md).
+    pub ciphers: String,
 }
 
 impl fmt::Debug for ExecutorConfig {
@@ -80,6 +84,7 @@ impl fmt::Debug for ExecutorConfig {
             .field("cluster_known_hosts", &self.cluster_known_hosts)
             .field("accept_new_host_keys", &self.accept_new_host_keys)
             .field("transfer", &self.transfer)
+            .field("ciphers", &self.ciphers)
             .finish_non_exhaustive()
     }
 }
@@ -106,6 +111,7 @@ impl Default for ExecutorConfig {
             transfer: TransferMethod::Scp,
             transfer_buffer: 1 << 20,
             capture_limit: 8 << 20,
+            ciphers: "aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,aes128-ctr,aes256-ctr".into(),
         }
     }
 }

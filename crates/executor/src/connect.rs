@@ -110,6 +110,11 @@ pub(crate) fn connect(spec: &HostSpec, cfg: &ExecutorConfig) -> Result<Conn> {
         }
     };
     sess.set_timeout(ms(cfg.connect_timeout));
+    for m in [ssh2::MethodType::CryptCs, ssh2::MethodType::CryptSc] {
+        if let Err(e) = sess.method_pref(m, &cfg.ciphers) {
+            tracing::warn!(host = %spec.name, error = %e, "cipher preference not accepted; using libssh2 defaults");
+        }
+    }
     if let Err(e) = sess.handshake() {
         let addr = format!("{}:{}", spec.address, spec.port);
         return Err(match e.code() {
@@ -130,6 +135,13 @@ pub(crate) fn connect(spec: &HostSpec, cfg: &ExecutorConfig) -> Result<Conn> {
             },
         });
     }
+    tracing::debug!(
+        host = %spec.name,
+        kex = ?sess.methods(ssh2::MethodType::Kex),
+        cipher = ?sess.methods(ssh2::MethodType::CryptCs),
+        mac = ?sess.methods(ssh2::MethodType::MacCs),
+        "ssh handshake done"
+    );
     hostkeys::verify(&sess, &spec.name, &spec.address, spec.port, cfg)?;
     auth::authenticate(&sess, spec, cfg)?;
     sess.set_keepalive(true, cfg.keepalive_interval.as_secs().max(1) as u32);
