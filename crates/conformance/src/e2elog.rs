@@ -80,6 +80,8 @@ fn number_before(s: &str, word: &str) -> Option<u64> {
 pub struct LogScanner {
     s: LogSummary,
     in_summary: bool,
+    /// Versions are found by [`scan`] with a whole-buffer search instead of per line.
+    versions_elsewhere: bool,
 }
 
 impl LogScanner {
@@ -180,7 +182,8 @@ impl LogScanner {
             }
             return;
         }
-        if t.contains("version: v") || t.contains("KubeletVersion:v") {
+        if !self.versions_elsewhere && (t.contains("version: v") || t.contains("KubeletVersion:v"))
+        {
             self.set_version(t, "kube-apiserver version: ", VersionSource::ApiServerLine);
             self.set_version(t, "e2e test version: ", VersionSource::E2eTestLine);
             self.set_version(
@@ -236,12 +239,59 @@ impl LogScanner {
     }
 }
 
-/// Scans a whole log. Invalid UTF-8 is replaced, never an error.
+/// Version keys searched in the whole buffer by [`scan`], with their source.
+const VERSION_KEYS: &[(&str, VersionSource)] = &[
+    ("kube-apiserver version: ", VersionSource::ApiServerLine),
+    ("e2e test version: ", VersionSource::E2eTestLine),
+    (
+        "Kubernetes e2e suite version: ",
+        VersionSource::SuiteVersionLine,
+    ),
+    ("KubeletVersion:", VersionSource::KubeletVersionInNodeDump),
+];
+
+/// Can a line starting with this byte (first non-blank) matter outside a failure summary?
+/// `•` (0xE2…), runs of `S`/`P`/`-`, `SUCCESS!`/`Summarizing`, `Will run`, `Ran`, `FAIL!`,
+/// `[Fail]`, and v1 progress JSON `{…}`.
+fn may_matter(first: u8) -> bool {
+    matches!(
+        first,
+        0xE2 | b'S' | b'P' | b'-' | b'W' | b'R' | b'F' | b'[' | b'{'
+    )
+}
+
+/// Scans a whole log. Invalid UTF-8 is replaced, never an error. Lines that cannot matter are
+/// skipped on their first byte; versions are found with one substring search per key.
 pub fn scan(bytes: &[u8]) -> LogSummary {
-    let mut sc = LogScanner::new();
+    let mut sc = LogScanner {
+        versions_elsewhere: true,
+        ..LogScanner::default()
+    };
     for raw in bytes.split(|&b| b == b'\n') {
+        let Some(&first) = raw.iter().find(|b| !b.is_ascii_whitespace()) else {
+            continue;
+        };
+        if !sc.in_summary && !may_matter(first) {
+            continue;
+        }
         let line = String::from_utf8_lossy(raw);
         sc.line(line.trim_end_matches('\r'));
+    }
+    for (key, src) in VERSION_KEYS {
+        if sc
+            .s
+            .version
+            .is_some_and(|(_, old)| version_rank(old) <= version_rank(*src))
+        {
+            continue;
+        }
+        if let Some(pos) = memchr::memmem::find(bytes, key.as_bytes()) {
+            let rest = &bytes[pos + key.len()..];
+            let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len()).min(64);
+            if let Some(v) = KubeVersion::find_in(&String::from_utf8_lossy(&rest[..end])) {
+                sc.s.version = Some((v, *src));
+            }
+        }
     }
     sc.into_summary()
 }

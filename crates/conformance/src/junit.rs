@@ -138,11 +138,30 @@ fn attr(r: &Reader<&[u8]>, e: &BytesStart<'_>, key: &[u8]) -> Result<Option<Stri
     Ok(None)
 }
 
+/// An attribute's value, unescaped only when it holds an entity.
+fn attr_value(
+    r: &Reader<&[u8]>,
+    a: &quick_xml::events::attributes::Attribute<'_>,
+) -> Result<String, JunitError> {
+    if !a.value.contains(&b'&') {
+        return std::str::from_utf8(&a.value)
+            .map(str::to_string)
+            .map_err(|err| xml_err(r, err));
+    }
+    a.decode_and_unescape_value(r.decoder())
+        .map(|v| v.into_owned())
+        .map_err(|err| xml_err(r, err))
+}
+
 fn num(r: &Reader<&[u8]>, e: &BytesStart<'_>, key: &[u8]) -> Result<Option<u64>, JunitError> {
     Ok(attr(r, e, key)?.and_then(|v| v.trim().parse().ok()))
 }
 
 fn push_message(buf: &mut String, s: &str) {
+    // Bytes bound the characters from above: a cheap test before counting.
+    if buf.len() >= MAX_MESSAGE * 4 {
+        return;
+    }
     let room = MAX_MESSAGE.saturating_sub(buf.chars().count());
     if room > 0 {
         buf.extend(s.chars().take(room));
@@ -197,14 +216,23 @@ pub fn parse(xml: &[u8]) -> Result<Junit, JunitError> {
             }
             match name {
                 b"testcase" => {
-                    let status = match attr(&r, e, b"status")?.as_deref() {
-                        None => None,
-                        Some("passed") => Some(Status::Passed),
-                        Some("skipped" | "pending" | "disabled") => Some(Status::Skipped),
-                        Some(_) => Some(Status::Failed),
-                    };
+                    let (mut name, mut status) = (String::new(), None);
+                    for a in e.attributes().with_checks(false) {
+                        let a = a.map_err(|err| xml_err(&r, err))?;
+                        match a.key.as_ref() {
+                            b"name" => name = attr_value(&r, &a)?,
+                            b"status" => {
+                                status = Some(match a.value.as_ref() {
+                                    b"passed" => Status::Passed,
+                                    b"skipped" | b"pending" | b"disabled" => Status::Skipped,
+                                    _ => Status::Failed,
+                                })
+                            }
+                            _ => {}
+                        }
+                    }
                     let c = Open {
-                        name: attr(&r, e, b"name")?.unwrap_or_default(),
+                        name,
                         status,
                         failed_child: false,
                         skipped_child: false,

@@ -6,6 +6,7 @@ pub mod e2elog;
 pub mod images;
 pub mod junit;
 pub mod lists;
+mod lists_fast;
 pub mod product;
 pub mod report;
 pub mod run;
