@@ -100,6 +100,17 @@ async fn start_aio_then_add_and_delete_nodes() {
     );
     assert_eq!(std::fs::read_to_string(&hosts_file).unwrap(), before);
 
+    // A host that refuses the deploy key: nothing changes (the message tells how to authorize it).
+    h3.ssh("mv /root/.ssh/authorized_keys /root/.ssh/authorized_keys.off")
+        .unwrap();
+    assert_eq!(
+        ops::add_node_cmd(&ctx, "default", &h3.ip.to_string())
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(std::fs::read_to_string(&hosts_file).unwrap(), before);
+
     // A stopped host: nothing changes, neither the inventory nor the cluster.
     h3.stop().unwrap();
     assert_eq!(

@@ -181,3 +181,66 @@ pub async fn add_node_cmd(ctx: &Ctx, cluster: &str, ip: &str) -> anyhow::Result<
 pub async fn del_node_cmd(ctx: &Ctx, cluster: &str, ip: &str) -> anyhow::Result<u8> {
     nodes::del_node(ctx, cluster, ip).await
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{EzctlCli, EzctlCommand};
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> super::OpsCommand {
+        match EzctlCli::try_parse_from(args).unwrap().command {
+            EzctlCommand::Ops(c) => c,
+            other => panic!("not an ops command: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn command_lines_read_as_in_kubeasz() {
+        match parse(&[
+            "ezctl",
+            "add-node",
+            "c1",
+            "10.0.0.9",
+            "k8s_nodename=w9",
+            "ansible_ssh_port=2222",
+            "--ask-pass",
+        ]) {
+            super::OpsCommand::AddNode {
+                cluster,
+                ip,
+                vars,
+                ask_pass,
+            } => {
+                assert_eq!(
+                    (cluster.as_str(), ip.as_str(), ask_pass),
+                    ("c1", "10.0.0.9", true)
+                );
+                assert_eq!(vars, vec!["k8s_nodename=w9", "ansible_ssh_port=2222"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&[
+            "ezctl",
+            "start-aio",
+            "--ip",
+            "10.0.0.5",
+            "-e",
+            "MAX_PODS=200",
+        ]) {
+            super::OpsCommand::StartAio(a) => {
+                assert_eq!(a.ip.map(|i| i.to_string()).as_deref(), Some("10.0.0.5"));
+                assert_eq!(a.extra, vec!["MAX_PODS=200"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse(&["ezctl", "del-node", "c1", "10.0.0.9"]),
+            super::OpsCommand::DelNode { .. }
+        ));
+        assert!(
+            EzctlCli::try_parse_from(["ezctl", "add-nodes", "c1"]).is_err(),
+            "add-nodes needs an IP"
+        );
+        assert!(EzctlCli::try_parse_from(["ezctl", "start-aio", "--ip", "not-an-ip"]).is_err());
+    }
+}
