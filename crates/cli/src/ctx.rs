@@ -20,6 +20,10 @@ pub struct GlobalArgs {
     /// Do not wait for the 5-second abort window.
     #[arg(long, short = 'y', global = true)]
     pub yes: bool,
+    /// Preflight checks to override knowingly (repeatable or comma separated; `all` skips
+    /// every check). Also read from EZ_SKIP_PREFLIGHT.
+    #[arg(long, global = true, value_delimiter = ',', env = "EZ_SKIP_PREFLIGHT")]
+    pub skip_preflight: Vec<String>,
 }
 
 /// What every command gets: resolved global options.
@@ -30,6 +34,8 @@ pub struct Ctx {
     pub accept_new_host_keys: bool,
     pub json: bool,
     pub yes: bool,
+    /// Preflight checks not to enforce (see `deploy::preflight::CHECKS`).
+    pub skip_preflight: Vec<String>,
 }
 
 impl Ctx {
@@ -40,6 +46,7 @@ impl Ctx {
             accept_new_host_keys: a.accept_new_host_keys,
             json: a.json,
             yes: a.yes,
+            skip_preflight: a.skip_preflight.clone(),
         }
     }
 

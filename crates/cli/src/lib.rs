@@ -44,3 +44,8 @@ pub async fn run_ezctl(cli: EzctlCli) -> anyhow::Result<u8> {
         EzctlCommand::Conformance(c) => cmd::conformance::run(&ctx, c).await,
     }
 }
+
+/// Runs one setup-group command with an existing context (tests and embedding callers).
+pub async fn run_ezctl_with(ctx: &ctx::Ctx, cmd: cmd::setup::SetupCommand) -> anyhow::Result<u8> {
+    cmd::setup::run(ctx, cmd).await
+}

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use ez_inventory::templates::{self, TemplateError};
-use ez_inventory::{Diagnostic, VersionTable, load, parse_cluster, write_atomic};
+use ez_inventory::{
+    Diagnostic, VersionTable, load, parse_cluster, write_atomic, write_atomic_mode,
+};
 
 use crate::ctx::Ctx;
 
@@ -231,19 +233,18 @@ fn checkout(ctx: &Ctx, cluster: &str, kubeconfig: &Path) -> anyhow::Result<u8> {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;
     }
-    write_atomic(kubeconfig, &text)
+    // The admin kubeconfig holds a client key: created 0600, never readable by others.
+    write_atomic_mode(kubeconfig, &text, Some(0o600))
         .with_context(|| format!("cannot write {}", kubeconfig.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(kubeconfig, std::fs::Permissions::from_mode(0o600))?;
-    }
     println!("set default kubeconfig: cluster {cluster} (current)");
     Ok(0)
 }
 
+/// Prints diagnostics: rustc style on stderr, or one JSON object per line on stdout with
+/// `--json`. A closed stdout (`| head`) just stops the output.
 fn print_diagnostics(ctx: &Ctx, diags: &[Diagnostic]) {
     if ctx.json {
+        let mut out = std::io::stdout().lock();
         for d in diags {
             let v = serde_json::json!({
                 "severity": d.severity.to_string(),
@@ -254,7 +255,9 @@ fn print_diagnostics(ctx: &Ctx, diags: &[Diagnostic]) {
                 "message": d.message,
                 "hint": d.hint,
             });
-            println!("{v}");
+            if writeln!(out, "{v}").is_err() {
+                return;
+            }
         }
         return;
     }
@@ -389,6 +392,7 @@ mod tests {
             accept_new_host_keys: false,
             json: false,
             yes: true,
+            skip_preflight: Vec::new(),
         }
     }
 
@@ -452,6 +456,11 @@ mod tests {
             std::fs::read_to_string(&kube).expect("kube"),
             "server: https://x\nuser: B\n"
         );
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&kube).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
         // Another server line still counts as the same cluster.
         std::fs::write(&kube, "server: https://other\nuser: B\n").expect("write");
         let (lines, have) = list_lines(&c, &kube).expect("clusters");

@@ -28,6 +28,8 @@ pub enum SetupCommand {
         #[arg(short = 'l', long, value_delimiter = ',')]
         limit: Vec<String>,
     },
+    /// Preflight: check every host of a cluster before anything is changed.
+    Check { cluster: String },
     /// Write every file the playbooks would lay down, per host, without touching any host.
     Render {
         cluster: String,
@@ -61,6 +63,7 @@ pub async fn run(ctx: &Ctx, cmd: SetupCommand) -> anyhow::Result<u8> {
             setup(ctx, &cluster, &step, opts).await
         }
         SetupCommand::Render { cluster, out, step } => render(ctx, &cluster, out, &step),
+        SetupCommand::Check { cluster } => check(ctx, &cluster).await,
     }
 }
 
@@ -143,6 +146,15 @@ pub async fn setup_summaries(
         .filter(|h| opts.limit.is_empty() || opts.limit.contains(h))
         .collect();
     let remotes = connect::connect_hosts(&exec, &cluster, &hosts).await?;
+    if !opts.plan {
+        let findings = deploy::preflight::run(&cluster, &remotes, &ctx.skip_preflight).await;
+        if report_findings(&findings) {
+            exec.disconnect_all();
+            bail!(
+                "preflight failed on cluster {name}; nothing was changed (fix the hosts, or override one check knowingly with --skip-preflight CHECK)"
+            );
+        }
+    }
     let deploy_ip = match remotes.values().next() {
         Some(r) => connect::deploy_ip(r.as_ref()).await,
         None => bail!("no host of cluster {name} matches --limit {:?}", opts.limit),
@@ -263,4 +275,31 @@ fn render(ctx: &Ctx, name: &str, out: Option<PathBuf>, step: &str) -> anyhow::Re
         out.display()
     );
     Ok(0)
+}
+
+/// Prints findings; true when one of them is an error.
+fn report_findings(findings: &[deploy::preflight::Finding]) -> bool {
+    for f in findings {
+        eprintln!("{f}");
+    }
+    findings.iter().any(|f| !f.warning)
+}
+
+/// `ezctl check <c>`: preflight alone; exit 1 when a check fails.
+async fn check(ctx: &Ctx, name: &str) -> anyhow::Result<u8> {
+    let dir = ctx.cluster_dir(name);
+    let cluster = deploy::load_cluster(&dir, name)?;
+    let exec = connect::executor_for(ctx, &cluster);
+    let hosts: Vec<String> = cluster.hosts.iter().map(|h| h.name.clone()).collect();
+    let remotes = connect::connect_hosts(&exec, &cluster, &hosts).await?;
+    let findings = deploy::preflight::run(&cluster, &remotes, &ctx.skip_preflight).await;
+    exec.disconnect_all();
+    let failed = report_findings(&findings);
+    let errors = findings.iter().filter(|f| !f.warning).count();
+    println!(
+        "preflight of {name}: {} host(s), {errors} error(s), {} warning(s)",
+        hosts.len(),
+        findings.len() - errors
+    );
+    Ok(if failed { 1 } else { 0 })
 }

@@ -3,6 +3,7 @@
 
 pub mod connect;
 pub mod pki;
+pub mod preflight;
 pub mod remote;
 
 use anyhow::{Context, bail};

@@ -106,6 +106,9 @@ pub fn ctx(base: &Path) -> ez_cli::ctx::Ctx {
         accept_new_host_keys: false,
         json: false,
         yes: true,
+        // The test bed's machine has cgroup v1 and no loadable kernel modules (see
+        // tests/integration/tests/support/cluster.rs).
+        skip_preflight: vec!["cgroup-v2".into(), "modules".into()],
     }
 }
 
