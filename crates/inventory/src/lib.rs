@@ -22,6 +22,6 @@ pub mod versions;
 pub use config::Config;
 pub use diag::{Diagnostic, Diagnostics, Severity, Span};
 pub use ini::Inventory;
-pub use load::{check_cluster, load_cluster, parse_cluster, write_atomic};
+pub use load::{check_cluster, load_cluster, parse_cluster, write_atomic, write_atomic_mode};
 pub use model::{Cluster, Derived, Host};
 pub use versions::{VersionError, VersionTable};

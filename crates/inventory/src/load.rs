@@ -108,6 +108,15 @@ pub fn check_cluster(dir: &Path) -> Vec<Diagnostic> {
 /// Writes `contents` to `path` atomically: a temporary file in the same folder, fsync'd, then
 /// renamed over `path`. Readers see the old file or the new one, never a partial one.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
+    write_atomic_mode(path, contents, None)
+}
+
+/// [`write_atomic`] with the file's Unix permission bits set when the temporary file is
+/// created (e.g. `0o600` for a kubeconfig), so the content is never readable by others, not
+/// even for a moment.
+pub fn write_atomic_mode(path: &Path, contents: &[u8], mode: Option<u32>) -> io::Result<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static SEQ: AtomicUsize = AtomicUsize::new(0);
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -116,12 +125,22 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
     let tmp = dir.join(format!(
-        ".{}.tmp-{}",
+        ".{}.tmp-{}-{}",
         file_name.to_string_lossy(),
-        std::process::id()
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
     ));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        if let Some(m) = mode {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(m);
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        let mut f = opts.open(&tmp)?;
         f.write_all(contents)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
@@ -156,6 +175,15 @@ mod tests {
         assert_eq!(std::fs::read(&f).expect("read"), b"two");
         assert_eq!(std::fs::read_dir(t.path()).expect("dir").count(), 1);
         assert!(write_atomic(&t.path().join("missing/x"), b"x").is_err());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let k = t.path().join("kubeconfig");
+            write_atomic_mode(&k, b"secret", Some(0o600)).expect("write");
+            let mode = std::fs::metadata(&k).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+            std::fs::remove_file(&k).expect("rm");
+        }
         assert_eq!(std::fs::read_dir(t.path()).expect("dir").count(), 1);
     }
 }
