@@ -8,35 +8,61 @@ fn playbooks_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../playbooks")
 }
 
+/// The engine's view of kubeasz's own example cluster (hosts.multi-node + config.yml, as
+/// `ezctl new` writes them), built the way `ezctl setup` builds it, plus the facts of a
+/// bundle holding one binary of each kind.
 fn sample_inventory() -> Inventory {
-    let mut inv = Inventory::default();
-    let ips = ["10.250.0.11", "10.250.0.12", "10.250.0.13"];
-    for g in ["etcd", "kube_master", "kube_node"] {
-        inv.groups
-            .insert(g.into(), ips.iter().map(|s| s.to_string()).collect());
+    let new =
+        ez_inventory::templates::render_new("t", &ez_inventory::VersionTable::default(), true)
+            .unwrap();
+    let dir = Path::new("/etc/kubeasz/clusters/t");
+    let cluster = ez_inventory::load::parse_cluster(
+        "t",
+        dir,
+        &dir.join("hosts"),
+        &new.hosts,
+        &dir.join("config.yml"),
+        &new.config,
+    )
+    .unwrap_or_else(|d| panic!("example cluster does not load: {:?}", d.0));
+    let bundle = tempfile::tempdir().unwrap();
+    for f in [
+        "bin/etcd",
+        "bin/containerd-bin/containerd",
+        "bin/cni-bin/bridge",
+        "down/pause_3.10.2.tar",
+    ] {
+        let p = bundle.path().join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, b"x").unwrap();
     }
-    let vars = json!({
-        "bin_dir": "/opt/kube/bin", "ca_dir": "/etc/kubernetes/ssl", "base_dir": "/etc/kubeasz",
-        "cluster_dir": "/etc/kubeasz/clusters/t", "ETCD_DATA_DIR": "/var/lib/etcd", "ETCD_WAL_DIR": "",
-        "ETCD_ENDPOINTS": "https://10.250.0.11:2379,https://10.250.0.12:2379,https://10.250.0.13:2379",
-        "ETCD_INITIAL_CLUSTER": "etcd-10.250.0.11=https://10.250.0.11:2380",
-        "CONTAINERD_ROOT_DIR": "/var/lib/containerd", "CONTAINERD_STATE_DIR": "/run/containerd",
-        "CONTAINERD_CONFIG_DIR": "/etc/containerd", "CONTAINERD_SERVICE_NAME": "containerd.service",
-        "SANDBOX_IMAGE": "easzlab.io.local:5000/easzlab/pause:3.10.2", "containerd_config_version": 3,
-        "INSECURE_REG": ["http://easzlab.io.local:5000"], "ENABLE_MIRROR_REGISTRY": true,
-        "DOCKER_IO_MIRRORS": ["https://docker.1ms.run"], "PROXY_MODE": "iptables",
-        "CONTAINER_RUNTIME": "containerd", "ENABLE_SETTING_HOSTNAME": true, "deploy_ip": "10.250.0.1",
-        "node_names": {"10.250.0.11": "k8s-10-250-0-11"},
-        "etcd_binaries": ["etcd", "etcdctl"], "containerd_binaries": ["containerd", "runc"],
-        "cni_binaries": ["bridge"], "image_tars": [], "bundle_has_crictl": false
-    });
-    let serde_json::Value::Object(v) = vars else {
-        unreachable!()
-    };
-    inv.vars = v;
-    let mut hv = Vars::new();
-    hv.insert("K8S_NODENAME".into(), json!("k8s-10-250-0-11"));
-    inv.host_vars.insert("10.250.0.11".into(), hv);
+    let mut inv = Inventory::default();
+    for g in &cluster.inventory.groups {
+        inv.groups.insert(
+            g.name.clone(),
+            cluster
+                .group(&g.name)
+                .iter()
+                .map(|h| h.name.clone())
+                .collect(),
+        );
+    }
+    let mut vars: Vars = cluster.values().into_iter().collect();
+    vars.extend(ez_play::facts::bundle_vars(bundle.path()));
+    vars.insert("base_dir".into(), json!("/etc/kubeasz"));
+    vars.insert("cluster_dir".into(), json!(dir.to_string_lossy()));
+    vars.insert("deploy_ip".into(), json!("192.168.1.100"));
+    let names: serde_json::Map<String, serde_json::Value> = cluster
+        .k8s_hosts()
+        .iter()
+        .map(|h| (h.addr.to_string(), json!(h.node_name)))
+        .collect();
+    vars.insert("node_names".into(), serde_json::Value::Object(names));
+    for h in &cluster.hosts {
+        inv.host_vars
+            .insert(h.name.clone(), cluster.host_values(h).into_iter().collect());
+    }
+    inv.vars = vars;
     inv
 }
 
@@ -55,7 +81,7 @@ fn repository_playbooks_load_and_name_their_steps() {
 #[test]
 fn every_template_renders_for_a_host() {
     let lib = Library::load(&playbooks_dir()).unwrap();
-    let ctx = sample_inventory().context_for("10.250.0.11");
+    let ctx = sample_inventory().context_for("192.168.1.1");
     for name in lib.templates.get_template_names() {
         let mut c = ctx.clone();
         c.insert("item", "http://easzlab.io.local:5000");
@@ -66,7 +92,7 @@ fn every_template_renders_for_a_host() {
         assert!(!out.contains("{{"), "{name} left a placeholder");
     }
     let unit = lib.templates.render("etcd/etcd.service.j2", &ctx).unwrap();
-    assert!(unit.contains("--name=etcd-10.250.0.11 \\"));
+    assert!(unit.contains("--name=etcd-192.168.1.1 \\"));
     assert!(
         !unit.contains("--wal-dir"),
         "an empty ETCD_WAL_DIR must leave the flag out"
@@ -83,7 +109,7 @@ fn render_lists_the_files_of_a_host_and_hides_private_keys() {
     use ez_play::render::{FileContent, render_host};
     let lib = Library::load(&playbooks_dir()).unwrap();
     let inv = sample_inventory();
-    let files = render_host(&lib, "02.etcd", &inv, "10.250.0.11", &Default::default()).unwrap();
+    let files = render_host(&lib, "02.etcd", &inv, "192.168.1.1", &Default::default()).unwrap();
     let unit = files
         .iter()
         .find(|f| f.path == "/etc/systemd/system/etcd.service")
@@ -102,7 +128,7 @@ fn render_lists_the_files_of_a_host_and_hides_private_keys() {
         .filter(|f| f.path.starts_with("/opt/kube/bin/"))
         .map(|f| f.path.as_str())
         .collect();
-    assert_eq!(bins, ["/opt/kube/bin/etcd", "/opt/kube/bin/etcdctl"]);
+    assert_eq!(bins, ["/opt/kube/bin/etcd"]);
     // a host outside the play's groups gets nothing from it
     assert!(
         render_host(&lib, "02.etcd", &inv, "10.9.9.9", &Default::default())
@@ -114,7 +140,7 @@ fn render_lists_the_files_of_a_host_and_hides_private_keys() {
         tags: vec!["change_cert".into()],
         ..Default::default()
     };
-    let only_certs = render_host(&lib, "02.etcd", &inv, "10.250.0.11", &opts).unwrap();
+    let only_certs = render_host(&lib, "02.etcd", &inv, "192.168.1.1", &opts).unwrap();
     assert!(
         only_certs
             .iter()
