@@ -346,3 +346,52 @@ fn io_permission() {
         assert_eq!(d.0[0].code, "io-permission");
     }
 }
+
+#[test]
+fn config_value() {
+    let (h, c) = base();
+    let c = edit(
+        &c,
+        "CALICO_NETWORKING_BACKEND: \"bird\"",
+        "CALICO_NETWORKING_BACKEND: \"bgp\"",
+    );
+    let d = one(
+        &diags(&h, &c),
+        "config-value",
+        Error,
+        "config.yml",
+        Some(pos(&c, "\"bgp\"")),
+    );
+    assert!(
+        d.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("bird, vxlan, none"))
+    );
+    let (h, c) = base();
+    let c = edit(
+        &c,
+        "  - \"https://reg.yourcompany.com\"",
+        "  - \"reg.yourcompany.com\"",
+    );
+    let (l, _) = pos(&c, "INSECURE_REG:");
+    one(
+        &diags(&h, &c),
+        "config-value",
+        Error,
+        "config.yml",
+        Some((l, 14)),
+    );
+    let (h, c) = base();
+    let c = edit(
+        &c,
+        "LOCAL_DNS_CACHE: \"169.254.20.10\"",
+        "LOCAL_DNS_CACHE: \"dns\"",
+    );
+    one(
+        &diags(&h, &c),
+        "config-value",
+        Error,
+        "config.yml",
+        Some(pos(&c, "\"dns\"")),
+    );
+}

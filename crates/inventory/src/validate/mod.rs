@@ -90,7 +90,9 @@ struct Ctx<'d, 'a> {
     out: &'d mut Vec<Diagnostic>,
 }
 
+mod config_values;
 mod network;
+pub use config_values::CONFIG_CHOICES;
 use network::{cidrs, ports};
 
 impl Ctx<'_, '_> {
@@ -135,6 +137,7 @@ pub(crate) fn check(d: &Draft<'_>, out: &mut Vec<Diagnostic>) -> Option<Derived>
     let ports = ports(&mut c);
     let cidrs = cidrs(&mut c);
     ex_lb(&mut c);
+    config_values::config_values(&mut c);
     let (svc, pod) = cidrs?;
     let (secure_port, node_port_range) = ports?;
     let (proxy_mode, cluster_network, container_runtime) = choices?;
