@@ -201,3 +201,32 @@ fn bad_cluster_names_are_refused() {
         );
     }
 }
+
+#[test]
+fn rendered_files_keep_kubeasz_key_order() {
+    let files = templates::render_new("demo", &VersionTable::default(), true).expect("render");
+    let map: serde_yaml_ng::Mapping = serde_yaml_ng::from_str(&files.config).expect("yaml");
+    let keys: Vec<&str> = map.keys().filter_map(|k| k.as_str()).collect();
+    assert_eq!(keys, ez_inventory::config::KNOWN_KEYS);
+    let (inv, _) = ez_inventory::Inventory::parse(Path::new("hosts"), &files.hosts);
+    let vars: Vec<&str> = inv.all_vars().iter().map(|v| v.key.as_str()).collect();
+    assert_eq!(
+        vars,
+        [
+            "SECURE_PORT",
+            "CONTAINER_RUNTIME",
+            "CLUSTER_NETWORK",
+            "PROXY_MODE",
+            "SERVICE_CIDR",
+            "CLUSTER_CIDR",
+            "NODE_PORT_RANGE",
+            "CLUSTER_DNS_DOMAIN",
+            "bin_dir",
+            "base_dir",
+            "cluster_dir",
+            "ca_dir",
+            "k8s_nodename",
+            "ansible_python_interpreter"
+        ]
+    );
+}
