@@ -79,6 +79,19 @@ impl Cluster {
             ),
         );
         m.insert("groups".into(), Value::Object(groups));
+        // hostvars[<name>]: each host's own vars plus K8S_NODENAME (e.g. for the /etc/hosts block).
+        let mut hostvars = serde_json_map();
+        for h in &self.hosts {
+            let mut hv: tera::Map<String, Value> = h
+                .vars
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect();
+            hv.insert("K8S_NODENAME".into(), Value::String(h.node_name.clone()));
+            hv.insert("inventory_hostname".into(), Value::String(h.name.clone()));
+            hostvars.insert(h.name.clone(), Value::Object(hv));
+        }
+        m.insert("hostvars".into(), Value::Object(hostvars));
         m
     }
 

@@ -131,6 +131,13 @@ fn new_cluster_files_load_without_any_diagnostic() {
     )
     .expect("render");
     assert_eq!(out, format!("master-01 10.68.0.2 3 {}", c.etcd_endpoints()));
+    let block = tera::Tera::one_off(
+        "{% for h in groups.kube_node %}{{ h }} {{ hostvars[h].K8S_NODENAME }};{% endfor %}",
+        &c.template_context(),
+        false,
+    )
+    .expect("render");
+    assert_eq!(block, "192.168.1.4 worker-01;192.168.1.5 worker-02;");
 }
 
 #[test]
