@@ -545,3 +545,46 @@ async fn through_a_jump_host() {
     assert_eq!(o.stdout_str().trim(), data.len().to_string());
     let _ = ExecutorConfig::default();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_fast_cancels_in_flight_commands() {
+    let Some(hosts) = Testbed::require(&[1, 2, 3], Mode::Plain) else {
+        return;
+    };
+    let exec = Executor::new(config());
+    let mut handles = Vec::new();
+    for h in &hosts {
+        handles.push(exec.connect(&root_spec(h)).await.unwrap());
+    }
+    let failing = handles[1].name().to_string();
+    let report = fan_out(
+        handles.clone(),
+        FanOut {
+            forks: 3,
+            mode: FailMode::FailFast,
+        },
+        |h| {
+            let failing = failing.clone();
+            async move {
+                let script = if h.name() == failing {
+                    "sleep 1; echo fatal >&2; exit 7"
+                } else {
+                    "sleep 60"
+                };
+                h.run_checked(Command::new(script)).await
+            }
+        },
+    )
+    .await;
+    assert_eq!(report.first_failure, Some(1));
+    let e = report.first_error().unwrap().to_string();
+    assert!(e.contains("exit status 7") && e.contains("fatal"), "{e}");
+    assert!(matches!(report.results[0].outcome, Outcome::Cancelled));
+    assert!(matches!(report.results[2].outcome, Outcome::Cancelled));
+    // cancelled hosts are usable right away (their connection was dropped and is reopened)
+    for h in &handles {
+        h.run_checked(Command::new("true"))
+            .await
+            .expect("usable after cancel");
+    }
+}
