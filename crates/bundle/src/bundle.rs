@@ -67,7 +67,18 @@ pub async fn download(s: &Session, req: &Request) -> Result<Report> {
             BTreeMap::new()
         }
     };
-    let mut jobs: Vec<Job> = req.artifacts.iter().map(Job::Artifact).collect();
+    // Archives first: their extraction then overlaps with the other transfers.
+    let mut jobs: Vec<Job> = req
+        .artifacts
+        .iter()
+        .filter(|a| matches!(a.install, crate::catalog::Install::Archive { .. }))
+        .chain(
+            req.artifacts
+                .iter()
+                .filter(|a| matches!(a.install, crate::catalog::Install::Binary { .. })),
+        )
+        .map(Job::Artifact)
+        .collect();
     let mut seen = std::collections::HashSet::new();
     for i in &req.images {
         let r = ImageRef::parse(i)?;

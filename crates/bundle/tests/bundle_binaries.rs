@@ -363,9 +363,22 @@ async fn interrupted_run_keeps_part_and_next_run_resumes() {
     let (ev, _) = recorder();
     let s = session(&base, &[&m], ev);
     let req = request(ChecksumTable::default());
-    // "Ctrl-C" while kubelet is stalled: drop the run.
-    let _ = tokio::time::timeout(std::time::Duration::from_millis(1000), download(&s, &req)).await;
+    // "Ctrl-C" while kubelet is stalled (some of it flushed to the .part): drop the run.
     let part = base.join(".ezdown/partial/kubelet.part");
+    let mut run = Box::pin(download(&s, &req));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        tokio::select! {
+            _ = &mut run => panic!("the run finished although kubelet stalled"),
+            _ = tokio::time::sleep(std::time::Duration::from_millis(20)) => {
+                if std::fs::metadata(&part).is_ok_and(|m| m.len() >= 256 << 10) {
+                    break;
+                }
+                assert!(std::time::Instant::now() < deadline, "kubelet never started");
+            }
+        }
+    }
+    drop(run);
     assert!(part.exists(), "the .part is kept");
     assert!(
         !base.join("bin/kubelet").exists(),

@@ -78,7 +78,8 @@ pub fn write(t: &ImageTar<'_>, blob_dir: &Path, out: &Path) -> Result<()> {
 
     let w = tar.into_inner().map_err(io)?;
     let f = w.into_inner().map_err(|e| io(e.into_error()))?;
-    f.sync_all().map_err(|e| BundleError::io("sync", out, e))
+    drop(f); // made durable by the syncfs before the manifest (manifest.rs)
+    Ok(())
 }
 
 fn to_vec(v: &serde_json::Value) -> Result<Vec<u8>> {

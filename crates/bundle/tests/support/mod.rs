@@ -36,6 +36,11 @@ struct State {
     ignore_range: bool,
     hits: HashMap<String, usize>,
     ranged: usize,
+    /// When set, `/v2/...` needs `Authorization: Bearer <token>`; `/token` hands it out.
+    bearer: Option<String>,
+    token_requests: Vec<String>,
+    types: HashMap<String, String>,
+    url: String,
 }
 
 /// A file mirror on 127.0.0.1:<random port>.
@@ -49,7 +54,10 @@ impl Mirror {
     pub async fn start() -> Mirror {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", l.local_addr().unwrap());
-        let state = Arc::new(Mutex::new(State::default()));
+        let state = Arc::new(Mutex::new(State {
+            url: url.clone(),
+            ..State::default()
+        }));
         let st = state.clone();
         tokio::spawn(async move {
             while let Ok((sock, _)) = l.accept().await {
@@ -88,6 +96,23 @@ impl Mirror {
             .extend(faults.iter().cloned());
     }
 
+    /// Serves `body` with a Content-Type (registry manifests).
+    pub fn put_typed(&self, path: &str, body: Vec<u8>, ctype: &str) {
+        let mut s = self.state.lock().unwrap();
+        s.files.insert(format!("/{path}"), body);
+        s.types.insert(format!("/{path}"), ctype.to_string());
+    }
+
+    /// Turns on the Docker Hub style token flow with this token.
+    pub fn require_bearer(&self, token: &str) {
+        self.state.lock().unwrap().bearer = Some(token.to_string());
+    }
+
+    /// Query strings of the token requests received.
+    pub fn token_requests(&self) -> Vec<String> {
+        self.state.lock().unwrap().token_requests.clone()
+    }
+
     pub fn ignore_range(&self, yes: bool) {
         self.state.lock().unwrap().ignore_range = yes;
     }
@@ -119,25 +144,83 @@ async fn serve(mut sock: TcpStream, st: Arc<Mutex<State>>) -> std::io::Result<()
         buf.extend_from_slice(&tmp[..n]);
     }
     let head = String::from_utf8_lossy(&buf).to_string();
-    let mut lines = head.lines();
-    let path = lines
+    let path = head
+        .lines()
         .next()
         .and_then(|l| l.split(' ').nth(1))
         .unwrap_or("/")
         .to_string();
-    let path = path.split('?').next().unwrap_or("/").to_string();
-    let range = lines
+    let (path, query) = match path.split_once('?') {
+        Some((p, q)) => (p.to_string(), q.to_string()),
+        None => (path.clone(), String::new()),
+    };
+    let auth = head
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("authorization: ")
+                .or_else(|| l.strip_prefix("Authorization: "))
+        })
+        .map(str::to_string);
+    enum Auth {
+        Token(String),
+        Challenge(String),
+        Pass,
+    }
+    let decision = {
+        let mut s = st.lock().unwrap();
+        match s.bearer.clone() {
+            Some(tok) if path == "/token" => {
+                s.token_requests.push(query.clone());
+                Auth::Token(format!("{{\"token\":\"{tok}\",\"expires_in\":300}}"))
+            }
+            Some(tok)
+                if path.starts_with("/v2/")
+                    && auth.as_deref() != Some(&format!("Bearer {tok}")) =>
+            {
+                let rest = path.trim_start_matches("/v2/");
+                let repo = rest.split("/manifests/").next().unwrap_or("");
+                let repo = repo.split("/blobs/").next().unwrap_or("");
+                Auth::Challenge(format!(
+                    "Bearer realm=\"{}/token\",service=\"test-registry\",scope=\"repository:{repo}:pull\"",
+                    s.url
+                ))
+            }
+            _ => Auth::Pass,
+        }
+    };
+    match decision {
+        Auth::Token(body) => {
+            return respond(
+                &mut sock,
+                200,
+                &[("Content-Type", "application/json")],
+                body.as_bytes(),
+            )
+            .await;
+        }
+        Auth::Challenge(ch) => {
+            return respond(&mut sock, 401, &[("WWW-Authenticate", ch.as_str())], b"").await;
+        }
+        Auth::Pass => {}
+    }
+    let range = head
+        .lines()
         .find_map(|l| {
             l.to_ascii_lowercase()
                 .strip_prefix("range: bytes=")
                 .map(str::to_string)
         })
         .and_then(|r| r.trim_end_matches('-').parse::<usize>().ok());
-    let (body, fault, ignore_range) = {
+    let (body, fault, ignore_range, ctype) = {
         let mut s = st.lock().unwrap();
         *s.hits.entry(path.clone()).or_default() += 1;
         let fault = s.faults.get_mut(&path).and_then(|q| q.pop_front());
-        (s.files.get(&path).cloned(), fault, s.ignore_range)
+        let ctype = s
+            .types
+            .get(&path)
+            .cloned()
+            .unwrap_or_else(|| "application/octet-stream".into());
+        (s.files.get(&path).cloned(), fault, s.ignore_range, ctype)
     };
     let Some(mut body) = body else {
         return respond(&mut sock, 404, &[], b"not found").await;
@@ -163,7 +246,7 @@ async fn serve(mut sock: TcpStream, st: Arc<Mutex<State>>) -> std::io::Result<()
         st.lock().unwrap().ranged += 1;
     }
     let cr = format!("bytes {}-{}/{}", start, body.len() - 1, body.len());
-    let mut headers = vec![("Content-Type", "application/octet-stream")];
+    let mut headers = vec![("Content-Type", ctype.as_str())];
     if status == 206 {
         headers.push(("Content-Range", cr.as_str()));
     }

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# bench/bundle-bench.sh — ezdown's transfer and verification speed against baselines, on this
+# machine, over loopback only (127.0.0.1). Prints the ratios; asserts nothing.
+#   fetch:  time(parallel curl of the same files) / time(ezdown -D code path)   target >= 0.8
+#   verify: time(ezdown --verify) / time(sha256sum over the bundle)            target <= 1.2
+#   rerun:  time(ezdown -D on a complete bundle) / time(sha256sum)              (0 bytes fetched)
+# Needs: python3 (static file server), curl, sha256sum, and the real binaries the tests use
+# (etcd-server etcd-client containerd runc containernetworking-plugins busybox-static).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+JOBS=${JOBS:-4}
+ROUNDS=${ROUNDS:-3}
+cd "$root"
+cargo build --release -q -p ez-bundle --example bundle_bench
+B=${CARGO_TARGET_DIR:-$root/target}/release/examples/bundle_bench
+work=$(mktemp -d /tmp/bundle-bench.XXXXXX)
+server_pid=
+cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+"$B" tree "$work/mirror"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+(cd "$work/mirror" && exec python3 -m http.server --bind 127.0.0.1 "$port" >/dev/null 2>&1) &
+server_pid=$!
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/urls.txt" >/dev/null && break; sleep 0.1; done
+mirror="http://127.0.0.1:$port"
+total=$(du -sb "$work/mirror" | cut -f1)
+echo "mirror: $(wc -l < "$work/mirror/urls.txt") files, $total bytes, jobs=$JOBS, best of $ROUNDS"
+
+now() { date +%s.%N; }
+best() { sort -g | head -1; }
+
+curl_t=$(for _ in $(seq "$ROUNDS"); do
+  rm -rf "$work/curl"; mkdir -p "$work/curl"
+  t0=$(now)
+  sed "s|^|$mirror/|" "$work/mirror/urls.txt" | (cd "$work/curl" && xargs -P "$JOBS" -n 1 curl -sf -x '' -O)
+  echo "$(now) - $t0" | bc
+done | best)
+
+ez_t=$(for _ in $(seq "$ROUNDS"); do
+  rm -rf "$work/base"
+  "$B" fetch "$work/base" "$mirror" "$JOBS" | cut -d' ' -f1
+done | best)
+
+sha_t=$(for _ in $(seq "$ROUNDS"); do
+  t0=$(now)
+  (cd "$work/base" && find bin down -type f -print0 | xargs -0 sha256sum >/dev/null)
+  echo "$(now) - $t0" | bc
+done | best)
+
+ver_t=$(for _ in $(seq "$ROUNDS"); do "$B" verify "$work/base" "$(nproc)" | cut -d' ' -f1; done | best)
+rerun=$(for _ in $(seq "$ROUNDS"); do "$B" fetch "$work/base" "$mirror" "$JOBS"; done | sort -g | head -1)
+rerun_t=${rerun% *}; rerun_bytes=${rerun#* }
+
+printf 'fetch : curl -P%s %.3fs  ezdown %.3fs  ratio(curl/ezdown) = %.2f  (target >= 0.8)\n' "$JOBS" "$curl_t" "$ez_t" "$(echo "$curl_t / $ez_t" | bc -l)"
+printf 'verify: sha256sum %.3fs  ezdown --verify %.3fs  ratio(ezdown/sha256sum) = %.2f  (target <= 1.2)\n' "$sha_t" "$ver_t" "$(echo "$ver_t / $sha_t" | bc -l)"
+printf 'rerun : ezdown -D on a complete bundle %.3fs, %s bytes fetched, ratio(rerun/sha256sum) = %.2f\n' "$rerun_t" "$rerun_bytes" "$(echo "$rerun_t / $sha_t" | bc -l)"
