@@ -5,14 +5,15 @@
 //! prefixed with the host (`host | ` for stdout, `host ! ` for stderr). The exit status is 0
 //! when every host succeeded, else 1 with the first failure on the last line.
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ez_executor::{
     Command, ExecError, Executor, ExecutorConfig, FailMode, FanOut, HostSpec, Outcome, OutputSink,
-    StreamKind, fan_out, split_user_host_port,
+    PassphrasePrompt, StreamKind, fan_out, split_user_host_port,
 };
 
 use crate::ctx::Ctx;
@@ -40,7 +41,7 @@ pub struct ExecArgs {
     /// SSH port (default 22).
     #[arg(long)]
     pub port: Option<u16>,
-    /// Private key file (passphrase from EZ_SSH_KEY_PASSPHRASE).
+    /// Private key file (passphrase from EZ_SSH_KEY_PASSPHRASE, else asked once on the terminal).
     #[arg(long)]
     pub key: Option<PathBuf>,
     /// Jump host, `[user@]host[:port]` (ProxyJump).
@@ -186,6 +187,7 @@ pub async fn run(ctx: &Ctx, cmd: ExecCommand) -> anyhow::Result<u8> {
                 .clone()
                 .unwrap_or_else(|| ctx.cluster_dir(&args.cluster).join("known_hosts")),
         ),
+        passphrase_prompt: tty_passphrase_prompt(),
         ..ExecutorConfig::default()
     };
     let exec = Executor::new(cfg);
@@ -230,6 +232,50 @@ pub async fn run(ctx: &Ctx, cmd: ExecCommand) -> anyhow::Result<u8> {
             Ok(1)
         }
     }
+}
+
+/// When stdin is a terminal and `EZ_SSH_KEY_PASSPHRASE` is unset, ask on `/dev/tty` (echo
+/// off) once per key file; hosts connecting at the same time wait for the one prompt.
+fn tty_passphrase_prompt() -> Option<PassphrasePrompt> {
+    if !std::io::stdin().is_terminal() {
+        return None;
+    }
+    let asked: Arc<Mutex<HashMap<PathBuf, Option<String>>>> = Arc::default();
+    Some(Arc::new(move |key: &Path| {
+        let mut asked = asked.lock().unwrap_or_else(|e| e.into_inner());
+        asked
+            .entry(key.to_path_buf())
+            .or_insert_with(|| {
+                read_secret(&format!("Enter passphrase for key {}: ", key.display()))
+            })
+            .clone()
+    }))
+}
+
+fn read_secret(prompt: &str) -> Option<String> {
+    let mut tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .ok()?;
+    let stty = |arg: &str, tty: &std::fs::File| {
+        tty.try_clone().ok().and_then(|t| {
+            std::process::Command::new("stty")
+                .arg(arg)
+                .stdin(t)
+                .status()
+                .ok()
+        })
+    };
+    tty.write_all(prompt.as_bytes()).ok()?;
+    stty("-echo", &tty);
+    let mut line = String::new();
+    let read = std::io::BufReader::new(tty.try_clone().ok()?).read_line(&mut line);
+    stty("echo", &tty);
+    let _ = tty.write_all(b"\n");
+    read.ok()?;
+    let pass = line.trim_end_matches(['\r', '\n']).to_string();
+    (!pass.is_empty()).then_some(pass)
 }
 
 fn first_line(e: &ExecError) -> String {
