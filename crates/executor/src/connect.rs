@@ -115,6 +115,13 @@ pub(crate) fn connect(spec: &HostSpec, cfg: &ExecutorConfig) -> Result<Conn> {
             tracing::warn!(host = %spec.name, error = %e, "cipher preference not accepted; using libssh2 defaults");
         }
     }
+    let known = hostkeys::known_key_types(&sess, &hostkeys::files(cfg), &spec.address, spec.port);
+    if let Ok(supported) = sess.supported_algs(ssh2::MethodType::HostKey)
+        && let Some(prefs) = hostkeys::hostkey_prefs(&known, &supported)
+        && let Err(e) = sess.method_pref(ssh2::MethodType::HostKey, &prefs)
+    {
+        tracing::debug!(host = %spec.name, error = %e, "host key preference not accepted");
+    }
     if let Err(e) = sess.handshake() {
         let addr = format!("{}:{}", spec.address, spec.port);
         return Err(match e.code() {

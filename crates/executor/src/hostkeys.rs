@@ -158,6 +158,66 @@ pub(crate) fn check(
     }
 }
 
+/// Key types recorded for `address:port` (e.g. `ssh-ed25519`), in file order.
+///
+/// A line "is for" the host when libssh2 reports a mismatch for a dummy key (libssh2 compares
+/// keys only after the host pattern, plain or hashed, matched).
+pub(crate) fn known_key_types(
+    sess: &Session,
+    files: &[PathBuf],
+    address: &str,
+    port: u16,
+) -> Vec<String> {
+    let mut types: Vec<String> = Vec::new();
+    for l in read_lines(files)
+        .iter()
+        .filter(|l| !l.text.starts_with('@'))
+    {
+        let Ok(mut one) = sess.known_hosts() else {
+            continue;
+        };
+        if one.read_str(&l.text, KnownHostFileKind::OpenSSH).is_err() {
+            continue;
+        }
+        if matches!(one.check_port(address, port, b"\0"), CheckResult::Mismatch)
+            && let Some(t) = l.text.split_whitespace().nth(1)
+            && !types.iter().any(|x| x == t)
+        {
+            types.push(t.to_string());
+        }
+    }
+    types
+}
+
+/// Host key algorithm preference: the types already recorded for the host first (as
+/// OpenSSH does), so a host with several keys is not mistaken for a changed one; then the
+/// rest of `supported`. `None` when nothing is recorded (libssh2's default order is fine).
+pub(crate) fn hostkey_prefs(known: &[String], supported: &[&str]) -> Option<String> {
+    if known.is_empty() {
+        return None;
+    }
+    let mut order: Vec<&str> = Vec::new();
+    for t in known {
+        let algs: &[&str] = match t.as_str() {
+            "ssh-rsa" => &["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"],
+            other => &[other][..],
+        };
+        for a in algs {
+            if let Some(s) = supported.iter().find(|s| *s == a)
+                && !order.contains(s)
+            {
+                order.push(s);
+            }
+        }
+    }
+    for s in supported {
+        if !order.contains(s) {
+            order.push(s);
+        }
+    }
+    Some(order.join(","))
+}
+
 /// The known_hosts token for a host: `host` on port 22, else `[host]:port`.
 pub(crate) fn host_token(address: &str, port: u16) -> String {
     if port == 22 {
@@ -368,6 +428,36 @@ mod tests {
             check(&s, &[f], "10.9.8.7", 22, &key(K1)),
             Verdict::Revoked { .. }
         ));
+    }
+
+    #[test]
+    fn recorded_key_types_come_first() {
+        let d = tempfile::tempdir().unwrap();
+        let f = write(d.path(), "kh", &format!("10.9.8.6 ssh-rsa {K2}\n{HASHED}"));
+        let s = Session::new().unwrap();
+        let files = std::slice::from_ref(&f);
+        assert_eq!(
+            known_key_types(&s, files, "10.9.8.7", 22),
+            vec!["ssh-ed25519"]
+        );
+        assert_eq!(known_key_types(&s, files, "10.9.8.6", 22), vec!["ssh-rsa"]);
+        assert!(known_key_types(&s, files, "10.9.8.5", 22).is_empty());
+        let sup = [
+            "ecdsa-sha2-nistp256",
+            "ssh-ed25519",
+            "rsa-sha2-512",
+            "rsa-sha2-256",
+            "ssh-rsa",
+        ];
+        assert_eq!(
+            hostkey_prefs(&["ssh-rsa".into()], &sup).unwrap(),
+            "rsa-sha2-512,rsa-sha2-256,ssh-rsa,ecdsa-sha2-nistp256,ssh-ed25519"
+        );
+        assert_eq!(
+            hostkey_prefs(&["ssh-ed25519".into()], &sup).unwrap(),
+            "ssh-ed25519,ecdsa-sha2-nistp256,rsa-sha2-512,rsa-sha2-256,ssh-rsa"
+        );
+        assert!(hostkey_prefs(&[], &sup).is_none());
     }
 
     #[test]
