@@ -373,3 +373,97 @@ async fn do_import(cli: &EzdownCli, file: PathBuf) -> anyhow::Result<u8> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli(args: &[&str]) -> EzdownCli {
+        EzdownCli::parse_from(std::iter::once("ezdown").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn default_request_is_kubeasz_3_7_0() {
+        let r = build_request(&cli(&["-D", "--arch", "amd64"])).unwrap();
+        assert_eq!(r.artifacts.len(), 13);
+        assert_eq!(r.images.len(), 7);
+        assert_eq!(r.versions.kubernetes, "v1.36.3");
+        let r =
+            build_request(&cli(&["-D", "-k", "1.35.6", "-X", "cilium", "--no-images"])).unwrap();
+        assert_eq!(r.versions.kubernetes, "v1.35.6");
+        assert!(r.artifacts.iter().any(|a| a.url.contains("/v1.35.6/")));
+        assert_eq!(r.images.len(), 5, "{:?}", r.images);
+    }
+
+    #[test]
+    fn bad_input_is_one_clear_message() {
+        let e = build_request(&cli(&["-D", "-X", "nope"])).unwrap_err();
+        assert!(e.contains("valid sets") && e.contains("flannel"), "{e}");
+        let e = build_request(&cli(&["-D", "-k", "latest"])).unwrap_err();
+        assert!(e.contains("invalid version"), "{e}");
+        let e = build_request(&cli(&["-D", "--arch", "mips"])).unwrap_err();
+        assert!(e.contains("amd64 or arm64"), "{e}");
+        let e = build_request(&cli(&["-D", "--extra-file", "bin/nginx"])).unwrap_err();
+        assert!(e.contains("DEST=SRC"), "{e}");
+        let e = build_request(&cli(&["-D", "--image", "Not A Ref"])).unwrap_err();
+        assert!(e.contains("invalid image reference"), "{e}");
+    }
+
+    #[test]
+    fn conformance_set_takes_the_e2e_list() {
+        let d = tempfile_dir();
+        let f = d.join("e2e.txt");
+        std::fs::write(
+            &f,
+            "# e2e\nregistry.k8s.io/e2e-test-images/busybox:1.36.1-1\n\n",
+        )
+        .unwrap();
+        let r = build_request(&cli(&[
+            "-D",
+            "--no-images",
+            "-X",
+            "conformance",
+            "--e2e-images",
+            f.to_str().unwrap(),
+        ]))
+        .unwrap();
+        assert_eq!(
+            r.images,
+            vec![
+                "registry.k8s.io/conformance:v1.36.3",
+                "registry.k8s.io/e2e-test-images/busybox:1.36.1-1"
+            ]
+        );
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "ezdown-test-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[tokio::test]
+    async fn exit_codes() {
+        assert_eq!(run(cli(&["-S"])).await.unwrap(), 0);
+        assert_eq!(run(cli(&["-P", "ubuntu_22"])).await.unwrap(), 1);
+        assert_eq!(run(cli(&[])).await.unwrap(), 1);
+        assert_eq!(run(cli(&["-D", "--verify"])).await.unwrap(), 1);
+        assert_eq!(
+            run(cli(&["--list-urls", "--arch", "arm64"])).await.unwrap(),
+            0
+        );
+        let d = tempfile_dir();
+        assert_eq!(
+            run(cli(&["--verify", "--base", d.to_str().unwrap()]))
+                .await
+                .unwrap(),
+            1
+        );
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
