@@ -88,6 +88,18 @@ async fn start_aio_then_add_and_delete_nodes() {
         "the apiserver accepted a client without a certificate"
     );
     assert_eq!(ready(base, "default", &n1), "True");
+    let (ok, out) = kubectl(
+        base,
+        "default",
+        &[
+            "get",
+            "clusterrolebinding",
+            "kubernetes-crb",
+            "-o",
+            "jsonpath={.roleRef.name}",
+        ],
+    );
+    assert!(ok && out == "system:kubelet-api-admin", "{out}");
 
     // Same node again: refused with kubeasz's message and rc 2, inventory untouched.
     let hosts_file = base.join("clusters/default/hosts");

@@ -7,7 +7,7 @@
 //! client certificate signed by `--client-ca-file`, and tells systemd READY=1.
 //!
 //! API served: /healthz /livez /readyz (readyz asks etcd again) /version, discovery (/api,
-//! /apis, /api/v1), nodes (list/get/create/patch/put/delete, status subresource, Table
+//! /apis, /api/v1), ClusterRoleBindings (`rbac.rs`), nodes (list/get/create/patch/put/delete, status subresource, Table
 //! output for `kubectl get`), an empty pod list (for `kubectl drain`). Nodes are stored in
 //! etcd under `/registry/minions/<name>` through etcd's JSON gateway, so every API server
 //! of a cluster sees the same nodes. A Ready condition whose heartbeat is older than 40 s is
@@ -363,7 +363,7 @@ impl Server {
             ("GET", "/apis") => {
                 return Ok(Response::json(
                     200,
-                    &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": []}),
+                    &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": [crate::rbac::group()]}),
                 ));
             }
             ("GET", "/api/v1") => {
@@ -383,6 +383,9 @@ impl Server {
                 ));
             }
             _ => {}
+        }
+        if let Some(r) = crate::rbac::handle(&self.etcd, admin, req, path).await {
+            return r;
         }
         let Some(rest) = path.strip_prefix("/api/v1/nodes") else {
             return Ok(status(

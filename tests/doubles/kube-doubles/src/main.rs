@@ -18,7 +18,9 @@ mod flags;
 mod http;
 mod kcfg;
 mod kubelet;
+mod pb;
 mod proxy;
+mod rbac;
 mod tlsio;
 
 use std::path::Path;

@@ -277,6 +277,53 @@ fn apiserver_on_real_etcd_and_kubelet_registration() {
     // Read access for another identity (kube-proxy) sees the same node, stored in etcd.
     let (ok, list) = curl(&ssl, &format!("{base}/api/v1/nodes"), Some("kube-proxy"));
     assert!(ok && list.contains("\"name\":\"n1\""), "{list}");
+    // With a real kubectl (when this machine has one): the commands the installer runs.
+    if let Some(k) = real_kubectl() {
+        let kc = d.path().join("kubectl.kubeconfig");
+        let kubectl = |args: &[&str]| {
+            let o = Command::new(&k)
+                .arg(format!("--kubeconfig={}", kc.display()))
+                .args(args)
+                .env("HOME", d.path())
+                .output()
+                .unwrap();
+            (
+                o.status.success(),
+                format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                ),
+            )
+        };
+        let (ok, out) = kubectl(&["get", "nodes"]);
+        assert!(ok && out.contains("n1") && out.contains("Ready"), "{out}");
+        let (ok, out) = kubectl(&[
+            "create",
+            "clusterrolebinding",
+            "kubernetes-crb",
+            "--clusterrole=system:kubelet-api-admin",
+            "--user=kubernetes",
+        ]);
+        assert!(ok, "{out}");
+        let (ok, out) = kubectl(&[
+            "get",
+            "clusterrolebinding",
+            "kubernetes-crb",
+            "-o",
+            "jsonpath={.subjects[0].name}",
+        ]);
+        assert!(ok && out == "kubernetes", "{out}");
+        let (ok, out) = kubectl(&[
+            "create",
+            "clusterrolebinding",
+            "kubernetes-crb",
+            "--clusterrole=system:kubelet-api-admin",
+            "--user=kubernetes",
+        ]);
+        assert!(!ok && out.contains("already exists"), "{out}");
+    }
+
     // kube-proxy may read but not delete nodes; admin may.
     let del = |who: &str| {
         let o = Command::new("curl")
@@ -304,4 +351,27 @@ fn apiserver_on_real_etcd_and_kubelet_registration() {
     };
     assert_eq!(del("kube-proxy"), "403");
     assert_eq!(del("admin"), "200");
+}
+
+/// An upstream kubectl on this machine (Google Cloud SDK ships them), if any.
+fn real_kubectl() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("EZ_TEST_KUBECTL") {
+        return Some(PathBuf::from(p));
+    }
+    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/google-cloud-sdk/bin")
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            Some((
+                e.file_name()
+                    .to_string_lossy()
+                    .strip_prefix("kubectl.1.")?
+                    .parse()
+                    .ok()?,
+                e.path(),
+            ))
+        })
+        .collect();
+    found.sort();
+    found.pop().map(|(_, p)| p)
 }
