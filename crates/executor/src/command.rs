@@ -27,7 +27,9 @@ pub struct Command {
     pub script: String,
     /// Variables exported before the script (`export K='v'; ...`).
     pub env: Vec<(String, String)>,
-    /// Bytes written to the command's stdin (then EOF).
+    /// Bytes written to the command's stdin (then EOF), before any output is read: keep
+    /// it well under the channel window (2 MiB) or a chatty command can stall until the
+    /// timeout. Use [`crate::HostHandle::put_file`] for data.
     pub stdin: Option<Vec<u8>>,
     /// Overall timeout; `None` uses the executor's `command_timeout`.
     pub timeout: Option<Duration>,

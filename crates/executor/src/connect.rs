@@ -55,6 +55,17 @@ fn tcp_connect(spec: &HostSpec, cfg: &ExecutorConfig) -> Result<TcpStream> {
 
 /// Connect, handshake, verify the host key and authenticate (no retries here).
 pub(crate) fn connect(spec: &HostSpec, cfg: &ExecutorConfig) -> Result<Conn> {
+    // libssh2 takes C strings: a NUL would be cut (or panic inside the bindings).
+    if [&spec.address, &spec.user]
+        .iter()
+        .any(|s| s.is_empty() || s.contains('\0'))
+    {
+        return Err(ExecError::Invalid {
+            host: spec.name.clone(),
+            what: "address or user".into(),
+            reason: "empty or contains a NUL byte".into(),
+        });
+    }
     let mut sess = Session::new()
         .map_err(|e| from_ssh(&spec.name, "ssh session setup", cfg.connect_timeout, &e))?;
     let (fd, bridge) = match &spec.jump {

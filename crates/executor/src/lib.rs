@@ -26,6 +26,11 @@
 //! * **Uploads** are skipped when the remote sha256 matches, streamed with constant memory
 //!   otherwise, and land atomically (temp file + `mv`).
 //! * **Errors** are [`ExecError`]: one line naming the host and the next step.
+//!
+//! Known limitation: commands run without a tty, so when a command times out or is
+//! cancelled the connection is dropped but the remote process is not signalled; it ends
+//! when it next writes output (SIGPIPE) or finishes. Long-running remote work should be
+//! idempotent or guarded (e.g. `timeout 600 ...`).
 
 mod auth;
 mod b64;
