@@ -29,8 +29,9 @@
 //!
 //! Known limitation: commands run without a tty, so when a command times out or is
 //! cancelled the connection is dropped but the remote process is not signalled; it ends
-//! when it next writes output (SIGPIPE) or finishes. Long-running remote work should be
-//! idempotent or guarded (e.g. `timeout 600 ...`).
+//! when it next writes output (SIGPIPE) or finishes (libssh2 refuses an RFC 4254 `signal`
+//! request on a channel that already runs a command: "Channel can not be reused").
+//! Long-running remote work should be idempotent or guarded (e.g. `timeout 600 ...`).
 
 mod auth;
 mod b64;
