@@ -265,37 +265,40 @@ impl Worker {
         };
         let mode = match probe(&mut ctx, &nopass) {
             Ok(o) if o.status == ExitStatus::Code(0) => nopass,
-            Ok(_) | Err(ExecError::BecomeFailed { .. }) => match password {
-                None => {
-                    return Err(ExecError::BecomeFailed {
-                        host: name,
-                        user: target,
-                        reason: "sudo requires a password".into(),
-                    });
-                }
-                Some(pw) => {
-                    let with = SudoMode::WithPassword {
-                        user: target.clone(),
-                        password: pw,
-                    };
-                    match probe(&mut ctx, &with) {
-                        Ok(o) if o.status == ExitStatus::Code(0) => with,
-                        Ok(o) => {
-                            return Err(ExecError::BecomeFailed {
-                                host: name,
-                                user: target,
-                                reason: crate::error::one_line(&o.stderr_str(), 200),
-                            });
-                        }
-                        Err(e) => return Err(e),
-                    }
-                }
-            },
-            Err(e) => {
+            Err(e) if !matches!(e, ExecError::BecomeFailed { .. }) => {
                 if e.poisons_session() {
                     self.conn = None;
                 }
                 return Err(e);
+            }
+            refused => {
+                let why = match refused {
+                    Ok(o) => crate::error::one_line(&o.stderr_str(), 200),
+                    Err(ExecError::BecomeFailed { reason, .. }) => reason,
+                    Err(e) => e.to_string(),
+                };
+                let Some(pw) = password else {
+                    return Err(ExecError::BecomeFailed {
+                        host: name,
+                        user: target,
+                        reason: format!("sudo requires a password (sudo -n: {why})"),
+                    });
+                };
+                let with = SudoMode::WithPassword {
+                    user: target.clone(),
+                    password: pw,
+                };
+                match probe(&mut ctx, &with) {
+                    Ok(o) if o.status == ExitStatus::Code(0) => with,
+                    Ok(o) => {
+                        return Err(ExecError::BecomeFailed {
+                            host: name,
+                            user: target,
+                            reason: crate::error::one_line(&o.stderr_str(), 200),
+                        });
+                    }
+                    Err(e) => return Err(e),
+                }
             }
         };
         if let Some(c) = self.conn.as_mut() {
