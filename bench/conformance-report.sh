@@ -25,7 +25,7 @@ times_ms() { # command... : "mean min" wall milliseconds over N runs
     all="$all $(( t1 - t0 ))"
   done
   echo "$all" | awk '{ s = 0; m = $1; for (i = 1; i <= NF; i++) { s += $i; if ($i < m) m = $i }
-                       printf "%.2f %.2f", s / NF / 1e6, m / 1e6 }'
+                       printf "%.2f %.2f\n", s / NF / 1e6, m / 1e6 }'
 }
 
 read -r REPORT REPORT_MIN < <(times_ms "$BIN" --json conformance report "$KIND/e2e.log" "$KIND/junit_01.xml")

@@ -87,14 +87,21 @@ pub fn build(
     rf: &ResultFiles,
     version_override: Option<KubeVersion>,
 ) -> Result<Report, ReportError> {
-    let junit = match &rf.junit {
-        Some(x) => Some(junit::parse(x).map_err(|source| ReportError::Junit {
+    // The two files are independent: parse them on two threads.
+    let (junit, log) = std::thread::scope(|sc| {
+        let log = sc.spawn(|| rf.e2e_log.as_deref().map(e2elog::scan));
+        let junit = rf.junit.as_deref().map(junit::parse);
+        // A panic in the scanner is a bug; re-raise it here rather than lose it.
+        let log = log.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (junit, log)
+    });
+    let junit = match junit {
+        Some(r) => Some(r.map_err(|source| ReportError::Junit {
             origin: rf.junit_origin.clone().unwrap_or_default(),
             source,
         })?),
         None => None,
     };
-    let log = rf.e2e_log.as_deref().map(e2elog::scan);
     Ok(assemble(rf, junit.as_ref(), log.as_ref(), version_override))
 }
 
