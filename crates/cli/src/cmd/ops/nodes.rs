@@ -243,12 +243,13 @@ pub async fn del_node(ctx: &Ctx, name: &str, ip: &str) -> anyhow::Result<u8> {
             r.tail()
         );
     }
-    let clean = n
-        .run(&clean_script(&cluster), t)
-        .await
-        .map_err(|e| anyhow::anyhow!(e))?;
-    if !clean.ok() {
-        eprintln!("ezctl: error: cleaning {ip} failed: {}", clean.tail());
+    let failed = match n.run(&clean_script(&cluster), t).await {
+        Ok(r) if r.ok() => None,
+        Ok(r) => Some(r.tail()),
+        Err(e) => Some(e),
+    };
+    if let Some(why) = failed {
+        eprintln!("ezctl: error: cleaning {ip} failed: {why}");
         eprintln!(
             "       {} was not changed; fix the cause and run `ezctl del-node {name} {ip}` again",
             hosts_path.display()
