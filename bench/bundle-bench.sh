@@ -37,6 +37,17 @@ curl_t=$(for _ in $(seq "$ROUNDS"); do
   echo "$(now) - $t0" | bc
 done | best)
 
+# The same work done with shell tools: curl, then sha256sum of every file, then tar -xzf of
+# every archive (what ezdown does besides the transfer), for context.
+shell_t=$(for _ in $(seq "$ROUNDS"); do
+  rm -rf "$work/curl"; mkdir -p "$work/curl/x"
+  t0=$(now)
+  sed "s|^|$mirror/|" "$work/mirror/urls.txt" | (cd "$work/curl" && xargs -P "$JOBS" -n 1 curl -sf -x '' -O)
+  (cd "$work/curl" && find . -maxdepth 1 -type f -print0 | xargs -0 -P "$JOBS" -n 4 sha256sum >/dev/null \
+    && for a in *.tar.gz *.tgz; do tar -xzf "$a" -C x; done)
+  echo "$(now) - $t0" | bc
+done | best)
+
 ez_t=$(for _ in $(seq "$ROUNDS"); do
   rm -rf "$work/base"
   "$B" fetch "$work/base" "$mirror" "$JOBS" | cut -d' ' -f1
@@ -53,5 +64,6 @@ rerun=$(for _ in $(seq "$ROUNDS"); do "$B" fetch "$work/base" "$mirror" "$JOBS";
 rerun_t=${rerun% *}; rerun_bytes=${rerun#* }
 
 printf 'fetch : curl -P%s %.3fs  ezdown %.3fs  ratio(curl/ezdown) = %.2f  (target >= 0.8)\n' "$JOBS" "$curl_t" "$ez_t" "$(echo "$curl_t / $ez_t" | bc -l)"
+printf 'fetch : curl+sha256sum+tar -xzf (same work) %.3fs  ratio(that/ezdown) = %.2f\n' "$shell_t" "$(echo "$shell_t / $ez_t" | bc -l)"
 printf 'verify: sha256sum %.3fs  ezdown --verify %.3fs  ratio(ezdown/sha256sum) = %.2f  (target <= 1.2)\n' "$sha_t" "$ver_t" "$(echo "$ver_t / $sha_t" | bc -l)"
 printf 'rerun : ezdown -D on a complete bundle %.3fs, %s bytes fetched, ratio(rerun/sha256sum) = %.2f\n' "$rerun_t" "$rerun_bytes" "$(echo "$rerun_t / $sha_t" | bc -l)"

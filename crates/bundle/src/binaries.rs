@@ -283,6 +283,7 @@ fn extract(
                 .map_err(|e| BundleError::io("write", &tmp, e))?;
             size += n as u64;
         }
+        crate::manifest::start_writeback(&out);
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))
             .map_err(|e| BundleError::io("chmod", &tmp, e))?;
         staged.push((name, tmp, Sha256(h.finalize().into()), size));

@@ -399,6 +399,7 @@ async fn try_once(
         .map_err(|e| BundleError::io("write", part, e))?;
     // Durability comes from one syncfs before the manifest is written (manifest.rs), not
     // from an fsync per file; a file lost in a crash fails its sha256 on the next run.
+    crate::manifest::start_writeback(out.get_ref());
     drop(out);
     if let Some(t) = total
         && got != t

@@ -148,6 +148,16 @@ pub fn sync_filesystem(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Starts writeback of a finished file without waiting for it (`sync_file_range(2)` with
+/// `SYNC_FILE_RANGE_WRITE`), so that the disk works while other transfers run and the
+/// [`sync_filesystem`] before the manifest has little left to wait for. Best effort.
+pub fn start_writeback(fd: &impl std::os::fd::AsRawFd) {
+    // SAFETY: the descriptor is open for the duration of the call; the call only schedules I/O.
+    unsafe {
+        libc::sync_file_range(fd.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+    }
+}
+
 /// Writes `data` to `tmp`, fsyncs, renames over `dest`.
 pub fn write_atomic(tmp: &Path, dest: &Path, data: &[u8]) -> Result<()> {
     use std::io::Write;
