@@ -27,6 +27,20 @@ pub enum PathState {
 /// States of paths on one host, by absolute path.
 pub type StateCache = HashMap<String, PathState>;
 
+/// On each host: `<sha256> <size> <mtime> <path>` of every file the engine placed, for the
+/// quick check. Losing it only costs hashing.
+pub const RECORD: &str = "/var/lib/kubeasz-rs/placed";
+
+/// The command that records `path` (just placed, with content `sha256`) in [`RECORD`].
+pub fn record_command(path: &str, sha256: &str) -> String {
+    let q = sh_quote(path);
+    format!(
+        "mkdir -p /var/lib/kubeasz-rs && sm=$(stat -c '%s %Y' {q}) && \\
+         {{ awk -v p={q} '{{ l = $0; sub(/^[^ ]+ [^ ]+ [^ ]+ /, \"\", l); if (l != p) print }}' {RECORD} 2>/dev/null; \\
+         echo \"{sha256} $sm \"{q}; }} > {RECORD}.tmp && mv {RECORD}.tmp {RECORD}"
+    )
+}
+
 /// Asks the host for the state of `paths` in one command.
 pub async fn fetch(remote: &dyn Remote, paths: &[String]) -> StateCache {
     let mut cache = StateCache::new();
@@ -34,9 +48,14 @@ pub async fn fetch(remote: &dyn Remote, paths: &[String]) -> StateCache {
         return cache;
     }
     let list: Vec<String> = paths.iter().map(|p| sh_quote(p)).collect();
+    // A file placed by the engine whose size and mtime still match its record is not hashed
+    // again (rsync's quick check); anything else is hashed.
     let script = format!(
-        "for f in {}; do if [ -d \"$f\" ]; then echo \"d $(stat -c %a \"$f\") - $f\"; \
-         elif [ -f \"$f\" ]; then echo \"f $(stat -c %a \"$f\") $(sha256sum \"$f\" | cut -d' ' -f1) $f\"; \
+        "rec={RECORD}; for f in {}; do if [ -d \"$f\" ]; then echo \"d $(stat -c %a \"$f\") - $f\"; \
+         elif [ -f \"$f\" ]; then st=$(stat -c '%a %s %Y' \"$f\"); sm=${{st#* }}; \
+         line=$(grep -F -- \" $sm $f\" \"$rec\" 2>/dev/null | tail -n 1); \
+         if [ -n \"$line\" ] && [ \"${{line#* }}\" = \"$sm $f\" ]; then sum=${{line%% *}}; \
+         else sum=$(sha256sum \"$f\" | cut -d' ' -f1); fi; echo \"f ${{st%% *}} $sum $f\"; \
          elif [ -e \"$f\" ] || [ -L \"$f\" ]; then echo \"o - - $f\"; else echo \"m - - $f\"; fi; done",
         list.join(" ")
     );
@@ -73,6 +92,46 @@ pub async fn fetch(remote: &dyn Remote, paths: &[String]) -> StateCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The record command keeps one line per path, replacing only that path's line (run
+    /// with a real shell against a temporary record).
+    #[test]
+    fn record_replaces_exactly_its_own_line() {
+        let d = tempfile::tempdir().unwrap();
+        let rec = d.path().join("placed");
+        let f1 = d.path().join("bridge");
+        let f2 = d.path().join("bridge-extra");
+        std::fs::write(&f1, b"one").unwrap();
+        std::fs::write(&f2, b"two").unwrap();
+        let cmd = |p: &std::path::Path, sum: &str| {
+            record_command(p.to_str().unwrap(), sum)
+                .replace(RECORD, rec.to_str().unwrap())
+                .replace("mkdir -p /var/lib/kubeasz-rs && ", "")
+        };
+        for (p, sum) in [(&f1, "aaa"), (&f2, "bbb"), (&f1, "ccc")] {
+            let st = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(cmd(p, sum))
+                .status()
+                .unwrap();
+            assert!(st.success());
+        }
+        let text = std::fs::read_to_string(&rec).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("bbb ") && l.ends_with("bridge-extra")),
+            "{text}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("ccc 3 ") && l.ends_with("/bridge")),
+            "{text}"
+        );
+    }
     use crate::remote::{BoxFut, CmdResult, Source};
 
     /// A double answering the prefetch script with canned lines: checks the parsing only.
