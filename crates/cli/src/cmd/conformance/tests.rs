@@ -142,3 +142,57 @@ fn submission_then_verify() {
         EXIT_UNREADABLE
     );
 }
+
+#[test]
+fn images_remap_and_write_repo_list() {
+    let tmp = TempDir::new("images");
+    let out = tmp.path().join("repo-list.yaml");
+    let out_s = out.display().to_string();
+    let args = [
+        "conformance",
+        "images",
+        "--version",
+        "v1.26.6",
+        "--local-registry",
+        "easzlab.io.local:5000",
+        "--write-repo-list",
+        &out_s,
+    ];
+    assert_eq!(exec(&args), 0);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        text.contains("promoterE2eRegistry: easzlab.io.local:5000/e2e-test-images"),
+        "{text}"
+    );
+    assert_eq!(
+        exec(&["conformance", "images", "--version", "v1.26"]),
+        EXIT_UNREADABLE
+    );
+}
+
+#[test]
+fn pipeline_stops_at_a_stage_not_yet_available_and_records_nothing() {
+    let tmp = TempDir::new("pipeline");
+    let base = tmp.path().display().to_string();
+    assert_eq!(
+        exec(&["--base", &base, "conformance", "--cluster", "c1"]),
+        1
+    );
+    assert!(
+        !tmp.path()
+            .join("clusters/c1/conformance/pipeline.json")
+            .exists()
+    );
+    assert_eq!(
+        exec(&[
+            "--base",
+            &base,
+            "conformance",
+            "--cluster",
+            "c1",
+            "--from",
+            "nope"
+        ]),
+        2
+    );
+}
