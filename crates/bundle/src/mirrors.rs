@@ -12,9 +12,10 @@
 
 /// The mirrors `-m cn` uses for docker.io images: the list kubeasz 3.7.0 writes into
 /// `/etc/docker/daemon.json` `registry-mirrors` (reference §1.3). Public, third-party, and
-/// **not verified from where this was written**; every blob pulled through them is still
-/// checked against the digest in the manifest, so a bad mirror can fail a pull but cannot
-/// change what lands in the bundle. kubeasz's file downloads have no China mirror with the
+/// **not verified from where this was written**. Every blob is checked against the manifest
+/// the mirror serves, so a mirror cannot corrupt an image; but for a pull *by tag* the mirror
+/// decides which manifest the tag means — pin `name@sha256:…` to be independent of it. The
+/// manifest digest used is recorded in the bundle manifest's `source`. kubeasz's file downloads have no China mirror with the
 /// upstream layout (aliyun's docker-ce mirror only carries docker), so `-m cn` changes no file
 /// source: use `--binary-mirror` for those.
 pub const CN_REGISTRY_MIRRORS: &[&str] = &[

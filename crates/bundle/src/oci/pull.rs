@@ -47,17 +47,23 @@ struct ImageManifest {
     layers: Vec<Descriptor>,
 }
 
-/// Registry endpoints to try for an image: for docker.io, docker.io itself (unless
-/// `mirror_only`) then each registry mirror; other registries are asked directly.
+/// Registry endpoints to try for an image: for docker.io, each configured registry mirror
+/// first (whoever sets `-m cn`/`--registry-mirror` usually cannot reach docker.io, and each
+/// unreachable endpoint costs the whole retry budget), then docker.io itself unless
+/// `mirror_only`; other registries are asked directly.
 pub fn endpoints(s: &Session, image: &ImageRef) -> Vec<String> {
     if !image.is_docker_hub() {
         return vec![api_base(&image.registry)];
     }
-    let mut out = Vec::new();
+    let mut out: Vec<String> = s
+        .sources
+        .registry_mirrors
+        .iter()
+        .map(|m| api_base(m))
+        .collect();
     if !s.sources.mirror_only {
         out.push(api_base("docker.io"));
     }
-    out.extend(s.sources.registry_mirrors.iter().map(|m| api_base(m)));
     out
 }
 

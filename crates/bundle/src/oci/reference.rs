@@ -41,7 +41,11 @@ impl ImageRef {
         };
         let (repo, tag) = match rest.rsplit_once(':') {
             Some((r, t)) if !t.contains('/') => (r.to_string(), t.to_string()),
-            _ => (rest.clone(), "latest".to_string()),
+            // A digest without a tag is named after the digest, not "latest".
+            _ => match digest.as_deref().and_then(|d| d.get(7..19)) {
+                Some(short) => (rest.clone(), format!("sha256-{short}")),
+                None => (rest.clone(), "latest".to_string()),
+            },
         };
         let repo = if registry == "docker.io" && !repo.contains('/') {
             format!("library/{repo}")
@@ -165,6 +169,9 @@ mod tests {
         let d = format!("sha256:{}", "a".repeat(64));
         let r = ImageRef::parse(&format!("quay.io/x/y@{d}")).unwrap();
         assert_eq!(r.reference(), d);
+        assert_eq!(r.tar_name(), "y_sha256-aaaaaaaaaaaa.tar");
+        let r = ImageRef::parse(&format!("quay.io/x/y:v1@{d}")).unwrap();
+        assert_eq!((r.tag.as_str(), r.reference()), ("v1", d.as_str()));
         assert_eq!(api_base("docker.io"), "https://registry-1.docker.io");
         assert_eq!(api_base("docker.1ms.run"), "https://docker.1ms.run");
     }
