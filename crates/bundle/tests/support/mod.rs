@@ -464,7 +464,7 @@ pub fn session(
     events: ez_bundle::events::Events,
 ) -> ez_bundle::session::Session {
     let fetch = ez_bundle::fetch::FetchConfig {
-        retries: 3,
+        retries: 5,
         backoff_base: Duration::from_millis(20),
         backoff_max: Duration::from_millis(200),
         retry_after_max: Duration::from_secs(3),
