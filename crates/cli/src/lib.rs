@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand};
 
 /// `ezctl`: cluster management, the kubeasz way, without Ansible.
 #[derive(Debug, Parser)]
-#[command(name = "ezctl", version, about = "kubeasz-rs cluster manager (kubeasz `ezctl`, without Ansible)")]
+#[command(
+    name = "ezctl",
+    version,
+    about = "kubeasz-rs cluster manager (kubeasz `ezctl`, without Ansible)"
+)]
 pub struct EzctlCli {
     #[command(flatten)]
     pub global: ctx::GlobalArgs,
