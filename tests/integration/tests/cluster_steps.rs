@@ -1,9 +1,10 @@
 //! `ezctl setup` 01–05 on a cluster with two masters and one worker (test-bed hosts 44–46):
 //! kube-lb on every host balances to both apiservers, both apiservers share the nodes through
 //! etcd, every node is Ready; a master's apiserver stopping does not cut the worker off (kube-lb
-//! fails over); a second run of 04/05 changes nothing.
+//! fails over); a second run of 04/05 changes nothing; `add-nodes` of a fourth host joins it
+//! behind both masters.
 //!
-//! Hosts 44–46 belong to this file.
+//! Hosts 44–47 belong to this file.
 
 mod cluster_common;
 mod support;
@@ -22,10 +23,11 @@ fn opts() -> RunOptions {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_masters_one_worker_through_kube_lb() {
     let tb = Testbed::new();
-    let _ = tb.down(&[44, 45, 46]);
-    let Some(hosts) = Testbed::require(&[44, 45, 46], Mode::Systemd) else {
+    let _ = tb.down(&[44, 45, 46, 47]);
+    let Some(mut hosts) = Testbed::require(&[44, 45, 46, 47], Mode::Systemd) else {
         return;
     };
+    let extra = hosts.pop().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let base = tmp.path();
     if cluster_common::make_k8s_bundle(base).is_none() {
@@ -125,5 +127,37 @@ async fn two_masters_one_worker_through_kube_lb() {
             assert_eq!(s.changed(), 0, "re-run of {step} changed something: {s:?}");
         }
     }
-    let _ = tb.down(&[44, 45, 46]);
+
+    // add-nodes of host 47: Ready, in the inventory, its kube-lb in front of both masters.
+    let ip = extra.ip.to_string();
+    assert_eq!(
+        ez_cli::cmd::ops::add_nodes_cmd(&ctx, "m", std::slice::from_ref(&ip))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(ready(base, "m", &name(&extra)), "True");
+    let inv = std::fs::read_to_string(dir.join("hosts")).unwrap();
+    assert!(inv.contains(&format!("[kube_node]\n{ip}\n")), "{inv}");
+    let conf = extra.ssh("cat /etc/kube-lb/conf/kube-lb.conf").unwrap();
+    let conf = String::from_utf8_lossy(&conf.stdout);
+    assert!(
+        hosts[..2]
+            .iter()
+            .all(|m| conf.contains(&format!("server {}:6443", m.ip))),
+        "{conf}"
+    );
+    // Every host's /etc/hosts now names the new node.
+    for h in &hosts {
+        let out = h
+            .ssh(&format!("grep -cx '{ip}    {}' /etc/hosts", name(&extra)))
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "1",
+            "{}",
+            h.name
+        );
+    }
+    let _ = tb.down(&[44, 45, 46, 47]);
 }

@@ -182,6 +182,12 @@ pub async fn del_node_cmd(ctx: &Ctx, cluster: &str, ip: &str) -> anyhow::Result<
     nodes::del_node(ctx, cluster, ip).await
 }
 
+/// `add-nodes <c> <ip>…`.
+pub async fn add_nodes_cmd(ctx: &Ctx, cluster: &str, ips: &[String]) -> anyhow::Result<u8> {
+    let nodes: Vec<(String, Vec<String>)> = ips.iter().map(|ip| (ip.clone(), Vec::new())).collect();
+    nodes::add_nodes(ctx, cluster, &nodes, false).await
+}
+
 #[cfg(test)]
 mod tests {
     use crate::{EzctlCli, EzctlCommand};
