@@ -27,6 +27,12 @@ pub struct ConformanceArgs {
     /// last stage that finished.
     #[arg(long)]
     pub from: Option<String>,
+    /// Pipeline: the host for the all-in-one control plane (default: this host).
+    #[arg(long)]
+    pub ip: Option<std::net::IpAddr>,
+    /// Pipeline: a worker node to add (repeatable; the suite needs two untainted nodes).
+    #[arg(long = "worker")]
+    pub workers: Vec<String>,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -50,7 +56,13 @@ pub async fn run(ctx: &Ctx, args: ConformanceArgs) -> anyhow::Result<u8> {
         Some(ConformanceCommand::Submission(a)) => Ok(submission::run(ctx, a)),
         Some(ConformanceCommand::Images(a)) => Ok(images::run(ctx, a)),
         Some(ConformanceCommand::Run(a)) => run::run(ctx, a).await,
-        None => pipeline::run(ctx, &args.cluster, args.from.as_deref()).await,
+        None => {
+            let hosts = pipeline::Hosts {
+                ip: args.ip,
+                workers: args.workers,
+            };
+            pipeline::run(ctx, &args.cluster, args.from.as_deref(), &hosts).await
+        }
     }
 }
 

@@ -2,8 +2,10 @@
 //! submission → verify, with the stages done recorded in
 //! `clusters/<cluster>/conformance/pipeline.json` so that a rerun resumes.
 //!
-//! Invariant: a stage is recorded only after it succeeded; stages that kubeasz-rs does not yet
-//! implement fail with "not yet available" instead of pretending.
+//! Invariant: a stage is recorded only after it succeeded. Every stage can be re-entered:
+//! `bundle` verifies an existing bundle instead of downloading it again, `start-aio` on an
+//! existing `default` cluster runs `setup default all` (which converges), `workers` adds only
+//! the workers not yet in the inventory.
 
 use super::fail;
 use crate::ctx::Ctx;
@@ -18,6 +20,15 @@ pub const STAGES: &[&str] = &[
     "submission",
     "verify",
 ];
+
+/// The hosts the pipeline installs on.
+#[derive(Debug, Clone, Default)]
+pub struct Hosts {
+    /// The all-in-one host (None: this host).
+    pub ip: Option<std::net::IpAddr>,
+    /// Workers to add after start-aio.
+    pub workers: Vec<String>,
+}
 
 #[derive(Debug, Default)]
 struct PipelineState {
@@ -65,25 +76,13 @@ pub fn remaining(done: &[String], from: Option<&str>) -> Vec<&'static str> {
     STAGES[start..].to_vec()
 }
 
-async fn stage(ctx: &Ctx, cluster: &str, dir: &Path, name: &str) -> Result<(), u8> {
+async fn stage(ctx: &Ctx, cluster: &str, dir: &Path, name: &str, hosts: &Hosts) -> Result<(), u8> {
     let results = dir.join("results");
     let sub_root = dir.join("submission");
     match name {
-        "bundle" | "start-aio" | "workers" => {
-            let manual = match name {
-                "bundle" => "./ezdown -D && ./ezdown -X conformance",
-                "start-aio" => "./ezctl start-aio",
-                _ => "./ezctl add-node <cluster> <worker-ip>   (two workers)",
-            };
-            Err(fail(
-                &format!("pipeline stage `{name}` is not yet available in kubeasz-rs"),
-                &format!(
-                    "do it by hand ({manual}), then resume: ezctl conformance --cluster {cluster} --from {}",
-                    next_of(name)
-                ),
-                1,
-            ))
-        }
+        "bundle" => stage_bundle(ctx).await,
+        "start-aio" => stage_start_aio(ctx, cluster, hosts).await,
+        "workers" => stage_workers(ctx, cluster, hosts).await,
         "run" => {
             let a = super::run::RunArgs {
                 cluster: cluster.to_string(),
@@ -161,12 +160,90 @@ async fn stage(ctx: &Ctx, cluster: &str, dir: &Path, name: &str) -> Result<(), u
     }
 }
 
-fn next_of(name: &str) -> &'static str {
-    let i = STAGES.iter().position(|s| *s == name).unwrap_or(0);
-    STAGES.get(i + 1).copied().unwrap_or("verify")
+/// A stage's outcome from a command's exit code or error.
+fn outcome(what: &str, r: anyhow::Result<u8>) -> Result<(), u8> {
+    match r {
+        Ok(0) => Ok(()),
+        Ok(c) => Err(c),
+        Err(e) => Err(fail(&format!("{what}: {e:#}"), "", 1)),
+    }
 }
 
-pub async fn run(ctx: &Ctx, cluster: &str, from: Option<&str>) -> anyhow::Result<u8> {
+/// The bundle: verified when present (nothing downloaded again), else `ezdown -D -X conformance`.
+async fn stage_bundle(ctx: &Ctx) -> Result<(), u8> {
+    use clap::Parser;
+    let base = ctx.base.to_string_lossy().to_string();
+    let argv: Vec<&str> = if ctx.base.join("manifest.json").is_file() {
+        vec!["ezdown", "--base", &base, "--verify"]
+    } else {
+        vec!["ezdown", "--base", &base, "-D", "-X", "conformance"]
+    };
+    eprintln!("    {}", argv.join(" "));
+    let cli = crate::ezdown::EzdownCli::parse_from(argv);
+    outcome("ezdown", crate::ezdown::run(cli).await)
+}
+
+/// start-aio, or, when `default` exists from an earlier attempt, `setup default all`.
+async fn stage_start_aio(ctx: &Ctx, cluster: &str, hosts: &Hosts) -> Result<(), u8> {
+    if cluster != "default" {
+        return Err(fail(
+            &format!("start-aio always makes the cluster `default`, not `{cluster}`"),
+            "run the pipeline with --cluster default, or install the cluster yourself and resume with --from run",
+            2,
+        ));
+    }
+    if ctx.cluster_dir("default").join("hosts").is_file() {
+        eprintln!("    clusters/default exists: ezctl setup default all");
+        let opts = ez_play::RunOptions {
+            forks: ctx.forks,
+            ..Default::default()
+        };
+        return outcome(
+            "setup default all",
+            crate::cmd::setup::setup(ctx, "default", "all", opts).await,
+        );
+    }
+    let a = crate::cmd::ops::StartAio {
+        ip: hosts.ip,
+        ssh_key: None,
+        extra: Vec::new(),
+    };
+    outcome("start-aio", crate::cmd::ops::start_aio(ctx, &a).await)
+}
+
+/// add-node for each `--worker` not yet in the inventory.
+async fn stage_workers(ctx: &Ctx, cluster: &str, hosts: &Hosts) -> Result<(), u8> {
+    if hosts.workers.is_empty() {
+        return Err(fail(
+            &"no --worker given: the conformance suite needs at least two untainted nodes",
+            "rerun with --worker <ip> (repeatable), e.g. ezctl conformance --worker 192.168.1.12",
+            2,
+        ));
+    }
+    let existing =
+        std::fs::read_to_string(ctx.cluster_dir(cluster).join("hosts")).unwrap_or_default();
+    for w in &hosts.workers {
+        if existing
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some(w.as_str()))
+        {
+            eprintln!("    {w} is already in the inventory");
+            continue;
+        }
+        outcome(
+            &format!("add-node {cluster} {w}"),
+            crate::cmd::ops::add_node_cmd(ctx, cluster, w).await,
+        )?;
+    }
+    Ok(())
+}
+
+pub async fn run(
+    ctx: &Ctx,
+    cluster: &str,
+    from: Option<&str>,
+    hosts: &Hosts,
+) -> anyhow::Result<u8> {
     if let Some(f) = from
         && !STAGES.contains(&f)
     {
@@ -190,7 +267,7 @@ pub async fn run(ctx: &Ctx, cluster: &str, from: Option<&str>) -> anyhow::Result
     }
     for name in todo {
         eprintln!("==> conformance stage {name}");
-        if let Err(code) = stage(ctx, cluster, &dir, name).await {
+        if let Err(code) = stage(ctx, cluster, &dir, name, hosts).await {
             eprintln!(
                 "stage {name} failed; fix it and rerun `ezctl conformance --cluster {cluster}` to resume here"
             );

@@ -170,19 +170,49 @@ fn images_remap_and_write_repo_list() {
     );
 }
 
+/// The pipeline records nothing when a stage fails, refuses a start-aio stage for another
+/// cluster than `default`, needs workers, and checks an existing bundle instead of
+/// downloading (no test here touches the network: an existing manifest is only verified).
 #[test]
-fn pipeline_stops_at_a_stage_not_yet_available_and_records_nothing() {
+fn pipeline_stages_fail_clearly_and_record_nothing() {
     let tmp = TempDir::new("pipeline");
     let base = tmp.path().display().to_string();
+    let state = tmp.path().join("clusters/c1/conformance/pipeline.json");
+    // start-aio always makes `default`
     assert_eq!(
+        exec(&[
+            "--base",
+            &base,
+            "conformance",
+            "--cluster",
+            "c1",
+            "--from",
+            "start-aio"
+        ]),
+        2
+    );
+    assert!(!state.exists());
+    // workers: none given
+    assert_eq!(
+        exec(&[
+            "--base",
+            &base,
+            "conformance",
+            "--cluster",
+            "c1",
+            "--from",
+            "workers"
+        ]),
+        2
+    );
+    assert!(!state.exists());
+    // bundle: a manifest that lists a missing file fails verification, locally
+    std::fs::write(tmp.path().join("manifest.json"), b"not a manifest").unwrap();
+    assert_ne!(
         exec(&["--base", &base, "conformance", "--cluster", "c1"]),
-        1
+        0
     );
-    assert!(
-        !tmp.path()
-            .join("clusters/c1/conformance/pipeline.json")
-            .exists()
-    );
+    assert!(!state.exists());
     assert_eq!(
         exec(&[
             "--base",
