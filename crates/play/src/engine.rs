@@ -135,30 +135,34 @@ pub async fn run_playbook(
                 entry.failed = hs.failed;
             }
         }
-        if let (Some(d), false) = (&opts.state_dir, opts.plan) {
-            let mut s = state
-                .lock()
-                .map_err(|_| PlayError::Other("state lock poisoned".into()))?;
-            s.status = if failed.is_empty() {
-                "running".into()
+        save_state(
+            &state,
+            opts,
+            if failed.is_empty() {
+                "running"
             } else {
-                "failed".into()
-            };
-            s.save(d)?;
-        }
+                "failed"
+            },
+        )?;
     }
-    if let (Some(d), false) = (&opts.state_dir, opts.plan) {
-        let mut s = state
-            .lock()
-            .map_err(|_| PlayError::Other("state lock poisoned".into()))?;
-        s.status = if failed.is_empty() {
-            "done".into()
-        } else {
-            "failed".into()
-        };
-        s.save(d)?;
-    }
+    save_state(
+        &state,
+        opts,
+        if failed.is_empty() { "done" } else { "failed" },
+    )?;
     Ok(summary)
+}
+
+/// Records the run's progress with `status` (nothing in plan mode or without a state dir).
+fn save_state(state: &Mutex<RunState>, opts: &RunOptions, status: &str) -> Result<(), PlayError> {
+    let (Some(dir), false) = (&opts.state_dir, opts.plan) else {
+        return Ok(());
+    };
+    let mut s = state
+        .lock()
+        .map_err(|_| PlayError::Other("state lock poisoned".into()))?;
+    s.status = status.to_string();
+    s.save(dir)
 }
 
 /// Hosts of the named groups, in inventory order, without duplicates, excluded groups,
