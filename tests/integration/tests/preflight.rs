@@ -7,25 +7,14 @@
 mod support;
 
 use ez_play::RunOptions;
-use ez_testbed::{Mode, Testbed};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn findings_name_host_and_check_and_stop_setup_until_overridden() {
-    let _ = Testbed::new().down(&[26, 27]);
-    let Some(hosts) = Testbed::require(&[26, 27], Mode::Systemd) else {
+    let Some(fx) = support::cluster::fixture(&[26, 27], "p", 1, &["01.prepare.yml"], &["prepare"])
+    else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let base = tmp.path();
-    if support::cluster::make_bundle(base).is_none() {
-        return;
-    }
-    let all: Vec<&_> = hosts.iter().collect();
-    support::cluster::make_cluster(base, "p", &all[..1], &all[..1], &all[1..]);
-    let pb = support::cluster::copy_playbooks(base, &["01.prepare.yml"], &["prepare"]);
-    // SAFETY of the env change: this test binary has a single test.
-    unsafe { std::env::set_var("EZ_PLAYBOOKS", &pb) };
-    let mut ctx = support::cluster::ctx(base);
+    let (hosts, base, mut ctx) = (&fx.hosts, fx.base(), fx.ctx.clone());
 
     // A clean pair of hosts passes (the test bed's machine-level gaps are skipped by ctx).
     let code = ez_cli::run_ezctl_with(
@@ -84,7 +73,7 @@ async fn findings_name_host_and_check_and_stop_setup_until_overridden() {
     .await
     .unwrap_err();
     assert!(format!("{err:#}").contains("preflight failed"), "{err:#}");
-    for h in &hosts {
+    for h in hosts {
         assert!(
             !h.root_path()
                 .join("etc/sysctl.d/95-k8s-sysctl.conf")

@@ -7,35 +7,26 @@
 mod support;
 
 use ez_play::RunOptions;
-use ez_testbed::{Mode, Testbed};
+use ez_testbed::Mode;
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn host_stopped_mid_run_then_rerun_resumes_and_converges() {
-    let _ = Testbed::new().down(&[24, 25]);
-    let Some(hosts) = Testbed::require(&[24, 25], Mode::Systemd) else {
-        return;
-    };
-    let tmp = tempfile::tempdir().unwrap();
-    let base = tmp.path();
-    if support::cluster::make_bundle(base).is_none() {
-        return;
-    }
-    let all: Vec<&_> = hosts.iter().collect();
-    support::cluster::make_cluster(base, "f", &all[..1], &all[..1], &all[1..]);
-    let pb = support::cluster::copy_playbooks(
-        base,
+    let Some(fx) = support::cluster::fixture(
+        &[24, 25],
+        "f",
+        1,
         &["01.prepare.yml", "03.runtime.yml"],
         &["prepare", "containerd"],
-    );
-    // SAFETY of the env change: this test binary has a single test.
-    unsafe { std::env::set_var("EZ_PLAYBOOKS", &pb) };
-    let ctx = support::cluster::ctx(base);
+    ) else {
+        return;
+    };
+    let (hosts, base, ctx) = (&fx.hosts, fx.base(), &fx.ctx);
     let opts = RunOptions {
         forks: 30,
         ..Default::default()
     };
-    let first = ez_cli::cmd::setup::setup_summaries(&ctx, "f", "01", opts.clone())
+    let first = ez_cli::cmd::setup::setup_summaries(ctx, "f", "01", opts.clone())
         .await
         .unwrap();
     assert!(first[0].failures().is_empty(), "{:?}", first[0].failures());
@@ -52,7 +43,7 @@ async fn host_stopped_mid_run_then_rerun_resumes_and_converges() {
         }
         victim.stop().unwrap();
     });
-    let run = ez_cli::cmd::setup::setup_summaries(&ctx, "f", "03", opts.clone())
+    let run = ez_cli::cmd::setup::setup_summaries(ctx, "f", "03", opts.clone())
         .await
         .unwrap();
     killer.join().unwrap();
@@ -79,7 +70,7 @@ async fn host_stopped_mid_run_then_rerun_resumes_and_converges() {
 
     // Back up: the same command resumes and converges.
     hosts[1].start(Mode::Systemd).unwrap();
-    let rerun = ez_cli::cmd::setup::setup_summaries(&ctx, "f", "03", opts.clone())
+    let rerun = ez_cli::cmd::setup::setup_summaries(ctx, "f", "03", opts.clone())
         .await
         .unwrap();
     let s = &rerun[0];
@@ -102,7 +93,7 @@ async fn host_stopped_mid_run_then_rerun_resumes_and_converges() {
         String::from_utf8_lossy(&out.stderr)
     );
     // and a third run has nothing left to do
-    let again = ez_cli::cmd::setup::setup_summaries(&ctx, "f", "03", opts)
+    let again = ez_cli::cmd::setup::setup_summaries(ctx, "f", "03", opts)
         .await
         .unwrap();
     assert_eq!(again[0].changed(), 0, "{:?}", again[0]);

@@ -8,7 +8,6 @@
 mod support;
 
 use ez_play::RunOptions;
-use ez_testbed::{Mode, Testbed};
 use std::process::Command;
 
 fn opts() -> RunOptions {
@@ -21,33 +20,23 @@ fn opts() -> RunOptions {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn prepare_etcd_runtime_converge_and_stay_converged() {
     // Fresh hosts: whatever an earlier run left on them is dropped with their overlay.
-    let _ = Testbed::new().down(&[21, 22, 23]);
-    let Some(hosts) = Testbed::require(&[21, 22, 23], Mode::Systemd) else {
+    let Some(fx) = support::cluster::fixture(
+        &[21, 22, 23],
+        "t",
+        3,
+        &["01.prepare.yml", "02.etcd.yml", "03.runtime.yml"],
+        &["prepare", "etcd", "containerd"],
+    ) else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let base = tmp.path();
-    if support::cluster::make_bundle(base).is_none() {
-        return;
-    }
+    let (hosts, base, ctx) = (&fx.hosts, fx.base(), &fx.ctx);
     let Some(image) = support::cluster::make_image_tar(base) else {
         return;
     };
-    let all: Vec<&_> = hosts.iter().collect();
-    support::cluster::make_cluster(base, "t", &all, &all[..1], &all[1..]);
-    let ctx = support::cluster::ctx(base);
-    // The steps under test, isolated from playbooks of later steps.
-    let pb = support::cluster::copy_playbooks(
-        base,
-        &["01.prepare.yml", "02.etcd.yml", "03.runtime.yml"],
-        &["prepare", "etcd", "containerd"],
-    );
-    // SAFETY of the env change: this test binary has a single test.
-    unsafe { std::env::set_var("EZ_PLAYBOOKS", &pb) };
 
     // First run of 01..03: everything is new.
     for step in ["01", "02", "03"] {
-        let sums = ez_cli::cmd::setup::setup_summaries(&ctx, "t", step, opts())
+        let sums = ez_cli::cmd::setup::setup_summaries(ctx, "t", step, opts())
             .await
             .unwrap();
         for s in &sums {
@@ -102,7 +91,7 @@ async fn prepare_etcd_runtime_converge_and_stay_converged() {
     );
 
     // containerd answers on the nodes, with runc from the bundle.
-    for h in &hosts {
+    for h in hosts {
         let out = h.ssh("/opt/kube/bin/containerd-bin/ctr --address /run/containerd/containerd.sock version && /opt/kube/bin/containerd-bin/runc --version").unwrap();
         assert!(
             out.status.success(),
@@ -118,7 +107,7 @@ async fn prepare_etcd_runtime_converge_and_stay_converged() {
     }
 
     // The bundle's image was imported by step 03: a container runs from it with runc.
-    for h in &hosts {
+    for h in hosts {
         let cmd = format!(
             "/opt/kube/bin/containerd-bin/ctr --address /run/containerd/containerd.sock -n k8s.io run --rm {image} hello /bin/busybox echo hello from a container on $(hostname)"
         );
@@ -134,7 +123,7 @@ async fn prepare_etcd_runtime_converge_and_stay_converged() {
 
     // A second run changes nothing, and --plan on the converged cluster has nothing to do.
     for step in ["01", "02", "03"] {
-        for s in ez_cli::cmd::setup::setup_summaries(&ctx, "t", step, opts())
+        for s in ez_cli::cmd::setup::setup_summaries(ctx, "t", step, opts())
             .await
             .unwrap()
         {
@@ -146,7 +135,7 @@ async fn prepare_etcd_runtime_converge_and_stay_converged() {
             plan: true,
             ..opts()
         };
-        for s in ez_cli::cmd::setup::setup_summaries(&ctx, "t", step, plan)
+        for s in ez_cli::cmd::setup::setup_summaries(ctx, "t", step, plan)
             .await
             .unwrap()
         {

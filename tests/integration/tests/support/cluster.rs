@@ -171,3 +171,40 @@ pub fn copy_playbooks(base: &Path, playbooks: &[&str], roles: &[&str]) -> PathBu
     }
     dst
 }
+
+/// Fresh test-bed hosts with a test bundle and a cluster on them.
+pub struct Fixture {
+    pub hosts: Vec<Host>,
+    pub tmp: tempfile::TempDir,
+    pub ctx: ez_cli::ctx::Ctx,
+}
+
+impl Fixture {
+    pub fn base(&self) -> &Path {
+        self.tmp.path()
+    }
+}
+
+/// Hosts `indices` brought up fresh (their overlays dropped first), a bundle, cluster `name`
+/// with the first `etcd_n` hosts in etcd, the first host as master and the others as nodes,
+/// and only `playbooks`/`roles` visible to ezctl (EZ_PLAYBOOKS: one such test per binary).
+/// None when the test bed or the Debian packages are missing outside CI.
+pub fn fixture(
+    indices: &[u32],
+    name: &str,
+    etcd_n: usize,
+    playbooks: &[&str],
+    roles: &[&str],
+) -> Option<Fixture> {
+    let _ = Testbed::new().down(indices);
+    let hosts = Testbed::require(indices, ez_testbed::Mode::Systemd)?;
+    let tmp = tempfile::tempdir().unwrap();
+    make_bundle(tmp.path())?;
+    let all: Vec<&Host> = hosts.iter().collect();
+    make_cluster(tmp.path(), name, &all[..etcd_n], &all[..1], &all[1..]);
+    let pb = copy_playbooks(tmp.path(), playbooks, roles);
+    // SAFETY of the env change: each test binary using a fixture has a single test.
+    unsafe { std::env::set_var("EZ_PLAYBOOKS", &pb) };
+    let ctx = ctx(tmp.path());
+    Some(Fixture { hosts, tmp, ctx })
+}
