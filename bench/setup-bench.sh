@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# bench/setup-bench.sh [SIZES]   (default: "1 10 30"; root; uses test-bed hosts 31..60)
+# bench/setup-bench.sh [SIZES]   (default: "1 10 30"; root; uses test-bed hosts 31..(30+N):
+# run it alone, those hosts overlap the integration tests' ranges)
 #
 # `ezctl setup <c> 01..03` on N fresh test-bed hosts with a bundle of real Debian binaries,
 # then the idempotent re-run. Prints, per N:
@@ -54,7 +55,7 @@ printf '%-4s %9s %9s %9s %9s %9s %10s %10s\n' N first transfer rest scp rerun "o
 declare -A REST
 for n in $sizes; do
   first_idx=31; last_idx=$((30 + n))
-  "$TB/down.sh" "$first_idx-60" >/dev/null 2>&1 || true
+  "$TB/down.sh" "$first_idx-$last_idx" >/dev/null 2>&1 || true
   "$TB/up.sh" --mode systemd "$first_idx-$last_idx" >/dev/null
   ips=(); for i in $(seq $first_idx $last_idx); do ips+=("10.250.0.$((10 + i))"); done
   etcd=("${ips[@]:0:$(( n >= 3 ? 3 : 1 ))}")
