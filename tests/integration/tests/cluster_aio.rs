@@ -4,7 +4,8 @@
 //! (and refused without one), both nodes Ready through the API; adding an existing node is
 //! refused (rc 2); add-node to a stopped host leaves cluster and inventory as they were; a
 //! failed add-node leaves the inventory and a re-run converges; del-node then add-node of
-//! the same host works.
+//! the same host works; `--ask-pass` authorizes the deploy key with a password (a wrong one
+//! is refused).
 //!
 //! Hosts 41–43 belong to this file.
 
@@ -123,6 +124,9 @@ async fn start_aio_then_add_and_delete_nodes() {
     );
     assert_eq!(std::fs::read_to_string(&hosts_file).unwrap(), before);
 
+    let ak = h3.root_path().join("root/.ssh");
+    std::fs::rename(ak.join("authorized_keys.off"), ak.join("authorized_keys")).unwrap();
+
     // A stopped host: nothing changes, neither the inventory nor the cluster.
     h3.stop().unwrap();
     assert_eq!(
@@ -230,5 +234,38 @@ async fn start_aio_then_add_and_delete_nodes() {
             assert_eq!(s.changed(), 0, "re-run of {step} changed something: {s:?}");
         }
     }
+
+    // --ask-pass: host 43 lets root in with a password only; add-node installs the deploy
+    // key with it, then runs with the key.
+    h3.start(Mode::Systemd).unwrap();
+    let out = h3
+        .ssh("echo root:ez-test-pass | chpasswd && printf 'PermitRootLogin yes\nPasswordAuthentication yes\n' > /etc/ssh/sshd_config.d/00-ez-test.conf && systemctl reload ssh && mv /root/.ssh/authorized_keys /root/.ssh/authorized_keys.off")
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ip3 = h3.ip.to_string();
+    assert_eq!(
+        ops::add_node_cmd(&ctx, "default", &ip3).await.unwrap(),
+        1,
+        "the key is not authorized yet"
+    );
+    assert_eq!(
+        ops::add_node_with_password(&ctx, "default", &ip3, "wrong")
+            .await
+            .ok(),
+        None,
+        "a wrong password was accepted"
+    );
+    assert_eq!(
+        ops::add_node_with_password(&ctx, "default", &ip3, "ez-test-pass")
+            .await
+            .unwrap(),
+        0
+    );
+    let n3 = format!("k8s-{}", ip3.replace('.', "-"));
+    assert_eq!(ready(base, "default", &n3), "True");
     let _ = tb.down(&[41, 42, 43]);
 }

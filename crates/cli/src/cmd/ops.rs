@@ -12,7 +12,7 @@ use ez_inventory::templates::{self, AioWishes};
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-pub use keys::default_key;
+pub use keys::{Password, default_key};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum OpsCommand {
@@ -62,7 +62,7 @@ pub async fn run(ctx: &Ctx, cmd: OpsCommand) -> anyhow::Result<u8> {
             ip,
             vars,
             ask_pass,
-        } => nodes::add_nodes(ctx, &cluster, &[(ip, vars)], ask_pass).await,
+        } => nodes::add_nodes(ctx, &cluster, &[(ip, vars)], &ask(ask_pass)).await,
         OpsCommand::AddNodes {
             cluster,
             ips,
@@ -70,7 +70,7 @@ pub async fn run(ctx: &Ctx, cmd: OpsCommand) -> anyhow::Result<u8> {
         } => {
             let nodes: Vec<(String, Vec<String>)> =
                 ips.into_iter().map(|ip| (ip, Vec::new())).collect();
-            nodes::add_nodes(ctx, &cluster, &nodes, ask_pass).await
+            nodes::add_nodes(ctx, &cluster, &nodes, &ask(ask_pass)).await
         }
         OpsCommand::DelNode { cluster, ip } => nodes::del_node(ctx, &cluster, &ip).await,
     }
@@ -172,9 +172,36 @@ pub async fn start_aio(ctx: &Ctx, a: &StartAio) -> anyhow::Result<u8> {
     super::setup::setup(&ctx, name, "all", opts).await
 }
 
+fn ask(flag: bool) -> Password {
+    if flag { Password::Ask } else { Password::None }
+}
+
+/// `add-node <c> <ip>` logging in with `password` first to authorize the deploy key
+/// (what `--ask-pass` does with a prompted password).
+pub async fn add_node_with_password(
+    ctx: &Ctx,
+    cluster: &str,
+    ip: &str,
+    password: &str,
+) -> anyhow::Result<u8> {
+    nodes::add_nodes(
+        ctx,
+        cluster,
+        &[(ip.to_string(), Vec::new())],
+        &Password::Given(password.to_string()),
+    )
+    .await
+}
+
 /// `add-node <c> <ip>` without host vars (for tests and callers that build no command line).
 pub async fn add_node_cmd(ctx: &Ctx, cluster: &str, ip: &str) -> anyhow::Result<u8> {
-    nodes::add_nodes(ctx, cluster, &[(ip.to_string(), Vec::new())], false).await
+    nodes::add_nodes(
+        ctx,
+        cluster,
+        &[(ip.to_string(), Vec::new())],
+        &Password::None,
+    )
+    .await
 }
 
 /// `del-node <c> <ip>`.
@@ -185,7 +212,7 @@ pub async fn del_node_cmd(ctx: &Ctx, cluster: &str, ip: &str) -> anyhow::Result<
 /// `add-nodes <c> <ip>…`.
 pub async fn add_nodes_cmd(ctx: &Ctx, cluster: &str, ips: &[String]) -> anyhow::Result<u8> {
     let nodes: Vec<(String, Vec<String>)> = ips.iter().map(|ip| (ip.clone(), Vec::new())).collect();
-    nodes::add_nodes(ctx, cluster, &nodes, false).await
+    nodes::add_nodes(ctx, cluster, &nodes, &Password::None).await
 }
 
 #[cfg(test)]

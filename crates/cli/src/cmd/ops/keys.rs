@@ -54,8 +54,19 @@ pub fn authorize_locally(key: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How add-node gets a login password to install the deploy key with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Password {
+    /// Key authentication only.
+    None,
+    /// `--ask-pass`: `$EZ_SSH_PASS`, else asked on the terminal.
+    Ask,
+    /// Given by the caller (library use, tests).
+    Given(String),
+}
+
 /// The login password for `--ask-pass`: `$EZ_SSH_PASS`, else asked on the terminal (no echo).
-fn password(ip: &str) -> anyhow::Result<String> {
+fn ask_password(ip: &str) -> anyhow::Result<String> {
     if let Ok(p) = std::env::var("EZ_SSH_PASS") {
         return Ok(p);
     }
@@ -78,6 +89,7 @@ pub async fn install_key_with_password(
     ctx: &Ctx,
     cluster: &Cluster,
     ip: &str,
+    how: &Password,
 ) -> anyhow::Result<()> {
     let host = cluster
         .host(ip)
@@ -94,7 +106,10 @@ pub async fn install_key_with_password(
     let mut vars = host.vars.clone();
     vars.remove("ansible_ssh_private_key_file");
     let mut spec = HostSpec::from_ansible_vars(ip, &vars).map_err(|e| anyhow::anyhow!("{e}"))?;
-    spec.password = Some(password(ip)?);
+    spec.password = Some(match how {
+        Password::Given(p) => p.clone(),
+        _ => ask_password(ip)?,
+    });
     let exec = crate::deploy::connect::executor_for(
         &Ctx {
             accept_new_host_keys: true,

@@ -39,7 +39,7 @@ pub async fn add_nodes(
     ctx: &Ctx,
     name: &str,
     nodes: &[(String, Vec<String>)],
-    ask_pass: bool,
+    password: &super::keys::Password,
 ) -> anyhow::Result<u8> {
     let dir = ctx.cluster_dir(name);
     let cluster = deploy::load_cluster(&dir, name)?;
@@ -106,9 +106,9 @@ pub async fn add_nodes(
     };
     let _lock = ClusterLock::acquire(&dir, name, &format!("ezctl add-node {name}"))?;
     let ips: Vec<String> = nodes.iter().map(|(ip, _)| ip.clone()).collect();
-    if ask_pass {
+    if *password != super::keys::Password::None {
         for ip in &ips {
-            super::keys::install_key_with_password(ctx, &new_cluster, ip).await?;
+            super::keys::install_key_with_password(ctx, &new_cluster, ip, password).await?;
         }
     }
     // kubeasz runs ansible with host_key_checking=False; we record an unknown key of a new
