@@ -9,7 +9,7 @@ use crate::ctx::Ctx;
 use crate::deploy::{self, connect};
 use anyhow::bail;
 use ez_inventory::Cluster;
-use ez_play::{Event, RunOptions, Summary, TaskStatus};
+use ez_play::{Event, RunOptions, Summary};
 use std::sync::Arc;
 
 /// One playbook run: its file stem, tags (empty: all tasks) and host limit (empty: all).
@@ -63,8 +63,9 @@ pub async fn run_steps(
         None => bail!("no host to run on"),
     };
     let inv = Arc::new(deploy::play_inventory(cluster, &ctx.base, &deploy_ip));
-    let json = ctx.json;
-    let sink: Arc<dyn Fn(Event) + Send + Sync> = Arc::new(move |e| print_event(&e, json));
+    let display = Arc::new(crate::cmd::setup_display::Display::new(ctx.json));
+    let shown = display.clone();
+    let sink: Arc<dyn Fn(Event) + Send + Sync> = Arc::new(move |e| shown.event(&e));
     let mut out = Vec::new();
     for s in steps {
         let opts = RunOptions {
@@ -83,18 +84,10 @@ pub async fn run_steps(
             sink.clone(),
         )
         .await?;
-        if !json {
-            println!(
-                "--- {}: {} task(s) changed{}",
-                s.stem,
-                summary.changed(),
-                if s.tags.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (tags {})", s.tags.join(","))
-                }
-            );
+        if !s.tags.is_empty() && !ctx.json {
+            println!("(step {} with tags {})", s.stem, s.tags.join(","));
         }
+        display.summary(&summary);
         let failed = !summary.failures().is_empty();
         out.push(summary);
         if failed {
@@ -112,41 +105,4 @@ pub fn first_failure(sums: &[Summary]) -> Option<(String, String)> {
             .first()
             .map(|(h, m)| (h.to_string(), m.to_string()))
     })
-}
-
-fn print_event(e: &Event, json: bool) {
-    if json {
-        if let Ok(line) = serde_json::to_string(e) {
-            println!("{line}");
-        }
-        return;
-    }
-    match e {
-        Event::PlayStarted {
-            playbook,
-            roles,
-            hosts,
-            ..
-        } => println!(
-            "==> {playbook}: {} on {} host(s)",
-            roles.join(", "),
-            hosts.len()
-        ),
-        Event::Task {
-            host,
-            role,
-            task,
-            status: TaskStatus::Changed,
-            detail,
-        } => println!("  [{host}] {role}: {task}: changed ({detail})"),
-        Event::Task {
-            host,
-            role,
-            task,
-            status: TaskStatus::Failed,
-            detail,
-        } => println!("  [{host}] {role}: {task}: FAILED: {detail}"),
-        Event::Note { host, task, note } => println!("  [{host}] {task}: note: {note}"),
-        _ => {}
-    }
 }
