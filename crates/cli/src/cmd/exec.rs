@@ -20,7 +20,7 @@ use crate::ctx::Ctx;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ExecCommand {
-    /// Run a shell command on hosts in parallel: `ezctl exec <cluster> --hosts a,b -- <command...>`.
+    /// Run a shell command on a cluster's hosts in parallel: `ezctl exec <cluster> [--limit etcd] -- <command...>`.
     Exec(ExecArgs),
 }
 
@@ -29,10 +29,11 @@ pub enum ExecCommand {
 pub struct ExecArgs {
     /// Cluster name (its `clusters/<name>/known_hosts` is the cluster-local known_hosts file).
     pub cluster: String,
-    /// Hosts to run on, comma-separated (`ip`, `name` or `user@ip:port`).
-    #[arg(long, value_delimiter = ',', required = true)]
+    /// Hosts to run on, comma-separated (`ip`, `name` or `user@ip:port`); default: every host
+    /// of the cluster's inventory, with its ssh settings.
+    #[arg(long, value_delimiter = ',')]
     pub hosts: Vec<String>,
-    /// Only these of the hosts (comma-separated).
+    /// Only these of the hosts (comma-separated; with the inventory, group names work too).
     #[arg(long, value_delimiter = ',')]
     pub limit: Vec<String>,
     /// Login user (default root).
@@ -121,6 +122,33 @@ pub fn host_specs(a: &ExecArgs) -> anyhow::Result<Vec<HostSpec>> {
     Ok(out)
 }
 
+/// The hosts of `clusters/<cluster>/hosts` with their inventory ssh settings (`ansible_*`),
+/// `--limit` matching host names, addresses or group names.
+pub fn inventory_specs(ctx: &Ctx, a: &ExecArgs) -> anyhow::Result<Vec<HostSpec>> {
+    let cluster = crate::deploy::load_cluster(&ctx.cluster_dir(&a.cluster), &a.cluster)?;
+    let mut out = Vec::new();
+    for h in &cluster.hosts {
+        let addr = h.addr.to_string();
+        let wanted = a.limit.is_empty()
+            || a.limit
+                .iter()
+                .any(|l| *l == h.name || *l == addr || h.in_group(l));
+        if wanted {
+            out.push(
+                HostSpec::from_ansible_vars(&addr, &h.vars).map_err(|e| anyhow::anyhow!("{e}"))?,
+            );
+        }
+    }
+    if out.is_empty() {
+        anyhow::bail!(
+            "no host of cluster {} matches --limit {:?}",
+            a.cluster,
+            a.limit
+        );
+    }
+    Ok(out)
+}
+
 /// Prints complete lines with a host prefix; keeps partial lines until the next chunk.
 struct LinePrinter {
     prefix_out: String,
@@ -177,7 +205,11 @@ fn emit(kind: StreamKind, prefix: &str, line: &[u8]) {
 
 pub async fn run(ctx: &Ctx, cmd: ExecCommand) -> anyhow::Result<u8> {
     let ExecCommand::Exec(args) = cmd;
-    let specs = host_specs(&args)?;
+    let specs = if args.hosts.is_empty() {
+        inventory_specs(ctx, &args)?
+    } else {
+        host_specs(&args)?
+    };
     let script = args.command.join(" ");
     let cfg = ExecutorConfig {
         forks: ctx.forks,
