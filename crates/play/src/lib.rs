@@ -5,6 +5,7 @@
 //! it over an inventory through [`remote::Remote`] connections, recording state for resume.
 
 pub mod apply;
+pub mod cluster;
 pub mod engine;
 pub mod error;
 pub mod event;

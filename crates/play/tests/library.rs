@@ -1,7 +1,6 @@
 //! The repository's `playbooks/` load, and every template renders for a realistic host.
 
-use ez_play::{Inventory, Library, Vars};
-use serde_json::json;
+use ez_play::{Inventory, Library};
 use std::path::Path;
 
 fn playbooks_dir() -> std::path::PathBuf {
@@ -36,34 +35,7 @@ fn sample_inventory() -> Inventory {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, b"x").unwrap();
     }
-    let mut inv = Inventory::default();
-    for g in &cluster.inventory.groups {
-        inv.groups.insert(
-            g.name.clone(),
-            cluster
-                .group(&g.name)
-                .iter()
-                .map(|h| h.name.clone())
-                .collect(),
-        );
-    }
-    let mut vars: Vars = cluster.values().into_iter().collect();
-    vars.extend(ez_play::facts::bundle_vars(bundle.path()));
-    vars.insert("base_dir".into(), json!("/etc/kubeasz"));
-    vars.insert("cluster_dir".into(), json!(dir.to_string_lossy()));
-    vars.insert("deploy_ip".into(), json!("192.168.1.100"));
-    let names: serde_json::Map<String, serde_json::Value> = cluster
-        .k8s_hosts()
-        .iter()
-        .map(|h| (h.addr.to_string(), json!(h.node_name)))
-        .collect();
-    vars.insert("node_names".into(), serde_json::Value::Object(names));
-    for h in &cluster.hosts {
-        inv.host_vars
-            .insert(h.name.clone(), cluster.host_values(h).into_iter().collect());
-    }
-    inv.vars = vars;
-    inv
+    ez_play::cluster::inventory_from_cluster(&cluster, bundle.path(), "192.168.1.100")
 }
 
 #[test]

@@ -26,20 +26,9 @@ pub const CLUSTER_NETWORKS: &[&str] = &[
 ];
 pub const CONTAINER_RUNTIMES: &[&str] = &["containerd", "docker"];
 
-/// `[all:vars]` keys the playbooks need (Ansible runs with `error_on_undefined_vars`).
-pub const REQUIRED_VARS: &[&str] = &[
-    "CONTAINER_RUNTIME",
-    "CLUSTER_NETWORK",
-    "PROXY_MODE",
-    "SERVICE_CIDR",
-    "CLUSTER_CIDR",
-    "NODE_PORT_RANGE",
-    "CLUSTER_DNS_DOMAIN",
-    "bin_dir",
-    "base_dir",
-    "cluster_dir",
-    "ca_dir",
-];
+/// `[all:vars]` keys the playbooks need (Ansible runs with `error_on_undefined_vars`): every
+/// inventory key but `SECURE_PORT`, which has a default.
+pub const REQUIRED_VARS: &[&str] = crate::config::INVENTORY_KEYS.split_at(1).1;
 
 static RFC1123_LABEL: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$").ok());

@@ -98,18 +98,9 @@ pub fn make_k8s_bundle(base: &Path) -> Option<()> {
     Some(())
 }
 
-/// A context as `ezctl --base <base> --yes` builds it.
+/// A context as `ezctl --base <base> --yes` builds it (the same as the setup tests').
 pub fn ctx(base: &Path) -> ez_cli::ctx::Ctx {
-    ez_cli::ctx::Ctx {
-        base: base.to_path_buf(),
-        forks: 30,
-        accept_new_host_keys: false,
-        json: false,
-        yes: true,
-        // The test bed's machine has cgroup v1 and no loadable kernel modules (see
-        // tests/integration/tests/support/cluster.rs).
-        skip_preflight: vec!["cgroup-v2".into(), "modules".into()],
-    }
+    crate::support::cluster::ctx(base)
 }
 
 /// Runs the real kubectl on this machine with the cluster's admin kubeconfig.

@@ -1,0 +1,46 @@
+//! The engine's view of a kubeasz cluster: the one place the cluster model (ez-inventory)
+//! becomes the groups, per-host values and cluster values the playbooks are rendered with.
+
+use crate::vars::{Inventory, Vars};
+use ez_inventory::Cluster;
+use serde_json::{Value as Json, json};
+use std::path::Path;
+
+/// The engine's view of a cluster: groups of host names, per-host values and cluster values
+/// (config.yml, derived values, facts of the bundle in `base`).
+pub fn inventory_from_cluster(cluster: &Cluster, base: &Path, deploy_ip: &str) -> Inventory {
+    let mut inv = Inventory::default();
+    for g in &cluster.inventory.groups {
+        inv.groups.insert(
+            g.name.clone(),
+            cluster
+                .group(&g.name)
+                .iter()
+                .map(|h| h.name.clone())
+                .collect(),
+        );
+    }
+    let mut vars: Vars = cluster.values().into_iter().collect();
+    vars.extend(crate::facts::bundle_vars(base));
+    vars.insert("base_dir".into(), json!(base.to_string_lossy()));
+    vars.insert("cluster_dir".into(), json!(cluster.dir.to_string_lossy()));
+    vars.insert("deploy_ip".into(), json!(deploy_ip));
+    let names: serde_json::Map<String, Json> = cluster
+        .k8s_hosts()
+        .iter()
+        .map(|h| (h.addr.to_string(), json!(h.node_name)))
+        .collect();
+    vars.insert("node_names".into(), Json::Object(names));
+    vars.entry("DOCKER_IO_MIRRORS")
+        .or_insert_with(|| json!(["https://docker.1ms.run", "https://docker.m.daocloud.io"]));
+    for h in &cluster.hosts {
+        let mut hv: Vars = cluster.host_values(h).into_iter().collect();
+        // keep only what differs from the cluster values: smaller contexts, same result
+        hv.retain(|k, v| vars.get(k) != Some(v));
+        hv.insert("base_dir".into(), json!(base.to_string_lossy()));
+        hv.insert("cluster_dir".into(), json!(cluster.dir.to_string_lossy()));
+        inv.host_vars.insert(h.name.clone(), hv);
+    }
+    inv.vars = vars;
+    inv
+}
