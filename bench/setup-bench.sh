@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# bench/setup-bench.sh [SIZES]   (default: "1 10 30"; root; uses test-bed hosts 31..(30+N):
-# run it alone, those hosts overlap the integration tests' ranges)
+# bench/setup-bench.sh [SIZES]   (default: "1 10 30"; root; uses test-bed hosts
+# TB_FIRST..(TB_FIRST+N-1), TB_FIRST default 31: run it alone, those hosts overlap the
+# integration tests' ranges; TB_KEEP_UP=1 leaves the last size's hosts and bundle up)
 #
 # `ezctl setup <c> 01..03` on N fresh test-bed hosts with a bundle of real Debian binaries,
 # then the idempotent re-run. Prints, per N:
@@ -21,7 +22,7 @@ cargo build --release -q -p ez-cli
 EZ=$root/target/release/ezctl
 TB=$root/tests/testbed
 work=$(mktemp -d /var/tmp/ez-setup-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+[ "${TB_KEEP_UP:-0}" = 1 ] || trap 'rm -rf "$work"' EXIT
 
 # The bundle: real binaries from Debian packages, in kubeasz's layout.
 base=$work/base
@@ -54,7 +55,7 @@ print(wall, tx, by)
 printf '%-4s %9s %9s %9s %9s %9s %10s %10s\n' N first transfer rest scp rerun "ours MB/s" "scp MB/s"
 declare -A REST
 for n in $sizes; do
-  first_idx=31; last_idx=$((30 + n))
+  first_idx=${TB_FIRST:-31}; last_idx=$((first_idx + n - 1))
   "$TB/down.sh" "$first_idx-$last_idx" >/dev/null 2>&1 || true
   "$TB/up.sh" --mode systemd "$first_idx-$last_idx" >/dev/null
   ips=(); for i in $(seq $first_idx $last_idx); do ips+=("10.250.0.$((10 + i))"); done
@@ -105,8 +106,9 @@ for n in $sizes; do
     printf "%-4s %8.1fs %8.1fs %8.1fs %8.1fs %8.1fs %10.1f %10.1f\n", n, f/1000, t/1000, r/1000, s/1000, rr/1000,
       (t>0? b/1048576/(t/1000) : 0), (s>0? sb/1048576/(s/1000) : 0) }'
   awk -v rr="$rerun" -v f="$first" 'BEGIN{ printf "     rerun/first = %.3f (target <= 0.10)\n", rr/f }'
-  "$TB/down.sh" "$first_idx-$last_idx" >/dev/null 2>&1 || true
+  [ "${TB_KEEP_UP:-0}" = 1 ] || "$TB/down.sh" "$first_idx-$last_idx" >/dev/null 2>&1 || true
 done
+[ "${TB_KEEP_UP:-0}" != 1 ] || echo "kept: hosts and $work"
 one=${REST[1]:-}
 if [ -n "$one" ]; then
   for n in $sizes; do

@@ -5,7 +5,7 @@
 //! reports nothing changed, and plan mode reports exactly what a run would change.
 
 use crate::model::*;
-use crate::prefetch::PathState;
+use crate::prefetch::{PathState, record_command, unit_key};
 use crate::remote::{CmdResult, Remote, Source, sh_quote};
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -57,11 +57,17 @@ fn parse_mode(mode: &str) -> Result<u32, String> {
         .map_err(|_| format!("mode `{mode}` is not an octal number like 0644"))
 }
 
-/// Remote sha256 and octal mode of a file, or None when it does not exist.
+/// Remote sha256 and octal mode of a file, or None when it does not exist. Answered from
+/// the role's prefetched states when they know the path.
 async fn remote_file_state(
     ctx: &ApplyCtx<'_>,
     path: &str,
 ) -> Result<Option<(String, u32)>, String> {
+    match ctx.cache.get(path) {
+        Some(PathState::File { sha256, mode }) => return Ok(Some((sha256.clone(), *mode))),
+        Some(PathState::Missing) => return Ok(None),
+        _ => {}
+    }
     let q = sh_quote(path);
     let r = run(
         ctx,
@@ -109,11 +115,16 @@ async fn place(
                     .parent()
                     .map(|p| p.to_string_lossy().to_string())
                     .unwrap_or_else(|| "/".into());
-                run_ok(ctx, &format!("mkdir -p {}", sh_quote(&parent)), QUICK).await?;
+                if !matches!(ctx.cache.get(&parent), Some(PathState::Dir { .. })) {
+                    run_ok(ctx, &format!("mkdir -p {}", sh_quote(&parent)), QUICK).await?;
+                }
                 let t0 = std::time::Instant::now();
                 let sent = ctx.remote.put(src, dest, mode).await;
                 *ctx.transfer_time += t0.elapsed();
                 *ctx.transferred += sent?;
+                // The quick-check record: a re-run's prefetch trusts this sum while the
+                // file's size and mtime stay as they are now.
+                run_ok(ctx, &record_command(dest, local_sha), QUICK).await?;
                 ctx.cache.insert(
                     dest.to_string(),
                     PathState::File {
@@ -136,18 +147,6 @@ fn sha_bytes(b: &[u8]) -> String {
     hex::encode(Sha256::digest(b))
 }
 
-fn sha_file(path: &Path) -> Result<String, String> {
-    let mut f = std::fs::File::open(path).map_err(|e| {
-        format!(
-            "{}: {e} (is the bundle complete? run `ezdown --verify`)",
-            path.display()
-        )
-    })?;
-    let mut h = Sha256::new();
-    std::io::copy(&mut f, &mut h).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(hex::encode(h.finalize()))
-}
-
 /// Reads a remote text file; empty when absent.
 async fn read_remote(ctx: &ApplyCtx<'_>, path: &str) -> Result<String, String> {
     let q = sh_quote(path);
@@ -162,6 +161,9 @@ pub async fn apply(action: &Action, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, S
         Action::Dir(a) => {
             let mode = parse_mode(&a.mode)?;
             let q = sh_quote(&a.path);
+            if ctx.cache.get(&a.path) == Some(&PathState::Dir { mode }) {
+                return Ok(Outcome::Ok);
+            }
             let r = run(
                 ctx,
                 &format!("stat -c %a {q} 2>/dev/null && [ -d {q} ]"),
@@ -173,12 +175,13 @@ pub async fn apply(action: &Action, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, S
             }
             if !ctx.plan {
                 run_ok(ctx, &format!("mkdir -p {q} && chmod {mode:o} {q}"), QUICK).await?;
+                ctx.cache.insert(a.path.clone(), PathState::Dir { mode });
             }
             Ok(Outcome::Changed(format!("{} directory", a.path)))
         }
         Action::Copy(a) => {
             let path = Path::new(&a.src);
-            let sha = sha_file(path)?;
+            let sha = crate::localsum::sha256(path).await?;
             let out = place(ctx, Source::File(path), &sha, &a.dest, &a.mode).await?;
             if let (Some(owner), Outcome::Changed(_), false) = (&a.owner, &out, ctx.plan) {
                 run_ok(
@@ -226,6 +229,8 @@ pub async fn apply(action: &Action, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, S
                     Outcome::Skipped("check".into())
                 });
             }
+            // A command may change any file: what was prefetched is no longer known.
+            ctx.cache.clear();
             run_ok(ctx, &a.cmd, Duration::from_secs(a.timeout)).await?;
             Ok(if a.changes {
                 Outcome::Changed(format!("ran: {}", a.cmd))
@@ -367,17 +372,26 @@ pub async fn apply(action: &Action, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, S
 
 async fn systemd(a: &SystemdArgs, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, String> {
     let unit = sh_quote(&a.name);
-    let r = run(
-        ctx,
-        &format!(
-            "systemctl is-enabled {unit} 2>/dev/null; systemctl is-active {unit} 2>/dev/null; true"
-        ),
-        QUICK,
-    )
-    .await?;
-    let mut lines = r.stdout.lines();
-    let enabled = lines.next().unwrap_or("") == "enabled";
-    let active = lines.next().unwrap_or("") == "active";
+    let key = unit_key(&a.name);
+    // The prefetched state holds only while nothing earlier in the role changed the host.
+    let (enabled, active) = match ctx.cache.get(&key) {
+        Some(PathState::Unit { enabled, active }) if !ctx.role_changed => (*enabled, *active),
+        _ => {
+            let r = run(
+                ctx,
+                &format!(
+                    "systemctl is-enabled {unit} 2>/dev/null; systemctl is-active {unit} 2>/dev/null; true"
+                ),
+                QUICK,
+            )
+            .await?;
+            let mut lines = r.stdout.lines();
+            (
+                lines.next().unwrap_or("") == "enabled",
+                lines.next().unwrap_or("") == "active",
+            )
+        }
+    };
     let mut ops: Vec<String> = Vec::new();
     if ctx.role_changed {
         ops.push("systemctl daemon-reload".into());
@@ -413,6 +427,7 @@ async fn systemd(a: &SystemdArgs, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, Str
         .collect::<Vec<_>>()
         .join("; ");
     if !ctx.plan {
+        ctx.cache.remove(&key);
         let r = run(ctx, &ops.join(" && "), Duration::from_secs(180)).await?;
         if !r.ok() {
             let journal = run(

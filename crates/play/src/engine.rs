@@ -50,6 +50,9 @@ pub async fn run_playbook(
         .get(stem)
         .ok_or_else(|| PlayError::Other(format!("no playbook `{stem}` in {}", lib.dir.display())))?
         .clone();
+    if let Some(d) = &opts.state_dir {
+        crate::localsum::load(d);
+    }
     let state = Arc::new(Mutex::new(match (&opts.state_dir, opts.plan) {
         (Some(d), false) => RunState::load_for_resume(d, stem),
         _ => RunState {
@@ -150,6 +153,9 @@ pub async fn run_playbook(
         opts,
         if failed.is_empty() { "done" } else { "failed" },
     )?;
+    if let Some(d) = &opts.state_dir {
+        crate::localsum::persist(d);
+    }
     Ok(summary)
 }
 
@@ -252,8 +258,8 @@ async fn run_host_tasks(
         };
         let role_key = format!("{pi}/{role_name}");
         let mut role_changed = changed_roles.contains(&role_key);
-        let paths = managed_paths(lib, role_name, &base_ctx, opts);
-        let mut cache = crate::prefetch::fetch(remote, &paths).await;
+        let (paths, units) = managed_paths(lib, role_name, &base_ctx, opts);
+        let mut cache = crate::prefetch::fetch(remote, &paths, &units, !opts.plan).await;
         for (ti, task) in role.tasks.iter().enumerate() {
             if !selected(task, opts) {
                 continue;
@@ -443,18 +449,19 @@ async fn run_task(
 }
 
 /// Paths the role's tasks will manage on this host (destinations of file tasks and
-/// directories), for one prefetch round trip. Tasks that fail to render are left out: they
+/// directories) and the systemd units they handle, for one prefetch round trip. Tasks that fail to render are left out: they
 /// report their own error when they run.
 fn managed_paths(
     lib: &Library,
     role: &str,
     base_ctx: &tera::Context,
     opts: &RunOptions,
-) -> Vec<String> {
+) -> (Vec<String>, Vec<String>) {
     let Some(role) = lib.roles.get(role) else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
     let mut out = Vec::new();
+    let mut units = Vec::new();
     for task in role.tasks.iter().filter(|t| selected(t, opts)) {
         let Ok(items) = loop_items(task, base_ctx) else {
             continue;
@@ -481,6 +488,12 @@ fn managed_paths(
                 Ok(Action::Content(a)) => a.dest,
                 Ok(Action::Sysctl(a)) => a.file,
                 Ok(Action::Modprobe(a)) => format!("/etc/modules-load.d/{}", a.file),
+                Ok(Action::Systemd(a)) => {
+                    if !units.contains(&a.name) {
+                        units.push(a.name);
+                    }
+                    continue;
+                }
                 _ => continue,
             };
             if !out.contains(&path) {
@@ -488,5 +501,5 @@ fn managed_paths(
             }
         }
     }
-    out
+    (out, units)
 }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod event;
 pub mod facts;
 pub mod load;
+pub mod localsum;
 pub mod model;
 pub mod prefetch;
 pub mod remote;

@@ -9,7 +9,7 @@ use crate::remote::{Remote, sh_quote};
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// What a path was on the host.
+/// What a path (or, under a [`unit_key`], a systemd unit) was on the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PathState {
     Missing,
@@ -20,15 +20,25 @@ pub enum PathState {
     Dir {
         mode: u32,
     },
-    /// Something else (a socket, a symlink to nowhere): never trusted, always re-checked.
+    /// Something else (a socket, a device): never trusted, always re-checked.
     Other,
+    /// A systemd unit's `is-enabled` / `is-active` answers.
+    Unit {
+        enabled: bool,
+        active: bool,
+    },
 }
 
-/// States of paths on one host, by absolute path.
+/// States on one host: paths by absolute path, units by [`unit_key`].
 pub type StateCache = HashMap<String, PathState>;
 
-/// On each host: `<sha256> <size> <mtime> <path>` of every file the engine placed, for the
-/// quick check. Losing it only costs hashing.
+/// The cache key of a systemd unit (paths are absolute, so they never collide with it).
+pub fn unit_key(unit: &str) -> String {
+    format!("systemd:{unit}")
+}
+
+/// On each host: `<sha256> <size> <mtime> <path>` of files whose content was hashed (or
+/// placed) by the engine, for the quick check. Losing it only costs hashing.
 pub const RECORD: &str = "/var/lib/kubeasz-rs/placed";
 
 /// The command that records `path` (just placed, with content `sha256`) in [`RECORD`].
@@ -41,49 +51,107 @@ pub fn record_command(path: &str, sha256: &str) -> String {
     )
 }
 
-/// Asks the host for the state of `paths` in one command.
-pub async fn fetch(remote: &dyn Remote, paths: &[String]) -> StateCache {
-    let mut cache = StateCache::new();
-    if paths.is_empty() {
-        return cache;
-    }
+/// Classifies `stat -L -c '%F|%a|%s|%Y|%n'` lines against the record: `d`, `f` (sum from a
+/// matching record), `o`, or `h mode size mtime path` (to be hashed).
+const CLASSIFY: &str = r#"BEGIN { while ((getline l < rec) > 0) { n = split(l, a, " "); if (n < 4) continue;
+  k = substr(l, length(a[1]) + 2); sum[k] = a[1] } }
+{ path = $5; for (i = 6; i <= NF; i++) path = path "|" $i
+  if ($1 == "directory") print "d", $2, "-", path
+  else if ($1 ~ /^regular/) { k = $3 " " $4 " " path; if (k in sum) print "f", $2, sum[k], path; else print "h", $2, $3, $4, path }
+  else print "o", "-", "-", path }"#;
+
+/// The one command that reports `paths` and `units` (see [`fetch`]).
+pub fn script(paths: &[String], units: &[String], record: bool) -> String {
     let list: Vec<String> = paths.iter().map(|p| sh_quote(p)).collect();
-    // A file placed by the engine whose size and mtime still match its record is not hashed
-    // again (rsync's quick check); anything else is hashed.
-    let script = format!(
-        "rec={RECORD}; for f in {}; do if [ -d \"$f\" ]; then echo \"d $(stat -c %a \"$f\") - $f\"; \
-         elif [ -f \"$f\" ]; then st=$(stat -c '%a %s %Y' \"$f\"); sm=${{st#* }}; \
-         line=$(grep -F -- \" $sm $f\" \"$rec\" 2>/dev/null | tail -n 1); \
-         if [ -n \"$line\" ] && [ \"${{line#* }}\" = \"$sm $f\" ]; then sum=${{line%% *}}; \
-         else sum=$(sha256sum \"$f\" | cut -d' ' -f1); fi; echo \"f ${{st%% *}} $sum $f\"; \
-         elif [ -e \"$f\" ] || [ -L \"$f\" ]; then echo \"o - - $f\"; else echo \"m - - $f\"; fi; done",
-        list.join(" ")
-    );
-    let Ok(out) = remote.run(&script, Duration::from_secs(120)).await else {
-        return cache;
+    let remember = if record {
+        "[ $((now - mtime)) -ge 2 ] && { mkdir -p /var/lib/kubeasz-rs; echo \"$sum $size $mtime $path\" >> \"$rec\"; }; "
+    } else {
+        ""
     };
-    if !out.ok() {
+    let mut s = format!("rec={RECORD}; now=$(date +%s); ");
+    if !list.is_empty() {
+        s += &format!(
+            "out=$(stat -L -c '%F|%a|%s|%Y|%n' -- {} 2>/dev/null | awk -F'|' -v rec=\"$rec\" '{}'); \
+             printf '%s\\n' \"$out\" | grep -v '^h ' | grep -v '^$'; \
+             printf '%s\\n' \"$out\" | grep '^h ' | while read -r _ mode size mtime path; do \
+             sum=$(sha256sum \"$path\" | cut -d' ' -f1); echo \"f $mode $sum $path\"; {remember}done; ",
+            list.join(" "),
+            CLASSIFY.replace('\'', r"'\''"),
+        );
+    }
+    for u in units {
+        let q = sh_quote(u);
+        s += &format!(
+            "echo \"u $(systemctl is-enabled {q} 2>/dev/null | head -n 1 || true) $(systemctl is-active {q} 2>/dev/null | head -n 1 || true) {u}\"; "
+        );
+    }
+    s + "echo end"
+}
+
+/// Asks the host for the state of `paths` and `units` in one command. A file whose size and
+/// mtime match its record is not hashed again (rsync's quick check). With `record`, a file
+/// that had to be hashed gets a record line, so the next run does not hash it again; only
+/// files whose mtime is at least two seconds old are recorded (a write within the same
+/// second could keep size and mtime). Without `record` (plan mode) nothing is written.
+/// An asked path the host does not report is missing; when the answer is incomplete (no
+/// `end` line) nothing is cached.
+pub async fn fetch(
+    remote: &dyn Remote,
+    paths: &[String],
+    units: &[String],
+    record: bool,
+) -> StateCache {
+    if paths.is_empty() && units.is_empty() {
+        return StateCache::new();
+    }
+    let Ok(out) = remote
+        .run(&script(paths, units, record), Duration::from_secs(120))
+        .await
+    else {
+        return StateCache::new();
+    };
+    parse(&out.stdout, paths, units)
+}
+
+/// Reads the answer of [`script`].
+pub fn parse(stdout: &str, paths: &[String], units: &[String]) -> StateCache {
+    let mut cache = StateCache::new();
+    if stdout.lines().last() != Some("end") {
         return cache;
     }
-    for line in out.stdout.lines() {
+    for p in paths {
+        cache.insert(p.clone(), PathState::Missing);
+    }
+    for line in stdout.lines() {
         let mut parts = line.splitn(4, ' ');
-        let (Some(kind), Some(mode), Some(sum), Some(path)) =
+        let (Some(kind), Some(a), Some(b), Some(name)) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             continue;
         };
-        let mode = u32::from_str_radix(mode, 8).ok();
+        if kind == "u" {
+            if units.iter().any(|u| u == name) {
+                cache.insert(
+                    unit_key(name),
+                    PathState::Unit {
+                        enabled: a == "enabled",
+                        active: b == "active",
+                    },
+                );
+            }
+            continue;
+        }
+        let mode = u32::from_str_radix(a, 8).ok();
         let state = match (kind, mode) {
-            ("m", _) => PathState::Missing,
             ("d", Some(mode)) => PathState::Dir { mode },
-            ("f", Some(mode)) if sum.len() == 64 => PathState::File {
-                sha256: sum.to_string(),
+            ("f", Some(mode)) if b.len() == 64 => PathState::File {
+                sha256: b.to_string(),
                 mode,
             },
             _ => PathState::Other,
         };
-        if paths.iter().any(|p| p == path) {
-            cache.insert(path.to_string(), state);
+        if paths.iter().any(|p| p == name) {
+            cache.insert(name.to_string(), state);
         }
     }
     cache
@@ -132,54 +200,93 @@ mod tests {
             "{text}"
         );
     }
-    use crate::remote::{BoxFut, CmdResult, Source};
-
-    /// A double answering the prefetch script with canned lines: checks the parsing only.
-    struct Canned(String);
-    impl Remote for Canned {
-        fn host(&self) -> &str {
-            "h"
+    /// The whole script run by a real shell on real files: kinds, the quick check against
+    /// the record, hashing what has no record (and recording it), missing paths, units.
+    #[test]
+    fn script_reports_states_and_records_hashed_files() {
+        let d = tempfile::tempdir().unwrap();
+        let rec = d.path().join("placed");
+        let old = d.path().join("old file");
+        let fresh = d.path().join("fresh");
+        let recorded = d.path().join("recorded");
+        std::fs::write(&old, b"old").unwrap();
+        std::fs::write(&fresh, b"fresh").unwrap();
+        std::fs::write(&recorded, b"whatever").unwrap();
+        // an old mtime for `old file` and `recorded` (so the record may be written)
+        for f in [&old, &recorded] {
+            let st = std::process::Command::new("touch")
+                .args(["-d", "2020-01-01 00:00:00"])
+                .arg(f)
+                .status()
+                .unwrap();
+            assert!(st.success());
         }
-        fn run<'a>(&'a self, _cmd: &'a str, _t: Duration) -> BoxFut<'a, Result<CmdResult, String>> {
-            Box::pin(async move {
-                Ok(CmdResult {
-                    status: 0,
-                    stdout: self.0.clone(),
-                    stderr: String::new(),
-                })
-            })
-        }
-        fn put<'a>(
-            &'a self,
-            _s: Source<'a>,
-            _d: &'a str,
-            _m: u32,
-        ) -> BoxFut<'a, Result<u64, String>> {
-            Box::pin(async { Ok(0) })
-        }
-    }
-
-    #[tokio::test]
-    async fn parses_every_kind_and_ignores_paths_not_asked_for() {
-        let sum = "a".repeat(64);
-        let r = Canned(format!(
-            "d 755 - /opt/kube/bin\nf 644 {sum} /etc/a b.conf\nm - - /etc/x\no - - /run/sock\nf 644 {sum} /not/asked\n"
-        ));
-        let paths: Vec<String> = ["/opt/kube/bin", "/etc/a b.conf", "/etc/x", "/run/sock"]
+        let md = std::fs::metadata(&recorded).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        let fake = "e".repeat(64);
+        std::fs::write(
+            &rec,
+            format!(
+                "{fake} {} {} {}\n",
+                md.size(),
+                md.mtime(),
+                recorded.display()
+            ),
+        )
+        .unwrap();
+        let paths: Vec<String> = [&old, &fresh, &recorded]
             .iter()
-            .map(|s| s.to_string())
+            .map(|p| p.display().to_string())
+            .chain([
+                d.path().display().to_string(),
+                d.path().join("absent").display().to_string(),
+            ])
             .collect();
-        let c = fetch(&r, &paths).await;
-        assert_eq!(c["/opt/kube/bin"], PathState::Dir { mode: 0o755 });
+        let units = vec!["no-such-unit-kubeasz-rs.service".to_string()];
+        let script = script(&paths, &units, true)
+            .replace(RECORD, rec.to_str().unwrap())
+            .replace("mkdir -p /var/lib/kubeasz-rs; ", "");
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let c = parse(&stdout, &paths, &units);
+        let sum = |b: &[u8]| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b));
         assert_eq!(
-            c["/etc/a b.conf"],
+            c[&paths[0]],
             PathState::File {
-                sha256: sum.clone(),
+                sha256: sum(b"old"),
                 mode: 0o644
+            },
+            "{stdout}"
+        );
+        assert!(
+            matches!(&c[&paths[1]], PathState::File { sha256, .. } if *sha256 == sum(b"fresh"))
+        );
+        // the record's sum is trusted while size and mtime match (quick check)
+        assert!(matches!(&c[&paths[2]], PathState::File { sha256, .. } if *sha256 == fake));
+        assert!(matches!(c[&paths[3]], PathState::Dir { .. }));
+        assert_eq!(c[&paths[4]], PathState::Missing);
+        assert_eq!(
+            c[&unit_key(&units[0])],
+            PathState::Unit {
+                enabled: false,
+                active: false
             }
         );
+        // `old file` was hashed and recorded; `fresh` (written just now) was not
+        let text = std::fs::read_to_string(&rec).unwrap();
+        assert!(text.contains(&format!("{} 3 ", sum(b"old"))), "{text}");
+        assert!(!text.contains(&sum(b"fresh")), "{text}");
+    }
+
+    #[test]
+    fn an_incomplete_answer_caches_nothing() {
+        let paths = vec!["/etc/x".to_string()];
+        assert!(parse("d 755 - /etc/x\n", &paths, &[]).is_empty());
+        let c = parse("end\n", &paths, &[]);
         assert_eq!(c["/etc/x"], PathState::Missing);
-        assert_eq!(c["/run/sock"], PathState::Other);
-        assert!(!c.contains_key("/not/asked"));
     }
 }

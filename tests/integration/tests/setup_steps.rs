@@ -131,6 +131,9 @@ async fn prepare_etcd_runtime_converge_and_stay_converged() {
             assert_eq!(s.changed(), 0, "re-run of {step} changed something: {s:?}");
             assert_eq!(s.transferred(), 0, "re-run of {step} transferred bytes");
         }
+        if step == "03" {
+            quick_check_record_is_true_and_never_hides_an_edit(ctx, &hosts[0]).await;
+        }
         let plan = RunOptions {
             plan: true,
             ..opts()
@@ -146,4 +149,52 @@ async fn prepare_etcd_runtime_converge_and_stay_converged() {
             );
         }
     }
+}
+
+/// The re-run's quick check (`/var/lib/kubeasz-rs/placed`): every line holds the true
+/// sha256 of the file as it is now, and an edit that keeps the size is still seen (its mtime
+/// moved) and undone by the next run.
+async fn quick_check_record_is_true_and_never_hides_an_edit(
+    ctx: &ez_cli::ctx::Ctx,
+    h: &ez_testbed::Host,
+) {
+    let rec = h.ssh("cat /var/lib/kubeasz-rs/placed").unwrap();
+    let text = String::from_utf8_lossy(&rec.stdout).to_string();
+    assert!(
+        text.contains("/opt/kube/bin/containerd-bin/containerd\n"),
+        "no record of the placed containerd binary: {text}"
+    );
+    for line in text.lines() {
+        let mut parts = line.splitn(4, ' ');
+        let (sum, size, mtime, path) = (
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+        );
+        let now = h
+            .ssh(&format!("stat -c '%s %Y' {path}; sha256sum {path}"))
+            .unwrap();
+        let now = String::from_utf8_lossy(&now.stdout).to_string();
+        if now.starts_with(&format!("{size} {mtime}\n")) {
+            assert!(
+                now.contains(sum),
+                "record of {path} says {sum}, the file is {now}"
+            );
+        }
+    }
+    // Same size, new content (and mtime): the next run must put it back.
+    let edit = h
+        .ssh("sleep 1; sed -i 's/timeout: 10/timeout: 99/' /etc/crictl.yaml && grep -c 'timeout: 99' /etc/crictl.yaml")
+        .unwrap();
+    assert!(edit.status.success(), "edit failed");
+    let sums = ez_cli::cmd::setup::setup_summaries(ctx, "t", "03", opts())
+        .await
+        .unwrap();
+    assert!(
+        sums.iter().map(|s| s.changed()).sum::<usize>() >= 1,
+        "the edited /etc/crictl.yaml was not seen: {sums:?}"
+    );
+    let back = h.ssh("grep -c 'timeout: 10' /etc/crictl.yaml").unwrap();
+    assert!(back.status.success(), "crictl.yaml not restored");
 }
