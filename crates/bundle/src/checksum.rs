@@ -352,4 +352,26 @@ mod tests {
     fn builtin_table_loads() {
         ChecksumTable::builtin().unwrap();
     }
+
+    /// The table's keys are exactly the catalog's URLs for the default versions (a change of
+    /// URL layout or version would silently bypass the table otherwise), for both arches.
+    #[test]
+    fn builtin_table_covers_the_default_catalog() {
+        use crate::catalog::{Arch, binaries};
+        let t = ChecksumTable::builtin().unwrap();
+        let mut matched = 0;
+        for arch in [Arch::Amd64, Arch::Arm64] {
+            let arts = binaries(&ez_inventory::VersionTable::default(), arch).unwrap();
+            let covered: Vec<&str> = arts
+                .iter()
+                .filter(|a| t.get(&a.url).is_some())
+                .map(|a| a.id.as_str())
+                .collect();
+            matched += covered.len();
+            for id in ["kubelet", "kubectl", "containerd", "cni-plugins", "crictl"] {
+                assert!(covered.contains(&id), "{arch:?}: {id} not in the table");
+            }
+        }
+        assert_eq!(matched, t.len(), "every entry must match a catalog URL");
+    }
 }
