@@ -43,7 +43,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 arch: Arch::Amd64,
                 images: vec![],
                 extra_files: vec![],
-                table: ChecksumTable::builtin()?,
+                // The mirror serves synthetic files under the real URLs: the repository
+                // table (real upstream values) would rightly refuse them.
+                table: ChecksumTable::default(),
             };
             let sources = Sources {
                 binary_mirrors: vec![args[2].clone()],
