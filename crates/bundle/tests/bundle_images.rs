@@ -286,6 +286,87 @@ async fn default_images_via_registry_mirror_multi_arch_and_both_tar_formats() {
     if let Some(msg) = ctr_import(&tar, work.path()) {
         eprintln!("ctr import check skipped: {msg}");
     }
+    if let Some(msg) = docker_load(&tar, work.path()) {
+        assert!(!msg.starts_with("FAILED"), "{msg}");
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("docker load check could not run in CI: {msg} (.ci/run installs docker.io)");
+        }
+        eprintln!("SKIPPED: docker load check: {msg}");
+    }
+}
+
+/// Loads `tar` into a Docker daemon started in a temp dir (no bridge, no iptables: it touches
+/// no network) and checks the image is there under its kubeasz name with the right
+/// platform; `Some(reason)` when that cannot run here (not root, no dockerd) and
+/// `Some("FAILED: …")` when the image did not load (after the daemon is stopped).
+fn docker_load(tar: &Path, dir: &Path) -> Option<String> {
+    if !have("dockerd") || !have("docker") {
+        return Some("dockerd/docker not installed".into());
+    }
+    if sh_out("id -u").trim() != "0" {
+        return Some("not root".into());
+    }
+    let root = dir.join("dockerd");
+    std::fs::create_dir_all(&root).unwrap();
+    let sock = root.join("d.sock");
+    let mut child = Command::new("dockerd")
+        .arg("--data-root")
+        .arg(root.join("data"))
+        .arg("--exec-root")
+        .arg(root.join("exec"))
+        .arg("--pidfile")
+        .arg(root.join("pid"))
+        .arg("-H")
+        .arg(format!("unix://{}", sock.display()))
+        .args([
+            "--bridge=none",
+            "--iptables=false",
+            "--ip6tables=false",
+            "--ip-masq=false",
+        ])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(root.join("log")).unwrap())
+        .spawn()
+        .unwrap();
+    let d = format!("docker -H unix://{}", sock.display());
+    let mut up = false;
+    for _ in 0..150 {
+        if sock.exists()
+            && Command::new("sh")
+                .arg("-c")
+                .arg(format!("{d} version >/dev/null 2>&1"))
+                .status()
+                .is_ok_and(|s| s.success())
+        {
+            up = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let result = if !up {
+        Some(format!(
+            "dockerd did not start: {}",
+            std::fs::read_to_string(root.join("log")).unwrap_or_default()
+        ))
+    } else {
+        let load = sh_out(&format!("{d} load -i {} 2>&1", tar.display()));
+        let arch = sh_out(&format!(
+            "{d} image inspect -f '{{{{.Architecture}}}} {{{{.Os}}}}' calico/cni:v3.32.1 2>&1"
+        ));
+        (arch.trim() != "amd64 linux")
+            .then(|| format!("FAILED: docker load said: {load}; image inspect said: {arch}"))
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    // dockerd's overlay mounts live under its data root: unmount before the temp dir goes
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "grep -o ' {r}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l",
+            r = root.display()
+        ))
+        .status();
+    result
 }
 
 #[tokio::test]
