@@ -30,7 +30,8 @@ async fn prepare_etcd_runtime_converge_and_stay_converged() {
         return;
     };
     let (hosts, base, ctx) = (&fx.hosts, fx.base(), &fx.ctx);
-    let Some(image) = support::cluster::make_image_tar(base) else {
+    // The image reaches the hosts as users' images do: a tar written by ezdown's OCI client.
+    let Some(image) = support::ezdown_image::make(base).await else {
         return;
     };
 
