@@ -36,6 +36,12 @@ pub struct RemoteFile {
     pub mode: u32,
     /// `user` or `user:group`; `None` keeps the uploading user's (root with sudo).
     pub owner: Option<String>,
+    /// The caller already knows the host's content differs (and that the directory exists):
+    /// skip the comparison round trip and upload at once.
+    pub known_stale: bool,
+    /// A shell command run right after the file is in place, in the same round trip (as the
+    /// placing user); its failure fails the put.
+    pub then: Option<String>,
 }
 
 impl RemoteFile {
@@ -45,7 +51,19 @@ impl RemoteFile {
             path: path.into(),
             mode: 0o644,
             owner: None,
+            known_stale: false,
+            then: None,
         }
+    }
+    /// Builder: the content is known to differ; upload without comparing first.
+    pub fn known_stale(mut self) -> Self {
+        self.known_stale = true;
+        self
+    }
+    /// Builder: a command to run once the file is in place (same round trip).
+    pub fn then(mut self, cmd: impl Into<String>) -> Self {
+        self.then = Some(cmd.into());
+        self
     }
     /// Builder: mode.
     pub fn mode(mut self, mode: u32) -> Self {
@@ -160,7 +178,11 @@ pub(crate) fn put(
         d = dir,
         qs = quote(&stale),
     );
-    let state = helper(ctx, check, sudo)?;
+    let state = if dest.known_stale {
+        String::new()
+    } else {
+        helper(ctx, check, sudo)?
+    };
     let mut lines = state.lines();
     let remote_sha = lines.next().unwrap_or("").trim();
     let want_mode = format!("{:o}", dest.mode);
@@ -213,6 +235,18 @@ pub(crate) fn put(
         }
     };
     let (qt, qs) = (quote(&tmp), quote(&staging));
+    // After the rename: leftovers of interrupted uploads (the comparison step removes them
+    // otherwise), then the caller's command.
+    let mut after = String::new();
+    if dest.known_stale {
+        after.push_str(&format!(
+            "; [ $rc = 0 ] && rm -f -- {}* 2>/dev/null",
+            quote(&stale)
+        ));
+    }
+    if let Some(cmd) = &dest.then {
+        after.push_str(&format!("; [ $rc = 0 ] && {{ {cmd}\n}}; rc=$?"));
+    }
     let size_check = format!(
         "[ \"$(stat -c %s -- {qs})\" = {size} ] || {{ echo 'size mismatch after upload' >&2; rm -f -- {qs}; exit 3; }}"
     );
@@ -223,7 +257,7 @@ pub(crate) fn put(
             .map(|o| format!(" && chown {} -- {qt}", quote(o)))
             .unwrap_or_default();
         format!(
-            "{size_check}; chmod {want_mode} -- {qt}{chown} && mv -f -- {qt} {qp}; rc=$?; rm -f -- {qt}; exit $rc"
+            "{size_check}; chmod {want_mode} -- {qt}{chown} && mv -f -- {qt} {qp}; rc=$?; rm -f -- {qt}{after}; exit $rc"
         )
     } else {
         let own = dest
@@ -239,7 +273,7 @@ pub(crate) fn put(
             })
             .unwrap_or_default();
         format!(
-            "{size_check}; install -m {want_mode}{own} -- {qs} {qt} && mv -f -- {qt} {qp}; rc=$?; rm -f -- {qs} {qt}; exit $rc"
+            "{size_check}; install -m {want_mode}{own} -- {qs} {qt} && mv -f -- {qt} {qp}; rc=$?; rm -f -- {qs} {qt}{after}; exit $rc"
         )
     };
     if let Err(f) = helper(ctx, finalize, sudo) {

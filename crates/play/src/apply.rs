@@ -119,12 +119,12 @@ async fn place(
                     run_ok(ctx, &format!("mkdir -p {}", sh_quote(&parent)), QUICK).await?;
                 }
                 let t0 = std::time::Instant::now();
-                let sent = ctx.remote.put(src, dest, mode).await;
+                // With the quick-check record: a re-run's prefetch trusts this sum while the
+                // file's size and mtime stay as they are now.
+                let record = record_command(dest, local_sha);
+                let sent = ctx.remote.put(src, dest, mode, Some(&record)).await;
                 *ctx.transfer_time += t0.elapsed();
                 *ctx.transferred += sent?;
-                // The quick-check record: a re-run's prefetch trusts this sum while the
-                // file's size and mtime stay as they are now.
-                run_ok(ctx, &record_command(dest, local_sha), QUICK).await?;
                 ctx.cache.insert(
                     dest.to_string(),
                     PathState::File {

@@ -173,6 +173,44 @@ async fn upload_skip_modes_get_and_sha() {
             .await
             .unwrap();
         assert_eq!(ls.stdout_str(), "rendered\n0\n");
+        // known stale: sent without comparing (even identical bytes), a leftover temp of an
+        // interrupted upload is removed, and `then` runs after the rename, in the same step
+        let leftover = format!(
+            "{}/.{}.ez-tmp-dead",
+            "/var/tmp",
+            path.rsplit('/').next().unwrap()
+        );
+        hh.run_checked(Command::new(format!("touch {leftover}")))
+            .await
+            .unwrap();
+        let marker = format!("{path}.then");
+        let r = hh
+            .put_bytes(
+                b"rendered\n".to_vec(),
+                RemoteFile::new(path.clone())
+                    .known_stale()
+                    .then(format!("sha256sum {path} > {marker}")),
+            )
+            .await
+            .unwrap();
+        assert_eq!((r.transferred_bytes, r.changed), (9, true));
+        let after = hh
+            .run_checked(Command::new(format!(
+                "cut -d' ' -f1 {marker}; ls -a /var/tmp | grep -c ez-tmp || true; rm -f {marker}"
+            )))
+            .await
+            .unwrap();
+        let sum = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"rendered\n"));
+        assert_eq!(after.stdout_str(), format!("{sum}\n0\n"));
+        // a failing `then` fails the put (the file itself is placed)
+        let e = hh
+            .put_bytes(
+                b"x".to_vec(),
+                RemoteFile::new(path.clone()).known_stale().then("false"),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ExecError::Transfer { .. }), "{e}");
         // errors: missing directory, missing remote file on get
         let e = hh
             .put_bytes(b"x".to_vec(), RemoteFile::new("/nonexistent-dir/f"))

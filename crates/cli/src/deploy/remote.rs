@@ -39,9 +39,13 @@ impl Remote for SshRemote {
         src: Source<'a>,
         dest: &'a str,
         mode: u32,
+        then: Option<&'a str>,
     ) -> BoxFut<'a, Result<u64, String>> {
         Box::pin(async move {
-            let file = RemoteFile::new(dest).mode(mode);
+            let mut file = RemoteFile::new(dest).mode(mode).known_stale();
+            if let Some(cmd) = then {
+                file = file.then(cmd);
+            }
             let report = match src {
                 Source::Bytes(b) => self.handle.put_bytes(b.to_vec(), file).await,
                 Source::File(p) => self.handle.put_file(p, file).await,
