@@ -31,6 +31,21 @@ impl Source {
             Source::Bytes(b) => Ok(Box::new(std::io::Cursor::new(ArcBytes(b.clone())))),
         }
     }
+    /// Length in bytes (a file's current size).
+    pub(crate) fn len(&self, host: &str) -> Result<u64> {
+        match self {
+            Source::File(p) => {
+                std::fs::metadata(p)
+                    .map(|m| m.len())
+                    .map_err(|source| ExecError::Io {
+                        host: host.to_string(),
+                        path: p.clone(),
+                        source,
+                    })
+            }
+            Source::Bytes(b) => Ok(b.len() as u64),
+        }
+    }
     pub(crate) fn describe(&self) -> String {
         match self {
             Source::File(p) => p.display().to_string(),

@@ -36,9 +36,9 @@ pub struct RemoteFile {
     pub mode: u32,
     /// `user` or `user:group`; `None` keeps the uploading user's (root with sudo).
     pub owner: Option<String>,
-    /// The caller already knows the host's content differs (and that the directory exists):
-    /// skip the comparison round trip and upload at once.
-    pub known_stale: bool,
+    /// The caller already knows the host's content differs (and that the directory exists)
+    /// and gives the content's sha256: no local hashing, no comparison round trip.
+    pub known_stale: Option<String>,
     /// A shell command run right after the file is in place, in the same round trip (as the
     /// placing user); its failure fails the put.
     pub then: Option<String>,
@@ -51,13 +51,14 @@ impl RemoteFile {
             path: path.into(),
             mode: 0o644,
             owner: None,
-            known_stale: false,
+            known_stale: None,
             then: None,
         }
     }
-    /// Builder: the content is known to differ; upload without comparing first.
-    pub fn known_stale(mut self) -> Self {
-        self.known_stale = true;
+    /// Builder: the content (whose sha256 is `sha256`) is known to differ from the host's;
+    /// upload without hashing or comparing first.
+    pub fn known_stale(mut self, sha256: impl Into<String>) -> Self {
+        self.known_stale = Some(sha256.into());
         self
     }
     /// Builder: a command to run once the file is in place (same round trip).
@@ -166,9 +167,12 @@ pub(crate) fn put(
             reason: format!("{:o} is not a permission mode", dest.mode),
         }));
     }
-    let (sha, size) = cache
-        .digest(src, &host, ctx.cfg.transfer_buffer)
-        .map_err(early)?;
+    let (sha, size) = match &dest.known_stale {
+        Some(sha) => (sha.clone(), src.len(&host).map_err(early)?),
+        None => cache
+            .digest(src, &host, ctx.cfg.transfer_buffer)
+            .map_err(early)?,
+    };
     let qp = quote(&dest.path);
     let stale = format!("{}/.{}.ez-tmp-", dir.trim_end_matches('/'), name);
     let check = format!(
@@ -178,7 +182,7 @@ pub(crate) fn put(
         d = dir,
         qs = quote(&stale),
     );
-    let state = if dest.known_stale {
+    let state = if dest.known_stale.is_some() {
         String::new()
     } else {
         helper(ctx, check, sudo)?
@@ -238,7 +242,7 @@ pub(crate) fn put(
     // After the rename: leftovers of interrupted uploads (the comparison step removes them
     // otherwise), then the caller's command.
     let mut after = String::new();
-    if dest.known_stale {
+    if dest.known_stale.is_some() {
         after.push_str(&format!(
             "; [ $rc = 0 ] && rm -f -- {}* 2>/dev/null",
             quote(&stale)

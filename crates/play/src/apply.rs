@@ -122,7 +122,10 @@ async fn place(
                 // With the quick-check record: a re-run's prefetch trusts this sum while the
                 // file's size and mtime stay as they are now.
                 let record = record_command(dest, local_sha);
-                let sent = ctx.remote.put(src, dest, mode, Some(&record)).await;
+                let sent = ctx
+                    .remote
+                    .put(src, dest, mode, local_sha, Some(&record))
+                    .await;
                 *ctx.transfer_time += t0.elapsed();
                 *ctx.transferred += sent?;
                 ctx.cache.insert(

@@ -48,14 +48,15 @@ pub trait Remote: Send + Sync {
     fn host(&self) -> &str;
     /// Runs a shell command as root (through sudo when the inventory says so).
     fn run<'a>(&'a self, cmd: &'a str, timeout: Duration) -> BoxFut<'a, Result<CmdResult, String>>;
-    /// Places a file atomically with `mode`, without comparing first (the engine only puts
-    /// what it found different), then runs `then` in the same round trip; returns the bytes
-    /// transferred. The parent directory must exist.
+    /// Places a file (content `sha256`) atomically with `mode`, without comparing first (the
+    /// engine only puts what it found different), then runs `then` in the same round trip;
+    /// returns the bytes transferred. The parent directory must exist.
     fn put<'a>(
         &'a self,
         src: Source<'a>,
         dest: &'a str,
         mode: u32,
+        sha256: &'a str,
         then: Option<&'a str>,
     ) -> BoxFut<'a, Result<u64, String>>;
 }

@@ -184,11 +184,12 @@ async fn upload_skip_modes_get_and_sha() {
             .await
             .unwrap();
         let marker = format!("{path}.then");
+        let sum = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"rendered\n"));
         let r = hh
             .put_bytes(
                 b"rendered\n".to_vec(),
                 RemoteFile::new(path.clone())
-                    .known_stale()
+                    .known_stale(sum.clone())
                     .then(format!("sha256sum {path} > {marker}")),
             )
             .await
@@ -200,13 +201,14 @@ async fn upload_skip_modes_get_and_sha() {
             )))
             .await
             .unwrap();
-        let sum = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"rendered\n"));
         assert_eq!(after.stdout_str(), format!("{sum}\n0\n"));
         // a failing `then` fails the put (the file itself is placed)
         let e = hh
             .put_bytes(
                 b"x".to_vec(),
-                RemoteFile::new(path.clone()).known_stale().then("false"),
+                RemoteFile::new(path.clone())
+                    .known_stale(sum.clone())
+                    .then("false"),
             )
             .await
             .unwrap_err();

@@ -39,10 +39,11 @@ impl Remote for SshRemote {
         src: Source<'a>,
         dest: &'a str,
         mode: u32,
+        sha256: &'a str,
         then: Option<&'a str>,
     ) -> BoxFut<'a, Result<u64, String>> {
         Box::pin(async move {
-            let mut file = RemoteFile::new(dest).mode(mode).known_stale();
+            let mut file = RemoteFile::new(dest).mode(mode).known_stale(sha256);
             if let Some(cmd) = then {
                 file = file.then(cmd);
             }
