@@ -15,6 +15,7 @@ use crate::command::{Command, CommandOutput, StreamKind, TailBuffer};
 use crate::connect::{Conn, bounded_ms};
 use crate::error::{ExecError, ExitStatus, from_ssh, short_command};
 use crate::poll::{Want, wait};
+use crate::reap;
 use crate::shell::{self, SudoMode};
 
 /// A failed exec, with whether the remote command may have started (then it is not retried).
@@ -178,6 +179,32 @@ pub(crate) fn exec_raw(
     Ok((status, start.elapsed()))
 }
 
+/// Ends the process group of an abandoned command on the host (best effort, bounded by
+/// [`reap::KILL_BUDGET`]; a connection that fails here is dropped by the caller anyway).
+fn abandon(ctx: &mut Ctx<'_>, pid: u32, sudo: &SudoMode) {
+    let (line, pre) = shell::wrap(&reap::kill_command(pid), &[], sudo);
+    let pieces: Vec<&[u8]> = pre.as_deref().into_iter().collect();
+    let not_cancelled = AtomicBool::new(false);
+    let mut kill_ctx = Ctx {
+        conn: &mut *ctx.conn,
+        cfg: ctx.cfg,
+        host: ctx.host,
+        cancel: &not_cancelled,
+    };
+    let mut ignore = |_: StreamKind, _: &[u8]| -> Result<(), ExecError> { Ok(()) };
+    let r = exec_raw(
+        &mut kill_ctx,
+        &line,
+        "kill the abandoned command",
+        &pieces,
+        reap::KILL_BUDGET,
+        &mut ignore,
+    );
+    if let Err(f) = r {
+        tracing::debug!(host = %ctx.host, error = %f.err, "could not end an abandoned command");
+    }
+}
+
 /// Run a [`Command`] with the given sudo mode; returns the output for any exit status.
 pub(crate) fn run_command(
     ctx: &mut Ctx<'_>,
@@ -197,6 +224,7 @@ pub(crate) fn run_command(
         });
     }
     let (line, pre) = shell::wrap(&cmd.script, &cmd.env, sudo);
+    let line = format!("{}{line}", reap::PRINT_PID);
     let mut pieces: Vec<&[u8]> = Vec::new();
     if let Some(p) = &pre {
         pieces.push(p);
@@ -208,7 +236,11 @@ pub(crate) fn run_command(
     let mut out = TailBuffer::new(limit);
     let mut err = TailBuffer::new(limit);
     let sink = cmd.sink.clone();
-    let mut handler = |kind: StreamKind, data: &[u8]| -> Result<(), ExecError> {
+    let mut marker = reap::PidMarker::default();
+    let mut deliver = |kind: StreamKind, data: &[u8]| {
+        if data.is_empty() {
+            return;
+        }
         if let Some(s) = &sink {
             s(kind, data);
         }
@@ -216,10 +248,29 @@ pub(crate) fn run_command(
             StreamKind::Stdout => out.push(data),
             StreamKind::Stderr => err.push(data),
         }
+    };
+    let mut handler = |kind: StreamKind, data: &[u8]| -> Result<(), ExecError> {
+        match kind {
+            StreamKind::Stderr => deliver(kind, &marker.feed(data)),
+            StreamKind::Stdout => deliver(kind, data),
+        }
         Ok(())
     };
     let timeout = cmd.timeout.unwrap_or(default_timeout);
-    let (status, duration) = exec_raw(ctx, &line, &cmd.script, &pieces, timeout, &mut handler)?;
+    let result = exec_raw(ctx, &line, &cmd.script, &pieces, timeout, &mut handler);
+    deliver(StreamKind::Stderr, &marker.finish());
+    let (status, duration) = match result {
+        Ok(v) => v,
+        Err(f) => {
+            // Abandoned, not ended: stop what it started on the host.
+            if let (Some(pid), ExecError::Timeout { .. } | ExecError::Cancelled { .. }) =
+                (marker.pid, &f.err)
+            {
+                abandon(ctx, pid, sudo);
+            }
+            return Err(f);
+        }
+    };
     let (stdout, stdout_dropped) = out.into_parts();
     let (stderr, stderr_dropped) = err.into_parts();
     if !matches!(sudo, SudoMode::None)

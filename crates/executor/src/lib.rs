@@ -47,6 +47,7 @@ mod host;
 mod hostkeys;
 mod jump;
 mod poll;
+mod reap;
 mod shell;
 mod transfer;
 mod worker;

@@ -98,17 +98,34 @@ async fn parallel_exec_env_stdin_streaming_and_failures() {
             .unwrap();
         assert_eq!(o.stdout_str().trim(), i.to_string());
     }
-    // a command timeout names host and command, and the host is usable afterwards
+    // a command timeout names host and command, the command and what it started are
+    // ended on the host, and the host is usable afterwards
     let e = handles[2]
-        .run(Command::new("sleep 30").timeout(Duration::from_secs(2)))
+        .run(
+            Command::new("echo started >&2; sh -c 'sleep 31.5; echo late' | cat")
+                .timeout(Duration::from_secs(2)),
+        )
         .await
         .unwrap_err();
     assert!(matches!(e, ExecError::Timeout { .. }), "{e}");
-    assert!(e.to_string().contains("sleep 30"));
-    handles[2]
-        .run_checked(Command::new("true"))
+    assert!(e.to_string().contains("sleep 31.5"));
+    let left = handles[2]
+        .run_checked(Command::new(
+            "pgrep -f 'sleep 3[1][.]5' >/dev/null && ps -eo pid,pgid,sid,args || echo none",
+        ))
         .await
         .expect("reconnects after timeout");
+    assert_eq!(
+        left.stdout_str().trim(),
+        "none",
+        "the timed-out command still runs"
+    );
+    // stderr is the command's own: the pid marker never shows
+    let o = handles[2]
+        .run(Command::new("echo to-stderr >&2; exit 3"))
+        .await
+        .unwrap();
+    assert_eq!(o.stderr_str(), "to-stderr\n");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
