@@ -164,8 +164,17 @@ pub async fn apply(action: &Action, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, S
         Action::Dir(a) => {
             let mode = parse_mode(&a.mode)?;
             let q = sh_quote(&a.path);
-            if ctx.cache.get(&a.path) == Some(&PathState::Dir { mode }) {
-                return Ok(Outcome::Ok);
+            match ctx.cache.get(&a.path) {
+                Some(PathState::Dir { mode: m }) if *m == mode => return Ok(Outcome::Ok),
+                // Known from the prefetch: missing, or a directory with another mode.
+                Some(PathState::Missing | PathState::Dir { .. }) => {
+                    if !ctx.plan {
+                        run_ok(ctx, &format!("mkdir -p {q} && chmod {mode:o} {q}"), QUICK).await?;
+                        ctx.cache.insert(a.path.clone(), PathState::Dir { mode });
+                    }
+                    return Ok(Outcome::Changed(format!("{} directory", a.path)));
+                }
+                _ => {}
             }
             let r = run(
                 ctx,
@@ -376,9 +385,10 @@ pub async fn apply(action: &Action, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, S
 async fn systemd(a: &SystemdArgs, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, String> {
     let unit = sh_quote(&a.name);
     let key = unit_key(&a.name);
-    // The prefetched state holds only while nothing earlier in the role changed the host.
+    // The prefetched state holds until a command runs (the cache is then cleared) or this
+    // unit is acted on (its entry is then removed); placing files changes neither answer.
     let (enabled, active) = match ctx.cache.get(&key) {
-        Some(PathState::Unit { enabled, active }) if !ctx.role_changed => (*enabled, *active),
+        Some(PathState::Unit { enabled, active }) => (*enabled, *active),
         _ => {
             let r = run(
                 ctx,
