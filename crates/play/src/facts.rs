@@ -7,7 +7,7 @@ use std::path::Path;
 
 /// Bundle facts as template variables:
 /// `etcd_binaries`, `containerd_binaries`, `cni_binaries`, `image_tars` (lists of file names),
-/// `bundle_has_crictl`, `kube_lb_modules` (dynamic nginx modules for kube-lb), and `containerd_config_version` (3 for containerd 2.x, 2 for 1.x).
+/// `bundle_has_crictl`, `bundle_has_calicoctl`, `kube_lb_modules` (dynamic nginx modules for kube-lb), and `containerd_config_version` (3 for containerd 2.x, 2 for 1.x).
 pub fn bundle_vars(base_dir: &Path) -> Vars {
     let bin = base_dir.join("bin");
     let mut v = Vars::new();
@@ -38,6 +38,10 @@ pub fn bundle_vars(base_dir: &Path) -> Vars {
     v.insert(
         "bundle_has_crictl".into(),
         json!(bin.join("crictl").is_file()),
+    );
+    v.insert(
+        "bundle_has_calicoctl".into(),
+        json!(bin.join("calicoctl").is_file()),
     );
     let version = containerd_major(&bin.join("containerd-bin").join("containerd"))
         .map(|m| if m >= 2 { 3 } else { 2 })
