@@ -22,12 +22,14 @@ mod kcfg;
 mod kubelet;
 mod openapi;
 mod pb;
+mod pods;
 mod proxy;
 mod rbac;
 mod resources;
 mod select;
 mod tlsio;
 mod validate;
+mod workloads;
 
 use std::path::Path;
 use std::process::ExitCode;
