@@ -318,3 +318,17 @@ fn addons_by_switch_and_proxy_mode() {
     let (inv, _b) = inventory("ENABLE_LOCAL_DNS_CACHE: false");
     assert!(at(&inv, "nodelocaldns.yaml").is_none());
 }
+
+/// Step 03 names the bundle's pause image as SANDBOX_IMAGE only when the bundle has one.
+#[test]
+fn sandbox_tag_only_with_a_pause_image() {
+    let (inv, _b) = inventory("");
+    assert_eq!(inv.vars["bundle_has_pause_image"], json!(true));
+    let task = lib().roles["containerd"]
+        .tasks
+        .iter()
+        .find(|t| t.name.starts_with("sandbox image"))
+        .cloned()
+        .unwrap();
+    assert_eq!(task.when.as_deref(), Some("bundle_has_pause_image"));
+}
