@@ -191,6 +191,11 @@ pub async fn apply(action: &Action, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, S
             Ok(out)
         }
         Action::Template(a) => {
+            if let Some(u) = &a.unless
+                && run(ctx, u, QUICK).await?.ok()
+            {
+                return Ok(Outcome::Ok);
+            }
             let bytes = ctx.rendered.ok_or("template was not rendered")?.to_vec();
             let sha = sha_bytes(&bytes);
             place(ctx, Source::Bytes(&bytes), &sha, &a.dest, &a.mode).await

@@ -156,6 +156,9 @@ pub struct TemplateArgs {
     pub dest: String,
     #[serde(default = "mode_file")]
     pub mode: String,
+    /// Leave the file alone when this remote command succeeds (e.g. a later step replaced it).
+    #[serde(default)]
+    pub unless: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
