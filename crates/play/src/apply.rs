@@ -360,8 +360,11 @@ pub async fn apply(action: &Action, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, S
                     return Err(format!("{}: {}", a.msg, r.tail()));
                 }
             }
+            let holds = |v: &serde_json::Value| {
+                v.as_bool() == Some(true) || v.as_str().is_some_and(|s| s.trim() == "true")
+            };
             if let Some(that) = &a.that
-                && that.trim() != "true"
+                && !holds(that)
             {
                 return Err(a.msg.clone());
             }

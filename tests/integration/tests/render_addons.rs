@@ -332,3 +332,16 @@ fn sandbox_tag_only_with_a_pause_image() {
         .unwrap();
     assert_eq!(task.when.as_deref(), Some("bundle_has_pause_image"));
 }
+
+/// The calico step stops early for a calico minor it has no manifest template for.
+#[test]
+fn calico_version_without_template_is_refused() {
+    let task = lib().roles["calico"].tasks[0].clone();
+    let that = task.args["that"].as_str().unwrap().to_string();
+    let (inv, _b) = inventory("");
+    let ctx = inv.context_for("192.168.1.4");
+    assert_eq!(ez_play::vars::render_str(&that, &ctx).unwrap(), "true");
+    let (inv, _b) = inventory("calico_ver: \"v3.30.2\"");
+    let ctx = inv.context_for("192.168.1.4");
+    assert_eq!(ez_play::vars::render_str(&that, &ctx).unwrap(), "false");
+}
