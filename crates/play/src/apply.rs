@@ -206,6 +206,11 @@ pub async fn apply(action: &Action, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, S
             Ok(out)
         }
         Action::Template(a) => {
+            if let Some(u) = &a.unless
+                && run(ctx, u, QUICK).await?.ok()
+            {
+                return Ok(Outcome::Ok);
+            }
             let bytes = ctx.rendered.ok_or("template was not rendered")?.to_vec();
             let sha = sha_bytes(&bytes);
             place(ctx, Source::Bytes(&bytes), &sha, &a.dest, &a.mode).await
@@ -372,8 +377,11 @@ pub async fn apply(action: &Action, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, S
                     return Err(format!("{}: {}", a.msg, r.tail()));
                 }
             }
+            let holds = |v: &serde_json::Value| {
+                v.as_bool() == Some(true) || v.as_str().is_some_and(|s| s.trim() == "true")
+            };
             if let Some(that) = &a.that
-                && that.trim() != "true"
+                && !holds(that)
             {
                 return Err(a.msg.clone());
             }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 /// Bundle facts as template variables:
 /// `etcd_binaries`, `containerd_binaries`, `cni_binaries`, `image_tars` (lists of file names),
-/// `bundle_has_crictl`, `kube_lb_modules` (dynamic nginx modules for kube-lb), and `containerd_config_version` (3 for containerd 2.x, 2 for 1.x).
+/// `bundle_has_crictl`, `bundle_has_calicoctl`, `bundle_has_pause_image` (a `down/pause_*.tar`), `kube_lb_modules` (dynamic nginx modules for kube-lb), and `containerd_config_version` (3 for containerd 2.x, 2 for 1.x).
 pub fn bundle_vars(base_dir: &Path) -> Vars {
     let bin = base_dir.join("bin");
     let mut v = Vars::new();
@@ -38,6 +38,15 @@ pub fn bundle_vars(base_dir: &Path) -> Vars {
     v.insert(
         "bundle_has_crictl".into(),
         json!(bin.join("crictl").is_file()),
+    );
+    let has_pause = v["image_tars"].as_array().is_some_and(|a| {
+        a.iter()
+            .any(|t| t.as_str().is_some_and(|t| t.starts_with("pause_")))
+    });
+    v.insert("bundle_has_pause_image".into(), json!(has_pause));
+    v.insert(
+        "bundle_has_calicoctl".into(),
+        json!(bin.join("calicoctl").is_file()),
     );
     let version = containerd_major(&bin.join("containerd-bin").join("containerd"))
         .map(|m| if m >= 2 { 3 } else { 2 })
@@ -116,6 +125,7 @@ mod tests {
         assert_eq!(v["etcd_binaries"], json!(["etcd"]));
         assert_eq!(v["cni_binaries"], json!(["bridge"]));
         assert_eq!(v["image_tars"], json!(["pause_3.10.2.tar"]));
+        assert_eq!(v["bundle_has_pause_image"], json!(true));
         assert_eq!(v["bundle_has_crictl"], json!(false));
         assert_eq!(v["containerd_config_version"], json!(3));
     }

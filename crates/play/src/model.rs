@@ -156,6 +156,9 @@ pub struct TemplateArgs {
     pub dest: String,
     #[serde(default = "mode_file")]
     pub mode: String,
+    /// Leave the file alone when this remote command succeeds (e.g. a later step replaced it).
+    #[serde(default)]
+    pub unless: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -268,9 +271,10 @@ pub struct WaitForArgs {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AssertArgs {
-    /// A tera expression on the host's values.
+    /// A template on the host's values that must render to `true` (`"{{ x in ['a'] }}"`);
+    /// a rendered `true`/`false` arrives as a boolean.
     #[serde(default)]
-    pub that: Option<String>,
+    pub that: Option<serde_json::Value>,
     /// Or a remote command that must succeed.
     #[serde(default)]
     pub cmd: Option<String>,

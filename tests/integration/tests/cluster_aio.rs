@@ -5,14 +5,19 @@
 //! refused (rc 2); add-node to a stopped host leaves cluster and inventory as they were; a
 //! failed add-node leaves the inventory and a re-run converges; del-node then add-node of
 //! the same host works; `--ask-pass` authorizes the deploy key with a password (a wrong one
-//! is refused).
+//! is refused). Steps 06/07 (start-aio runs 01–07, add-node includes the network role):
+//! calico's secret and config, calico-node Running on both nodes, coredns, node-local-dns and
+//! metrics-server running from the bundle's images (the kubelet double starts a container from
+//! each image through containerd), calicoctl.cfg on the nodes; an image missing from a node's
+//! containerd leaves its pod in ErrImageNeverPull until it is imported; re-runs of 04–07
+//! change nothing.
 //!
 //! Hosts 41–43 belong to this file.
 
 mod cluster_common;
 mod support;
 
-use cluster_common::{kubectl, ready};
+use cluster_common::{kubectl, pod_status, ready};
 use ez_cli::cmd::ops::{self, StartAio};
 use ez_testbed::{Mode, Testbed};
 use std::process::Command;
@@ -102,6 +107,81 @@ async fn start_aio_then_add_and_delete_nodes() {
     );
     assert!(ok && out == "system:kubelet-api-admin", "{out}");
 
+    // Step 06: calico's secret holds calico's certificate; its config and calicoctl.cfg are there.
+    let (ok, cert) = kubectl(
+        base,
+        "default",
+        &[
+            "-n",
+            "kube-system",
+            "get",
+            "secret",
+            "calico-etcd-secrets",
+            "-o",
+            "jsonpath={.data.etcd-cert}",
+        ],
+    );
+    let pem = std::fs::read(ssl.join("calico.pem")).unwrap();
+    let decoded = Command::new("base64")
+        .arg("-d")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(cert.as_bytes()).unwrap();
+            c.wait_with_output().unwrap().stdout
+        })
+        .unwrap();
+    assert!(ok && decoded == pem, "secret calico-etcd-secrets: {cert}");
+    let (ok, out) = kubectl(
+        base,
+        "default",
+        &[
+            "-n",
+            "kube-system",
+            "get",
+            "configmap",
+            "calico-config",
+            "-o",
+            "jsonpath={.data.etcd_endpoints}",
+        ],
+    );
+    assert!(ok && out == format!("https://{}:2379", h1.ip), "{out}");
+    let out = h1.ssh("grep -c etcdv3 /etc/calico/calicoctl.cfg; test ! -e /etc/cni/net.d/10-default.conf && echo no-bootstrap-cni").unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "1\nno-bootstrap-cni\n"
+    );
+    // Pods from the bundle's images, started by the kubelet double through containerd.
+    assert_eq!(
+        pod_status(base, "default", "k8s-app=calico-node", &n1),
+        "Running"
+    );
+    for app in [
+        "kube-dns",
+        "node-local-dns",
+        "metrics-server",
+        "calico-kube-controllers",
+    ] {
+        assert_eq!(
+            pod_status(base, "default", &format!("k8s-app={app}"), &n1),
+            "Running",
+            "{app}"
+        );
+    }
+    let out = h1
+        .ssh("journalctl -u kubelet --no-pager | grep -c 'started from a bundle image on'")
+        .unwrap();
+    let started: u32 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    assert!(started >= 6, "containers started on {}: {started}", h1.name);
+    // containerd finds its sandbox image under SANDBOX_IMAGE (tagged in step 03).
+    let out = h1.ssh("/opt/kube/bin/containerd-bin/ctr -n k8s.io images ls -q | grep -c '^easzlab.io.local:5000/easzlab/pause:'").unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1");
+
     // Same node again: refused with kubeasz's message and rc 2, inventory untouched.
     let hosts_file = base.join("clusters/default/hosts");
     let before = std::fs::read_to_string(&hosts_file).unwrap();
@@ -168,6 +248,78 @@ async fn start_aio_then_add_and_delete_nodes() {
     // The new node's kube-lb balances to the master: the kubelet reached the API through it.
     let out = h2.ssh("/opt/kube/bin/kubectl --kubeconfig=/root/.kube/config --server=https://127.0.0.1:6443 get --raw /readyz").unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "ok");
+    // The network role ran on the new node: calico-node Running there, calicoctl.cfg.
+    assert_eq!(
+        pod_status(base, "default", "k8s-app=calico-node", &n2),
+        "Running"
+    );
+    assert_eq!(
+        pod_status(base, "default", "k8s-app=node-local-dns", &n2),
+        "Running"
+    );
+    assert!(
+        h2.ssh("test -s /etc/calico/calicoctl.cfg && test -s /etc/calico/ssl/calico-key.pem")
+            .unwrap()
+            .status
+            .success()
+    );
+    // An image that is not in the node's containerd: the pod waits in ErrImageNeverPull
+    // (nothing is pulled); once the bundle's tar is imported again, it runs.
+    let ctr = "/opt/kube/bin/containerd-bin/ctr -n k8s.io";
+    let out = h2
+        .ssh(&format!(
+            "{ctr} images rm docker.io/calico/node:{v}",
+            v = ez_inventory::VersionTable::default().calico
+        ))
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (ok, out) = kubectl(
+        base,
+        "default",
+        &[
+            "-n",
+            "kube-system",
+            "delete",
+            "pod",
+            "-l",
+            "k8s-app=calico-node",
+            "--field-selector",
+            &format!("spec.nodeName={n2}"),
+        ],
+    );
+    assert!(ok, "{out}");
+    let mut status = String::new();
+    for _ in 0..40 {
+        status = pod_status(base, "default", "k8s-app=calico-node", &n2);
+        if status == "ErrImageNeverPull" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    }
+    assert_eq!(status, "ErrImageNeverPull");
+    let out = h2
+        .ssh(&format!(
+            "{ctr} images import /opt/kube/images/node_{v}.tar",
+            v = ez_inventory::VersionTable::default().calico
+        ))
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for _ in 0..40 {
+        status = pod_status(base, "default", "k8s-app=calico-node", &n2);
+        if status == "Running" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    }
+    assert_eq!(status, "Running");
 
     // del-node, then the node is gone from the API and the inventory, its services stopped.
     assert_eq!(
@@ -216,8 +368,8 @@ async fn start_aio_then_add_and_delete_nodes() {
     assert_eq!(ready(base, "default", &n2), "True");
     assert_eq!(std::fs::read_to_string(&hosts_file).unwrap(), after);
 
-    // Steps 04 and 05 on the converged cluster change nothing.
-    for step in ["04", "05"] {
+    // Steps 04 to 07 on the converged cluster change nothing.
+    for step in ["04", "05", "06", "07"] {
         let opts = ez_play::RunOptions {
             forks: 30,
             ..Default::default()

@@ -1,15 +1,16 @@
-//! `ezctl setup` 01–05 on a cluster with two masters and one worker (test-bed hosts 44–46):
+//! `ezctl setup` 01–07 on a cluster with two masters and one worker (test-bed hosts 44–46):
 //! kube-lb on every host balances to both apiservers, both apiservers share the nodes through
 //! etcd, every node is Ready; a master's apiserver stopping does not cut the worker off (kube-lb
-//! fails over); a second run of 04/05 changes nothing; `add-nodes` of a fourth host joins it
-//! behind both masters.
+//! fails over); calico-node runs on every node and coredns on one, from the bundle's images;
+//! a second run of 04–07 changes nothing; `add-nodes` of a fourth host joins it behind both
+//! masters, with its own calico-node.
 //!
 //! Hosts 44–47 belong to this file.
 
 mod cluster_common;
 mod support;
 
-use cluster_common::{kubectl, ready};
+use cluster_common::{kubectl, pod_status, ready};
 use ez_play::RunOptions;
 use ez_testbed::{Mode, Testbed};
 
@@ -41,7 +42,7 @@ async fn two_masters_one_worker_through_kube_lb() {
     std::fs::write(dir.join("config.yml"), cfg).unwrap();
     let ctx = cluster_common::ctx(base);
 
-    for step in ["01", "02", "03", "04", "05"] {
+    for step in ["01", "02", "03", "04", "05", "06", "07"] {
         for s in ez_cli::cmd::setup::setup_summaries(&ctx, "m", step, opts())
             .await
             .unwrap()
@@ -53,6 +54,28 @@ async fn two_masters_one_worker_through_kube_lb() {
     for h in &hosts {
         assert_eq!(ready(base, "m", &name(h)), "True", "{}", h.name);
     }
+    for h in &hosts {
+        assert_eq!(
+            pod_status(base, "m", "k8s-app=calico-node", &name(h)),
+            "Running",
+            "{}",
+            h.name
+        );
+    }
+    let (ok, out) = kubectl(
+        base,
+        "m",
+        &[
+            "-n",
+            "kube-system",
+            "get",
+            "deploy",
+            "coredns",
+            "-o",
+            "jsonpath={.status.availableReplicas}",
+        ],
+    );
+    assert!(ok && out == "1", "{out}");
     // Both apiservers serve the same three nodes (they live in etcd).
     for m in &hosts[..2] {
         let (ok, out) = kubectl(
@@ -117,8 +140,8 @@ async fn two_masters_one_worker_through_kube_lb() {
     );
     hosts[0].ssh("systemctl start kube-apiserver").unwrap();
 
-    // Converged: 04 and 05 again change nothing (the apiserver is running again).
-    for step in ["04", "05"] {
+    // Converged: 04 to 07 again change nothing (the apiserver is running again).
+    for step in ["04", "05", "06", "07"] {
         for s in ez_cli::cmd::setup::setup_summaries(&ctx, "m", step, opts())
             .await
             .unwrap()
@@ -137,6 +160,10 @@ async fn two_masters_one_worker_through_kube_lb() {
         0
     );
     assert_eq!(ready(base, "m", &name(&extra)), "True");
+    assert_eq!(
+        pod_status(base, "m", "k8s-app=calico-node", &name(&extra)),
+        "Running"
+    );
     let inv = std::fs::read_to_string(dir.join("hosts")).unwrap();
     assert!(inv.contains(&format!("[kube_node]\n{ip}\n")), "{inv}");
     let conf = extra.ssh("cat /etc/kube-lb/conf/kube-lb.conf").unwrap();

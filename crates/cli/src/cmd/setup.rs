@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum SetupCommand {
-    /// Install a step on a cluster's hosts: 01|prepare 02|etcd 03|container-runtime 04|kube-master 05|kube-node, or all.
+    /// Install a step on a cluster's hosts: 01|prepare 02|etcd 03|container-runtime 04|kube-master 05|kube-node 06|network 07|cluster-addon, or all.
     Setup {
         cluster: String,
         step: String,

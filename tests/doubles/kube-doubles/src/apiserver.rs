@@ -13,11 +13,13 @@
 //! of a cluster sees the same nodes. A Ready condition whose heartbeat is older than 40 s is
 //! served as `Unknown` (what the node lifecycle controller would do).
 
+use crate::api::{Who, merge, not_served, now, status};
 use crate::certs;
 use crate::etcd::Etcd;
 use crate::flags::Flags;
 use crate::http::{Request, Response, read_request, write_response};
 use crate::tlsio;
+use crate::validate::Cidr;
 use crate::{Failed, Res, VERSION};
 use serde_json::{Value, json};
 use std::net::IpAddr;
@@ -28,6 +30,7 @@ use tokio::net::TcpListener;
 struct Server {
     etcd: Etcd,
     advertise: String,
+    services: Option<Cidr>,
 }
 
 /// The kubernetes service IP: first address of the service range + 1 (IPv4).
@@ -189,6 +192,7 @@ pub async fn run(args: &[String]) -> Res<()> {
     let server = Arc::new(Server {
         etcd,
         advertise: addr,
+        services: Cidr::parse(f.req("service-cluster-ip-range")?),
     });
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     loop {
@@ -214,7 +218,13 @@ pub async fn run(args: &[String]) -> Res<()> {
             let mut stream = BufReader::new(tls);
             while let Ok(Some(req)) = read_request(&mut stream).await {
                 let resp = server
-                    .handle(&user, &groups, &req)
+                    .handle(
+                        &Who {
+                            user: user.clone(),
+                            groups: groups.clone(),
+                        },
+                        &req,
+                    )
                     .await
                     .unwrap_or_else(|e| status(500, "InternalError", &e.0));
                 if write_response(stream.get_mut(), &resp).await.is_err() {
@@ -238,40 +248,6 @@ fn sd_notify_ready() {
         if let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() {
             let _ = sock.send_to(b"READY=1", &path);
         }
-    }
-}
-
-fn status(code: u16, reason: &str, msg: &str) -> Response {
-    Response::json(
-        code,
-        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": msg, "reason": reason, "code": code}),
-    )
-}
-
-fn now() -> String {
-    time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
-
-/// RFC 7386 JSON merge patch (also used for strategic merge patches of maps, e.g. labels).
-fn merge(target: &mut Value, patch: &Value) {
-    match (target.as_object_mut(), patch.as_object()) {
-        (Some(t), Some(p)) => {
-            for (k, v) in p {
-                if v.is_null() {
-                    t.remove(k);
-                } else {
-                    merge(t.entry(k.clone()).or_insert(Value::Null), v);
-                }
-            }
-        }
-        _ => *target = patch.clone(),
     }
 }
 
@@ -333,69 +309,57 @@ fn table(nodes: &[Value]) -> Value {
 const NODES: &str = "/registry/minions/";
 
 impl Server {
-    async fn handle(&self, user: &str, groups: &[String], req: &Request) -> Res<Response> {
-        let admin = groups.iter().any(|g| g == "system:masters");
+    /// Health, version and discovery documents; `None` for other paths.
+    async fn discovery(&self, path: &str) -> Option<Response> {
+        use crate::resources as r;
+        let j = |v: serde_json::Value| Some(Response::json(200, &v));
+        match path {
+            "/healthz" | "/livez" => Some(Response::text(200, "ok")),
+            "/readyz" => Some(match self.etcd.any_healthy().await {
+                Ok(_) => Response::text(200, "ok"),
+                Err(e) => Response::text(
+                    500,
+                    &format!("[-]etcd failed: {}\nreadyz check failed", e.0),
+                ),
+            }),
+            "/version" => j(
+                json!({"major": "1", "minor": "36", "gitVersion": VERSION, "platform": "linux/amd64", "goVersion": "test-double"}),
+            ),
+            "/api" => j(
+                json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": self.advertise}]}),
+            ),
+            "/apis" => j(r::group_list()),
+            "/api/v1" => j(r::resource_list("", "v1")?),
+            "/openapi/v3" => j(crate::openapi::root()),
+            _ => {
+                if let Some(gv) = path.strip_prefix("/openapi/v3/") {
+                    return j(crate::openapi::group_version(gv)?);
+                }
+                let rest = path.strip_prefix("/apis/")?;
+                match rest.split_once('/') {
+                    None => j(r::group(rest)?),
+                    Some((g, v)) if !v.contains('/') => j(r::resource_list(g, v)?),
+                    _ => None,
+                }
+            }
+        }
+    }
+
+    async fn handle(&self, who: &Who, req: &Request) -> Res<Response> {
+        let (user, groups) = (who.user.as_str(), who.groups.as_slice());
+        let admin = who.admin();
         let path = req.path.trim_end_matches('/');
         let wants_table = req.header("accept").is_some_and(|a| a.contains("as=Table"));
-        match (req.method.as_str(), path) {
-            ("GET", "/healthz" | "/livez") => return Ok(Response::text(200, "ok")),
-            ("GET", "/readyz") => {
-                return Ok(match self.etcd.any_healthy().await {
-                    Ok(_) => Response::text(200, "ok"),
-                    Err(e) => Response::text(
-                        500,
-                        &format!("[-]etcd failed: {}\nreadyz check failed", e.0),
-                    ),
-                });
-            }
-            ("GET", "/version") => {
-                return Ok(Response::json(
-                    200,
-                    &json!({"major": "1", "minor": "36", "gitVersion": VERSION, "platform": "linux/amd64", "goVersion": "test-double"}),
-                ));
-            }
-            ("GET", "/api") => {
-                return Ok(Response::json(
-                    200,
-                    &json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": self.advertise}]}),
-                ));
-            }
-            ("GET", "/apis") => {
-                return Ok(Response::json(
-                    200,
-                    &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": [crate::rbac::group()]}),
-                ));
-            }
-            ("GET", "/api/v1") => {
-                let verbs = json!(["create", "delete", "get", "list", "patch", "update"]);
-                return Ok(Response::json(
-                    200,
-                    &json!({"kind": "APIResourceList", "groupVersion": "v1", "resources": [
-                    {"name": "nodes", "singularName": "node", "namespaced": false, "kind": "Node", "verbs": verbs, "shortNames": ["no"]},
-                    {"name": "nodes/status", "singularName": "", "namespaced": false, "kind": "Node", "verbs": ["get", "patch", "update"]},
-                    {"name": "pods", "singularName": "pod", "namespaced": true, "kind": "Pod", "verbs": ["get", "list"], "shortNames": ["po"]}]}),
-                ));
-            }
-            ("GET", "/api/v1/pods") => {
-                return Ok(Response::json(
-                    200,
-                    &json!({"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": []}),
-                ));
-            }
-            _ => {}
+        if req.method == "GET"
+            && let Some(r) = self.discovery(path).await
+        {
+            return Ok(r);
         }
-        if let Some(r) = crate::rbac::handle(&self.etcd, admin, req, path).await {
+        if let Some(r) = crate::generic::handle(&self.etcd, self.services, who, req, path).await {
             return r;
         }
         let Some(rest) = path.strip_prefix("/api/v1/nodes") else {
-            return Ok(status(
-                404,
-                "NotFound",
-                &format!(
-                    "the server could not find the requested resource ({} {})",
-                    req.method, req.path
-                ),
-            ));
+            return Ok(not_served(&req.method, &req.path));
         };
         let mut seg = rest
             .trim_start_matches('/')

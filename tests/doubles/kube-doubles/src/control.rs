@@ -3,8 +3,10 @@
 //! certificate of CN `system:kube-controller-manager` / `system:kube-scheduler` signed by the
 //! embedded CA; for the controller manager the cluster-signing pair (a CA and its key), the
 //! root CA, the service-account key and `--cluster-cidr`. Then the API server must answer
-//! `/readyz` with those credentials (through kube-lb); the double then idles, re-checking
-//! every 30 s and exiting non-zero after 5 failures in a row.
+//! `/readyz` with those credentials (through kube-lb), re-checked every 30 s (exit non-zero
+//! after 5 failures in a row). In between, every 3 s, the controller manager runs the
+//! DaemonSet / Deployment / garbage-collection controllers and the scheduler binds pending
+//! pods (`workloads.rs`).
 
 use crate::certs;
 use crate::flags::Flags;
@@ -71,37 +73,52 @@ pub async fn run(component: &str, args: &[String]) -> Res<()> {
     }
     let mut failures = 0;
     let mut first = true;
+    let mut tick: u64 = 0;
     loop {
-        match client.get("/readyz").await {
-            Ok(r) if r.status == 200 => {
-                if first {
-                    eprintln!(
-                        "{component} (double): API server {} ready, credentials accepted",
-                        client.server
-                    );
-                    first = false;
+        // /readyz at start and every 30 s; the controllers / scheduler every 3 s in between.
+        if first || tick.is_multiple_of(10) {
+            match client.get("/readyz").await {
+                Ok(r) if r.status == 200 => {
+                    if first {
+                        eprintln!(
+                            "{component} (double): API server {} ready, credentials accepted",
+                            client.server
+                        );
+                        first = false;
+                    }
+                    failures = 0;
                 }
-                failures = 0;
+                Ok(r) => {
+                    failures += 1;
+                    eprintln!(
+                        "{component} (double): /readyz answered {}: {}",
+                        r.status,
+                        r.body_str()
+                    );
+                }
+                Err(e) => {
+                    failures += 1;
+                    eprintln!("{component} (double): {}", e.0);
+                }
             }
-            Ok(r) => {
-                failures += 1;
-                eprintln!(
-                    "{component} (double): /readyz answered {}: {}",
-                    r.status,
-                    r.body_str()
-                );
+            if failures >= 5 {
+                return Err(Failed(format!(
+                    "the API server {} did not answer /readyz 5 times in a row",
+                    client.server
+                )));
             }
-            Err(e) => {
-                failures += 1;
+        }
+        if !first {
+            let pass = if component == "kube-controller-manager" {
+                crate::workloads::reconcile(&client).await
+            } else {
+                crate::workloads::schedule(&client).await
+            };
+            if let Err(e) = pass {
                 eprintln!("{component} (double): {}", e.0);
             }
         }
-        if failures >= 5 {
-            return Err(Failed(format!(
-                "the API server {} did not answer /readyz 5 times in a row",
-                client.server
-            )));
-        }
-        tokio::time::sleep(Duration::from_secs(if first { 3 } else { 30 })).await;
+        tick += 1;
+        tokio::time::sleep(Duration::from_secs(3)).await;
     }
 }

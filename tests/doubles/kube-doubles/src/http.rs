@@ -10,6 +10,8 @@ pub struct Request {
     pub method: String,
     /// Path without the query.
     pub path: String,
+    /// The raw query string (after `?`), possibly empty.
+    pub query: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
@@ -21,6 +23,37 @@ impl Request {
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+
+    /// A query parameter, percent-decoded (`+` is a space).
+    pub fn param(&self, name: &str) -> Option<String> {
+        self.query.split('&').find_map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (k == name).then(|| decode(v))
+        })
+    }
+}
+
+fn decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() && s.is_char_boundary(i + 3) => {
+                match u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                    Ok(v) => {
+                        out.push(v);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A response (client side) or one to send (server side).
@@ -63,10 +96,11 @@ pub async fn read_request<S: AsyncRead + Unpin>(r: &mut BufReader<S>) -> Res<Opt
     let (Some(method), Some(target)) = (parts.next(), parts.next()) else {
         return Err(Failed(format!("bad request line `{}`", line.trim())));
     };
-    let (path, _query) = target.split_once('?').unwrap_or((target, ""));
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let mut req = Request {
         method: method.to_string(),
         path: path.to_string(),
+        query: query.to_string(),
         headers: Vec::new(),
         body: Vec::new(),
     };
@@ -105,6 +139,7 @@ pub async fn write_response<S: AsyncWrite + Unpin>(w: &mut S, resp: &Response) -
         404 => "Not Found",
         405 => "Method Not Allowed",
         409 => "Conflict",
+        422 => "Unprocessable Entity",
         415 => "Unsupported Media Type",
         500 => "Internal Server Error",
         _ => "Status",

@@ -6,7 +6,8 @@
 //! that accepts a connection (containerd is up). `--kubeconfig` points at
 //! `https://127.0.0.1:<port>` (kube-lb) with a client certificate CN `system:node:<name>`,
 //! O `system:nodes`. Then it registers its Node (Ready, addresses, nodeInfo) and posts a
-//! heartbeat every 10 s; Ready is False while the runtime socket does not answer.
+//! heartbeat every 10 s; Ready is False while the runtime socket does not answer. Pods bound
+//! to the node are started from images already in containerd (`pods.rs`).
 
 use crate::certs;
 use crate::flags::Flags;
@@ -156,6 +157,17 @@ pub async fn run(args: &[String]) -> Res<()> {
         "kubelet (double): node {name} ({ip}), runtime {endpoint}, API {}",
         client.server
     );
+    let pods_client = client.clone();
+    let (pod_node, pod_ip) = (name.clone(), ip.clone());
+    let runtime = crate::pods::Runtime::new(&endpoint);
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = crate::pods::sync(&pods_client, &runtime, &pod_node, &pod_ip).await {
+                eprintln!("kubelet (double): pods: {}", e.0);
+            }
+            tokio::time::sleep(Duration::from_secs(3)).await;
+        }
+    });
     let mut registered = false;
     loop {
         match heartbeat(&client, &name, &ip, &endpoint, &mut registered).await {

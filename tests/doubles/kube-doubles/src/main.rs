@@ -10,18 +10,26 @@
 //! it serves or uses the small part of the API the installer's waits need. See
 //! `tests/doubles/README.md` for exactly what is checked.
 
+mod api;
 mod apiserver;
 mod certs;
 mod control;
 mod etcd;
 mod flags;
+mod generic;
 mod http;
 mod kcfg;
 mod kubelet;
+mod openapi;
 mod pb;
+mod pods;
 mod proxy;
 mod rbac;
+mod resources;
+mod select;
 mod tlsio;
+mod validate;
+mod workloads;
 
 use std::path::Path;
 use std::process::ExitCode;

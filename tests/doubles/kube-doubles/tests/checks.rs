@@ -1,67 +1,13 @@
 //! The doubles refuse what the real binaries refuse, and work with what the installer lays
 //! down: a PKI made by ez-pki, a real etcd (Debian's) over mTLS on loopback.
 
-use ez_pki::{NodeSpec, Pki, PkiSpec, RenewPolicy};
-use std::net::{IpAddr, TcpListener};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kube-double");
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A cluster PKI for one host at 127.0.0.1 whose component kubeconfigs point at `api_port`.
-fn pki(dir: &Path, api_port: u16) -> PathBuf {
-    let lo: IpAddr = "127.0.0.1".parse().unwrap();
-    let mut spec = PkiSpec::new(dir, "t");
-    spec.etcd_ips = vec![lo];
-    spec.master_ips = vec![lo];
-    spec.nodes = vec![NodeSpec {
-        name: "n1".into(),
-        ip: lo,
-    }];
-    spec.apiserver_url = Some(format!("https://127.0.0.1:{api_port}"));
-    spec.local_apiserver_url = Some(format!("https://127.0.0.1:{api_port}"));
-    Pki::ensure(&spec, RenewPolicy::KeepExisting).unwrap();
-    dir.join("ssl")
-}
-
-fn apiserver_args(ssl: &Path, port: u16, etcd: &str) -> Vec<String> {
-    let f = |n: &str| ssl.join(n).display().to_string();
-    vec![
-        "--allow-privileged=true".into(),
-        "--anonymous-auth=false".into(),
-        "--authorization-mode=Node,RBAC".into(),
-        "--bind-address=127.0.0.1".into(),
-        format!("--client-ca-file={}", f("ca.pem")),
-        format!("--etcd-cafile={}", f("ca.pem")),
-        format!("--etcd-certfile={}", f("kubernetes.pem")),
-        format!("--etcd-keyfile={}", f("kubernetes-key.pem")),
-        format!("--etcd-servers={etcd}"),
-        format!("--kubelet-certificate-authority={}", f("ca.pem")),
-        format!("--kubelet-client-certificate={}", f("kubernetes.pem")),
-        format!("--kubelet-client-key={}", f("kubernetes-key.pem")),
-        format!("--secure-port={port}"),
-        "--service-account-issuer=https://kubernetes.default.svc".into(),
-        format!("--service-account-signing-key-file={}", f("ca-key.pem")),
-        format!("--service-account-key-file={}", f("ca.pem")),
-        "--service-cluster-ip-range=10.68.0.0/16".into(),
-        format!("--tls-cert-file={}", f("kubernetes.pem")),
-        format!("--tls-private-key-file={}", f("kubernetes-key.pem")),
-        format!("--requestheader-client-ca-file={}", f("ca.pem")),
-        "--requestheader-allowed-names=aggregator,system:aggregator:kube-apiserver".into(),
-        format!("--proxy-client-cert-file={}", f("aggregator-proxy.pem")),
-        format!("--proxy-client-key-file={}", f("aggregator-proxy-key.pem")),
-        "--v=2".into(),
-    ]
-}
 
 fn run(role: &str, args: &[String]) -> (bool, String) {
     let out = Command::new(BIN).arg(role).args(args).output().unwrap();
@@ -139,42 +85,6 @@ fn refuses_unknown_flags_foreign_certificates_and_missing_etcd() {
     );
 }
 
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn curl(ssl: &Path, url: &str, cert: Option<&str>) -> (bool, String) {
-    let mut c = Command::new("curl");
-    c.args(["-sS", "--max-time", "5", "--cacert"])
-        .arg(ssl.join("ca.pem"));
-    if let Some(n) = cert {
-        c.arg("--cert")
-            .arg(ssl.join(format!("{n}.pem")))
-            .arg("--key")
-            .arg(ssl.join(format!("{n}-key.pem")));
-    }
-    let o = c.arg(url).output().unwrap();
-    (
-        o.status.success(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-    )
-}
-
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(
-            t.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
-}
-
 #[test]
 fn apiserver_on_real_etcd_and_kubelet_registration() {
     if !Path::new("/usr/bin/etcd").exists() {
@@ -190,42 +100,7 @@ fn apiserver_on_real_etcd_and_kubelet_registration() {
     let api_port = free_port();
     let ssl = pki(d.path(), api_port);
     let f = |n: &str| ssl.join(n).display().to_string();
-    let (cport, pport) = (free_port(), free_port());
-    let etcd_url = format!("https://127.0.0.1:{cport}");
-    let _etcd = Kill(
-        Command::new("/usr/bin/etcd")
-            .args(["--name", "t", "--data-dir"])
-            .arg(d.path().join("etcd"))
-            .arg(format!("--listen-client-urls={etcd_url}"))
-            .arg(format!("--advertise-client-urls={etcd_url}"))
-            .arg(format!("--listen-peer-urls=http://127.0.0.1:{pport}"))
-            .arg(format!(
-                "--initial-advertise-peer-urls=http://127.0.0.1:{pport}"
-            ))
-            .arg(format!("--initial-cluster=t=http://127.0.0.1:{pport}"))
-            .args([
-                "--client-cert-auth",
-                "--trusted-ca-file",
-                &f("ca.pem"),
-                "--cert-file",
-                &f("etcd.pem"),
-                "--key-file",
-                &f("etcd-key.pem"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_until("etcd", || {
-        std::net::TcpStream::connect(("127.0.0.1", cport)).is_ok()
-    });
-    std::thread::sleep(Duration::from_secs(1));
-    let mut api = Command::new(BIN);
-    api.arg("kube-apiserver")
-        .args(apiserver_args(&ssl, api_port, &etcd_url))
-        .stderr(Stdio::null());
-    let _api = Kill(api.spawn().unwrap());
+    let (_etcd, _api) = etcd_and_apiserver(BIN, d.path(), &ssl, api_port);
     let base = format!("https://127.0.0.1:{api_port}");
     wait_until("/readyz", || {
         curl(&ssl, &format!("{base}/readyz"), Some("admin")) == (true, "ok".into())
@@ -351,27 +226,4 @@ fn apiserver_on_real_etcd_and_kubelet_registration() {
     };
     assert_eq!(del("kube-proxy"), "403");
     assert_eq!(del("admin"), "200");
-}
-
-/// An upstream kubectl on this machine (Google Cloud SDK ships them), if any.
-fn real_kubectl() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("EZ_TEST_KUBECTL") {
-        return Some(PathBuf::from(p));
-    }
-    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/google-cloud-sdk/bin")
-        .ok()?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            Some((
-                e.file_name()
-                    .to_string_lossy()
-                    .strip_prefix("kubectl.1.")?
-                    .parse()
-                    .ok()?,
-                e.path(),
-            ))
-        })
-        .collect();
-    found.sort();
-    found.pop().map(|(_, p)| p)
 }

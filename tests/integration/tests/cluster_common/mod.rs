@@ -62,9 +62,11 @@ fn build_doubles() -> Option<PathBuf> {
     Some(target.join("debug/kube-double"))
 }
 
-/// `base` gets bin/{kube-apiserver,…,kubectl,nginx,nginx-modules/} on top of the Debian bundle.
+/// `base` gets bin/{kube-apiserver,…,kubectl,nginx,nginx-modules/} on top of the Debian bundle,
+/// and `down/` the bundle's images (small real images under the bundle's names).
 pub fn make_k8s_bundle(base: &Path) -> Option<()> {
     super::support::cluster::make_bundle(base)?;
+    super::support::cluster::make_bundle_images(base)?;
     let bin = base.join("bin");
     let double = build_doubles()?;
     // Without debug info the double is ~15 MB instead of ~60 MB: faster to copy to hosts.
@@ -140,4 +142,29 @@ pub fn ready(base: &Path, cluster: &str, node: &str) -> String {
         ],
     )
     .1
+}
+
+/// The status of the pod with label `selector` on `node` as `kubectl get pods` shows it (a
+/// container's waiting reason, else the phase); empty when there is none.
+pub fn pod_status(base: &Path, cluster: &str, selector: &str, node: &str) -> String {
+    let (_, out) = kubectl(
+        base,
+        cluster,
+        &[
+            "-n",
+            "kube-system",
+            "get",
+            "pods",
+            "-l",
+            selector,
+            "--field-selector",
+            &format!("spec.nodeName={node}"),
+            "-o",
+            "jsonpath={range .items[*]}{.status.containerStatuses[0].state.waiting.reason}{\" \"}{.status.phase}{\"\\n\"}{end}",
+        ],
+    );
+    out.lines()
+        .next()
+        .map(|l| l.split_whitespace().next().unwrap_or("").to_string())
+        .unwrap_or_default()
 }

@@ -152,6 +152,60 @@ skopeo copy --quiet oci:layout:latest docker-archive:{down}/busybox_1.tar:{name}
     }
 }
 
+/// Small real images under the names of the bundle's default set (crates/bundle
+/// `default_images`: calico cni/node/kube-controllers, coredns, k8s-dns-node-cache,
+/// metrics-server, pause), saved as ezdown lays them out (`down/<last>_<tag>.tar`,
+/// docker-archive named `calico/cni:v3.32.1`, …). Each is the same busybox-static image whose
+/// command prints one line and exits. Returns the names, or None (skip loudly; panic in CI).
+pub fn make_bundle_images(base: &Path) -> Option<Vec<String>> {
+    let images = ez_bundle::images::default_images(&ez_inventory::VersionTable::default());
+    let work = base.join("image-build");
+    let mut script = format!(
+        r#"set -e
+rm -rf {w}; mkdir -p {w}; cd {w}
+umoci init --layout layout
+umoci new --image layout:latest
+umoci unpack --rootless --image layout:latest bundle
+mkdir -p bundle/rootfs/bin
+cp /bin/busybox bundle/rootfs/bin/busybox
+for a in sh echo cat hostname true; do ln -s busybox bundle/rootfs/bin/$a; done
+umoci repack --image layout:latest bundle
+umoci config --image layout:latest --config.cmd /bin/sh --config.cmd -c --config.cmd 'echo started from a bundle image on $(hostname)' --config.env PATH=/bin --os linux --architecture amd64
+"#,
+        w = work.display(),
+    );
+    for i in &images {
+        let (repo, tag) = i.rsplit_once(':').unwrap();
+        let last = repo.rsplit('/').next().unwrap();
+        script.push_str(&format!(
+            "skopeo copy --quiet oci:layout:latest docker-archive:{down}/{last}_{tag}.tar:{i}\n",
+            down = base.join("down").display(),
+        ));
+    }
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {
+            let _ = std::fs::remove_dir_all(&work);
+            Some(images)
+        }
+        other => {
+            let why = match other {
+                Ok(o) => String::from_utf8_lossy(&o.stderr).to_string(),
+                Err(e) => e.to_string(),
+            };
+            let why = format!("bundle images: umoci/skopeo/busybox-static failed: {why}");
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("{why}");
+            }
+            eprintln!("SKIPPED: {why}");
+            None
+        }
+    }
+}
+
 /// Copies the named playbooks and roles of the repository into `base/playbooks`.
 pub fn copy_playbooks(base: &Path, playbooks: &[&str], roles: &[&str]) -> PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../playbooks");

@@ -176,7 +176,7 @@ fn clean_script(cluster: &Cluster) -> String {
     format!(
         "for s in kube-lb kubelet kube-proxy {runtime}; do systemctl disable --now $s >/dev/null 2>&1; done; \
          for m in $(awk '$2 ~ \"^{kubelet_dir}\" {{print $2}}' /proc/mounts | sort -r); do umount $m; done; \
-         rm -rf {kubelet_dir} /var/lib/kube-proxy /etc/kube-lb /etc/kubernetes /root/.kube/config /etc/cni /var/lib/cni {cfg_dir} /etc/crictl.yaml \
+         rm -rf {kubelet_dir} /var/lib/kube-proxy /etc/kube-lb /etc/kubernetes /root/.kube/config /etc/cni /var/lib/cni /etc/calico /var/lib/calico /var/log/calico /var/run/calico {cfg_dir} /etc/crictl.yaml \
            /etc/systemd/system/kube-lb.service /etc/systemd/system/kubelet.service /etc/systemd/system/kube-proxy.service /etc/systemd/system/{runtime}.service; \
          systemctl daemon-reload; \
          sed -i '/### BEGIN KUBEASZ MANAGED BLOCK/,/### END KUBEASZ MANAGED BLOCK/d' /etc/hosts; \
