@@ -490,6 +490,24 @@ mod tests {
                 );
             }
         }
+        // with a registry per key, the longest-prefix rule agrees with every recorded key except
+        // for the images at the root of registry.k8s.io (gcRegistry and gcEtcdRegistry share it)
+        let distinct: BTreeMap<String, String> = REPO_KEYS
+            .iter()
+            .map(|(k, _)| (k.to_string(), format!("{k}.local")))
+            .collect();
+        for tag in e2e_manifest::tags() {
+            for m in e2e_manifest::images(&tag.to_string()) {
+                let Some(key) = m.key else { continue };
+                let by_key = remap_by_key(m.image, key, &distinct).unwrap();
+                assert!(by_key.starts_with(&format!("{key}.local/")), "{by_key}");
+                let root =
+                    m.image.matches('/').count() == 1 && m.image.starts_with("registry.k8s.io/");
+                if !root {
+                    assert_eq!(remap(m.image, &distinct).unwrap(), by_key, "{tag}");
+                }
+            }
+        }
         unmovable.sort();
         unmovable.dedup();
         // the socat proxy of the old csi-mock manifests, on Docker Hub outside docker.io/library
