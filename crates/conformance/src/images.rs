@@ -253,10 +253,15 @@ fn observed(version: KubeVersion, images: &mut Vec<Image>, notes: &mut Vec<Strin
             "the e2e images listed for {rel} are those seen in a real run: a floor, not the full list"
         )
     } else {
+        let full = e2e_manifest::releases();
+        let floors: Vec<String> = observed_releases()
+            .into_iter()
+            .filter(|r| !full.contains(r))
+            .collect();
         format!(
             "no e2e image list embedded for {rel} (full lists: {}; observed floors: {})",
-            e2e_manifest::releases().join(", "),
-            observed_releases().join(", ")
+            full.join(", "),
+            floors.join(", ")
         )
     });
     notes.push(list_images_hint(version));
@@ -399,6 +404,11 @@ mod tests {
         let none = image_set(v("v1.36.3"), None).unwrap();
         assert_eq!(none.images.len(), 2);
         assert!(none.notes[0].contains("no e2e image list") && none.notes[0].contains("v1.35"));
+        assert!(
+            none.notes[0].ends_with("observed floors: v1.20)"),
+            "{}",
+            none.notes[0]
+        );
         assert!(matches!(
             image_set(v("v1.26"), None),
             Err(ImagesError::NoPatch(_))
