@@ -83,7 +83,8 @@ pub struct EzdownCli {
     /// An additional image to save (repeatable).
     #[arg(long, value_name = "IMAGE")]
     pub image: Vec<String>,
-    /// e2e test images for `-X conformance`, one reference per line.
+    /// e2e test images for `-X conformance`, one reference per line (default: the embedded
+    /// list of the Kubernetes version, see `ezctl conformance images`).
     #[arg(long, value_name = "FILE")]
     pub e2e_images: Option<PathBuf>,
     /// Binaries only: no images.
@@ -168,6 +169,33 @@ pub async fn run(cli: EzdownCli) -> anyhow::Result<u8> {
     do_download(&cli, req).await
 }
 
+/// The e2e images `ezctl conformance images` knows for `version` without a list file (the
+/// embedded `--list-images` list of its tag or nearest patch, else the observed floor), the
+/// results sidecar included and the images no mirror can hold left out; its notes go to stderr.
+fn known_e2e_images(version: &str) -> Vec<String> {
+    use ez_conformance::images::image_set;
+    let set = version
+        .parse()
+        .map_err(|e: ez_conformance::version::VersionParseError| e.to_string())
+        .and_then(|v| image_set(v, None).map_err(|e| e.to_string()));
+    match set {
+        Ok(set) => {
+            for n in &set.notes {
+                eprintln!("ezdown: -X conformance: {n}");
+            }
+            set.images
+                .into_iter()
+                .filter(|i| i.role == "e2e" || i.role == "sidecar")
+                .map(|i| i.image)
+                .collect()
+        }
+        Err(e) => {
+            eprintln!("ezdown: -X conformance: {e}; only the conformance image itself is saved");
+            Vec::new()
+        }
+    }
+}
+
 fn build_request(cli: &EzdownCli) -> Result<Request, String> {
     let mut versions = VersionTable::default();
     if let Some(k) = &cli.k8s_version {
@@ -193,12 +221,7 @@ fn build_request(cli: &EzdownCli) -> Result<Request, String> {
                     .filter(|l| !l.is_empty() && !l.starts_with('#'))
                     .map(str::to_string)
                     .collect(),
-                None => {
-                    eprintln!(
-                        "ezdown: -X conformance without --e2e-images: only the conformance image itself is saved"
-                    );
-                    Vec::new()
-                }
+                None => known_e2e_images(&versions.kubernetes),
             };
             imgs.extend(images::conformance_images(&versions.kubernetes, &e2e));
         } else {
@@ -435,6 +458,32 @@ mod tests {
             ]
         );
         let _ = std::fs::remove_dir_all(d);
+    }
+
+    #[test]
+    fn conformance_set_knows_the_embedded_list() {
+        let r = build_request(&cli(&[
+            "-D",
+            "--no-images",
+            "-k",
+            "v1.35.4",
+            "-X",
+            "conformance",
+        ]))
+        .unwrap();
+        assert_eq!(r.images[0], "registry.k8s.io/conformance:v1.35.4");
+        for i in [
+            "registry.k8s.io/e2e-test-images/agnhost:2.59",
+            "registry.k8s.io/etcd:3.6.6-0",
+            ez_conformance::images::SIDECAR_IMAGE,
+        ] {
+            assert!(r.images.iter().any(|x| x == i), "{i}: {:?}", r.images);
+        }
+        assert!(!r.images.iter().any(|x| x.starts_with("invalid.registry")));
+        // no embedded list for the default v1.36.3: the conformance image and the sidecar
+        let d = build_request(&cli(&["-D", "--no-images", "-X", "conformance"])).unwrap();
+        assert_eq!(d.images[0], "registry.k8s.io/conformance:v1.36.3");
+        assert!(!d.images.iter().any(|x| x.contains("agnhost")));
     }
 
     fn tempfile_dir() -> PathBuf {

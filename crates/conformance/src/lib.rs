@@ -2,6 +2,7 @@
 //!
 //! Modules: [`version`] (Kubernetes versions), [`lists`] (embedded required-test lists).
 
+pub mod e2e_manifest;
 pub mod e2elog;
 pub mod images;
 pub mod junit;
