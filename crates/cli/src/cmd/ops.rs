@@ -1,8 +1,12 @@
 //! Day-2 and quick-start commands: `start-aio`, `add-node`, `add-nodes`, `del-node`.
 //! See `docs/en/operations.md` for each command next to kubeasz's.
 
+mod backup;
+mod certs;
+mod etcd;
 mod inventory;
 mod keys;
+mod lifecycle;
 mod nodes;
 pub mod run;
 
@@ -13,6 +17,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 pub use keys::{Password, default_key};
+pub use lifecycle::Lifecycle;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum OpsCommand {
@@ -38,6 +43,30 @@ pub enum OpsCommand {
     },
     /// Remove a worker node: drain, clean it, delete it from the cluster and the inventory.
     DelNode { cluster: String, ip: String },
+    /// Add an etcd member: `add-etcd <c> <ip> [k=v…]`.
+    AddEtcd {
+        cluster: String,
+        ip: String,
+        vars: Vec<String>,
+    },
+    /// Remove an etcd member (never the last one).
+    DelEtcd { cluster: String, ip: String },
+    /// Start every service of the cluster (kubeasz's order) and enable it at boot.
+    Start { cluster: String },
+    /// Stop every service of the cluster (kubeasz's order) and disable it at boot.
+    Stop { cluster: String },
+    /// Remove everything the steps installed from every host of the cluster.
+    Destroy { cluster: String },
+    /// Renew the CA and every certificate and kubeconfig; distribute them, restart everything.
+    KcaRenew { cluster: String },
+    /// Save an etcd snapshot to clusters/<c>/backup/ (snapshot_<ts>.db and snapshot.db).
+    Backup { cluster: String },
+    /// Restore etcd from a snapshot in clusters/<c>/backup/ (default snapshot.db).
+    Restore {
+        cluster: String,
+        /// A file name in clusters/<c>/backup/, or a path.
+        snapshot: Option<String>,
+    },
 }
 
 /// `start-aio` options.
@@ -73,6 +102,18 @@ pub async fn run(ctx: &Ctx, cmd: OpsCommand) -> anyhow::Result<u8> {
             nodes::add_nodes(ctx, &cluster, &nodes, &ask(ask_pass)).await
         }
         OpsCommand::DelNode { cluster, ip } => nodes::del_node(ctx, &cluster, &ip).await,
+        OpsCommand::AddEtcd { cluster, ip, vars } => {
+            etcd::add_etcd(ctx, &cluster, &ip, &vars).await
+        }
+        OpsCommand::DelEtcd { cluster, ip } => etcd::del_etcd(ctx, &cluster, &ip).await,
+        OpsCommand::Start { cluster } => lifecycle::run(ctx, &cluster, Lifecycle::Start).await,
+        OpsCommand::Stop { cluster } => lifecycle::run(ctx, &cluster, Lifecycle::Stop).await,
+        OpsCommand::Destroy { cluster } => lifecycle::run(ctx, &cluster, Lifecycle::Destroy).await,
+        OpsCommand::KcaRenew { cluster } => certs::kca_renew(ctx, &cluster).await,
+        OpsCommand::Backup { cluster } => backup::backup(ctx, &cluster).await,
+        OpsCommand::Restore { cluster, snapshot } => {
+            backup::restore(ctx, &cluster, snapshot.as_deref()).await
+        }
     }
 }
 
@@ -207,6 +248,36 @@ pub async fn add_node_cmd(ctx: &Ctx, cluster: &str, ip: &str) -> anyhow::Result<
 /// `del-node <c> <ip>`.
 pub async fn del_node_cmd(ctx: &Ctx, cluster: &str, ip: &str) -> anyhow::Result<u8> {
     nodes::del_node(ctx, cluster, ip).await
+}
+
+/// `add-etcd <c> <ip>`.
+pub async fn add_etcd_cmd(ctx: &Ctx, cluster: &str, ip: &str) -> anyhow::Result<u8> {
+    etcd::add_etcd(ctx, cluster, ip, &[]).await
+}
+
+/// `del-etcd <c> <ip>`.
+pub async fn del_etcd_cmd(ctx: &Ctx, cluster: &str, ip: &str) -> anyhow::Result<u8> {
+    etcd::del_etcd(ctx, cluster, ip).await
+}
+
+/// `start <c>`, `stop <c>`, `destroy <c>`.
+pub async fn lifecycle_cmd(ctx: &Ctx, cluster: &str, what: Lifecycle) -> anyhow::Result<u8> {
+    lifecycle::run(ctx, cluster, what).await
+}
+
+/// `kca-renew <c>`.
+pub async fn kca_renew_cmd(ctx: &Ctx, cluster: &str) -> anyhow::Result<u8> {
+    certs::kca_renew(ctx, cluster).await
+}
+
+/// `backup <c>`.
+pub async fn backup_cmd(ctx: &Ctx, cluster: &str) -> anyhow::Result<u8> {
+    backup::backup(ctx, cluster).await
+}
+
+/// `restore <c> [snapshot]`.
+pub async fn restore_cmd(ctx: &Ctx, cluster: &str, snapshot: Option<&str>) -> anyhow::Result<u8> {
+    backup::restore(ctx, cluster, snapshot).await
 }
 
 /// `add-nodes <c> <ip>…`.
