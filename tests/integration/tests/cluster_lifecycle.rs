@@ -1,6 +1,7 @@
-//! `ezctl stop`, `start` and `destroy` on test-bed hosts 17–19 (real etcd, containerd, nginx;
+//! `ezctl stop`, `start`, `kca-renew` and `destroy` on test-bed hosts 17–19 (real etcd, containerd, nginx;
 //! doubles for the Kubernetes server binaries): stop leaves every service inactive and
-//! disabled, start brings them back with the node Ready, destroy leaves no unit, directory or
+//! disabled, start brings them back with the node Ready, kca-renew puts a new CA on every host
+//! (the old admin certificate is refused, the node Ready again), destroy leaves no unit, directory or
 //! managed /etc/hosts block on any host, and setup then installs the cluster again cleanly.
 //!
 //! Hosts 17–19 belong to this file.
@@ -122,6 +123,50 @@ async fn stop_start_destroy_and_setup_again() {
         );
     }
     assert_eq!(wait_ready(base, "l", &node_name(n)).await, "True");
+
+    // kca-renew: a new CA on every host, the old admin certificate refused, the node Ready.
+    let serial = |h: &Host| {
+        sh(
+            h,
+            "openssl x509 -noout -serial -in /etc/kubernetes/ssl/ca.pem",
+        )
+    };
+    let before = (serial(m), serial(n));
+    assert_eq!(ops::kca_renew_cmd(&ctx, "l").await.unwrap(), 0);
+    let after = (serial(m), serial(n));
+    assert!(
+        after.0.starts_with("serial=") && after.0 == after.1,
+        "{after:?}"
+    );
+    assert_ne!(before.0, after.0, "the CA on the hosts did not change");
+    let old_ssl = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("ssl-"))
+        .expect("ssl-<timestamp> backup");
+    let curl = |ssl: &std::path::Path| {
+        std::process::Command::new("curl")
+            .args(["-sS", "--max-time", "10", "--cacert"])
+            .arg(dir.join("ssl/ca.pem"))
+            .arg("--cert")
+            .arg(ssl.join("admin.pem"))
+            .arg("--key")
+            .arg(ssl.join("admin-key.pem"))
+            .arg(format!("https://{}:6443/readyz", m.ip))
+            .output()
+            .unwrap()
+    };
+    assert_eq!(
+        String::from_utf8_lossy(&curl(&dir.join("ssl")).stdout),
+        "ok"
+    );
+    assert!(
+        !curl(&old_ssl).status.success(),
+        "the old admin certificate still works"
+    );
+    assert_eq!(wait_ready(base, "l", &node_name(n)).await, "True");
+    let active = sh(m, &format!("systemctl is-active {MASTER_UNITS}"));
+    assert!(active.lines().all(|l| l == "active"), "{active}");
 
     // destroy: no unit, no directory, no managed block left on any host.
     assert_eq!(

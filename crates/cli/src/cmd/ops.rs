@@ -7,8 +7,10 @@ mod etcd;
 mod inventory;
 mod keys;
 mod lifecycle;
+mod masters;
 mod nodes;
 pub mod run;
+mod upgrade;
 
 use crate::ctx::Ctx;
 use anyhow::{Context, bail};
@@ -43,6 +45,16 @@ pub enum OpsCommand {
     },
     /// Remove a worker node: drain, clean it, delete it from the cluster and the inventory.
     DelNode { cluster: String, ip: String },
+    /// Add a master: `add-master <c> <ip> [k=v…]`.
+    AddMaster {
+        cluster: String,
+        ip: String,
+        vars: Vec<String>,
+    },
+    /// Remove a master (never the last one).
+    DelMaster { cluster: String, ip: String },
+    /// Roll the Kubernetes binaries of the bundle out, masters first, one host at a time.
+    Upgrade { cluster: String },
     /// Add an etcd member: `add-etcd <c> <ip> [k=v…]`.
     AddEtcd {
         cluster: String,
@@ -102,6 +114,11 @@ pub async fn run(ctx: &Ctx, cmd: OpsCommand) -> anyhow::Result<u8> {
             nodes::add_nodes(ctx, &cluster, &nodes, &ask(ask_pass)).await
         }
         OpsCommand::DelNode { cluster, ip } => nodes::del_node(ctx, &cluster, &ip).await,
+        OpsCommand::AddMaster { cluster, ip, vars } => {
+            masters::add_master(ctx, &cluster, &ip, &vars).await
+        }
+        OpsCommand::DelMaster { cluster, ip } => masters::del_master(ctx, &cluster, &ip).await,
+        OpsCommand::Upgrade { cluster } => upgrade::upgrade(ctx, &cluster).await,
         OpsCommand::AddEtcd { cluster, ip, vars } => {
             etcd::add_etcd(ctx, &cluster, &ip, &vars).await
         }
@@ -248,6 +265,21 @@ pub async fn add_node_cmd(ctx: &Ctx, cluster: &str, ip: &str) -> anyhow::Result<
 /// `del-node <c> <ip>`.
 pub async fn del_node_cmd(ctx: &Ctx, cluster: &str, ip: &str) -> anyhow::Result<u8> {
     nodes::del_node(ctx, cluster, ip).await
+}
+
+/// `add-master <c> <ip>`.
+pub async fn add_master_cmd(ctx: &Ctx, cluster: &str, ip: &str) -> anyhow::Result<u8> {
+    masters::add_master(ctx, cluster, ip, &[]).await
+}
+
+/// `del-master <c> <ip>`.
+pub async fn del_master_cmd(ctx: &Ctx, cluster: &str, ip: &str) -> anyhow::Result<u8> {
+    masters::del_master(ctx, cluster, ip).await
+}
+
+/// `upgrade <c>`.
+pub async fn upgrade_cmd(ctx: &Ctx, cluster: &str) -> anyhow::Result<u8> {
+    upgrade::upgrade(ctx, cluster).await
 }
 
 /// `add-etcd <c> <ip>`.

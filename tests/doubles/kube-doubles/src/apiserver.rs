@@ -18,7 +18,7 @@ use crate::etcd::Etcd;
 use crate::flags::Flags;
 use crate::http::{Request, Response, read_request, write_response};
 use crate::tlsio;
-use crate::{Failed, Res, VERSION};
+use crate::{Failed, Res, version};
 use serde_json::{Value, json};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -351,7 +351,7 @@ impl Server {
             ("GET", "/version") => {
                 return Ok(Response::json(
                     200,
-                    &json!({"major": "1", "minor": "36", "gitVersion": VERSION, "platform": "linux/amd64", "goVersion": "test-double"}),
+                    &json!({"major": "1", "minor": "36", "gitVersion": version(), "platform": "linux/amd64", "goVersion": "test-double"}),
                 ));
             }
             ("GET", "/api") => {
