@@ -47,6 +47,7 @@ fn lb_backends(h: &Host) -> Vec<String> {
         .lines()
         .filter_map(|l| l.trim().strip_prefix("server "))
         .map(|l| l.split_whitespace().next().unwrap_or("").to_string())
+        .filter(|b| b.contains(':'))
         .collect()
 }
 

@@ -373,6 +373,36 @@ mod tests {
             parse(&["ezctl", "del-node", "c1", "10.0.0.9"]),
             super::OpsCommand::DelNode { .. }
         ));
+        match parse(&["ezctl", "restore", "c1", "snapshot_202611270700.db"]) {
+            super::OpsCommand::Restore { cluster, snapshot } => {
+                assert_eq!(cluster, "c1");
+                assert_eq!(snapshot.as_deref(), Some("snapshot_202611270700.db"));
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["ezctl", "add-etcd", "c1", "10.0.0.9", "k8s_nodename=e9"]) {
+            super::OpsCommand::AddEtcd { ip, vars, .. } => {
+                assert_eq!((ip.as_str(), vars.len()), ("10.0.0.9", 1))
+            }
+            other => panic!("{other:?}"),
+        }
+        for (cmd, want) in [
+            ("backup", "Backup"),
+            ("start", "Start"),
+            ("stop", "Stop"),
+            ("destroy", "Destroy"),
+            ("kca-renew", "KcaRenew"),
+            ("upgrade", "Upgrade"),
+        ] {
+            let got = format!("{:?}", parse(&["ezctl", cmd, "c1"]));
+            assert!(got.starts_with(want), "{cmd}: {got}");
+        }
+        for cmd in ["del-etcd", "add-master", "del-master"] {
+            assert!(
+                EzctlCli::try_parse_from(["ezctl", cmd, "c1"]).is_err(),
+                "{cmd} needs an IP"
+            );
+        }
         assert!(
             EzctlCli::try_parse_from(["ezctl", "add-nodes", "c1"]).is_err(),
             "add-nodes needs an IP"

@@ -206,7 +206,7 @@ pub async fn del_node(ctx: &Ctx, name: &str, ip: &str) -> anyhow::Result<u8> {
             eprintln!("ezctl: error: you CAN NOT delete the last member of kube_master!");
         } else {
             eprintln!(
-                "ezctl: error: {ip} is a master: removing masters (del-master) is not implemented yet"
+                "ezctl: error: {ip} is a master: remove it with `ezctl del-master {name} {ip}`"
             );
         }
         return Ok(1);
