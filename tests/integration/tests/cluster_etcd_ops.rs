@@ -2,7 +2,8 @@
 //! Kubernetes server binaries): `backup` (snapshot copied to clusters/<c>/backup/), `restore`
 //! (a key changed after the backup is back, apiserver and nodes Ready again), `add-etcd` and
 //! `del-etcd` (real member add/remove, certificates and apiserver flags updated, inventory
-//! changed only on success, kubeasz's refusals with nothing changed).
+//! changed only on success, kubeasz's refusals with nothing changed, a member that cannot
+//! start removed again).
 //!
 //! Hosts 13–16 belong to this file.
 
@@ -171,6 +172,25 @@ async fn backup_restore_add_and_delete_etcd_members() {
     assert_eq!(etcdctl(h13, "member list").lines().count(), 3);
     let ak = extra.root_path().join("root/.ssh");
     std::fs::rename(ak.join("ak.off"), ak.join("authorized_keys")).unwrap();
+
+    // A new member that cannot start (its data directory is a file): the member is removed
+    // again, the certificate and the inventory are as before.
+    let cert_before = std::fs::read(dir.join("ssl/etcd.pem")).unwrap();
+    extra.ssh("touch /var/lib/etcd").unwrap();
+    assert_eq!(
+        ops::add_etcd_cmd(&ctx, "e", &extra.ip.to_string())
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(std::fs::read_to_string(&hosts_file).unwrap(), before);
+    assert_eq!(
+        std::fs::read(dir.join("ssl/etcd.pem")).unwrap(),
+        cert_before
+    );
+    let members = etcdctl(h13, "member list");
+    assert_eq!(members.lines().count(), 3, "{members}");
+    extra.ssh("rm -f /var/lib/etcd").unwrap();
 
     // add-etcd of host 16: a fourth member with the data, certificates and flags updated.
     let new_ip = extra.ip.to_string();
