@@ -33,6 +33,7 @@ fn names(hosts: &[&ez_inventory::Host]) -> Vec<String> {
 pub async fn backup(ctx: &Ctx, name: &str) -> anyhow::Result<u8> {
     let dir = ctx.cluster_dir(name);
     let cluster = deploy::load_cluster(&dir, name)?;
+    crate::cmd::setup::abort_window(ctx, name, "backup", false).await?;
     let _lock = ClusterLock::acquire(&dir, name, &format!("ezctl backup {name}"))?;
     let etcd = names(&cluster.etcd());
     let session = match Session::open(ctx, &cluster, &etcd, false).await? {
@@ -104,6 +105,7 @@ pub async fn restore(ctx: &Ctx, name: &str, snapshot: Option<&str>) -> anyhow::R
     let snap = snap
         .canonicalize()
         .with_context(|| format!("resolving {}", snap.display()))?;
+    crate::cmd::setup::abort_window(ctx, name, "restore", false).await?;
     let _lock = ClusterLock::acquire(&dir, name, &format!("ezctl restore {name}"))?;
     let mut hosts = names(&cluster.etcd());
     for h in names(&cluster.k8s_hosts()) {

@@ -31,6 +31,7 @@ pub async fn upgrade(ctx: &Ctx, name: &str) -> anyhow::Result<u8> {
     let dir = ctx.cluster_dir(name);
     let cluster = deploy::load_cluster(&dir, name)?;
     let new_version = bundle_version(&ctx.base)?;
+    crate::cmd::setup::abort_window(ctx, name, "upgrade", false).await?;
     let _lock = ClusterLock::acquire(&dir, name, &format!("ezctl upgrade {name}"))?;
     let hosts: Vec<String> = cluster.k8s_hosts().iter().map(|h| h.name.clone()).collect();
     let session = match Session::open(ctx, &cluster, &hosts, false).await? {
