@@ -3,7 +3,7 @@
 //! (a key changed after the backup is back, apiserver and nodes Ready again), `add-etcd` and
 //! `del-etcd` (real member add/remove, certificates and apiserver flags updated, inventory
 //! changed only on success, kubeasz's refusals with nothing changed, a member that cannot
-//! start removed again).
+//! start removed again, a member on a stopped host removed without its cleanup).
 //!
 //! Hosts 13–16 belong to this file.
 
@@ -263,6 +263,26 @@ async fn backup_restore_add_and_delete_etcd_members() {
         "/opt/kube/bin/kubectl --kubeconfig=/root/.kube/config --request-timeout=10s get --raw /readyz",
     );
     assert!(ok && out.trim() == "ok", "{out}");
+
+    // del-etcd of a member whose host is down (the usual reason to remove one): the member is
+    // removed through a healthy one, its files stay, the rest converges.
+    extra.stop().unwrap();
+    assert_eq!(ops::del_etcd_cmd(&ctx, "e", &new_ip).await.unwrap(), 0);
+    let members = etcdctl(h13, "member list");
+    assert_eq!(members.lines().count(), 2, "{members}");
+    assert!(!members.contains(&new_ip), "{members}");
+    let inv = std::fs::read_to_string(&hosts_file).unwrap();
+    assert!(!inv.contains(&new_ip), "{inv}");
+    let (_, api) = sh(h13, "cat /etc/systemd/system/kube-apiserver.service");
+    assert!(!api.contains(&format!("https://{new_ip}:2379")), "{api}");
+    for h in [h13, h15] {
+        let (_, unit) = sh(h, "cat /etc/systemd/system/etcd.service");
+        assert!(!unit.contains(&new_ip), "{}: {unit}", h.name);
+    }
+    assert_eq!(
+        etcdctl(h15, "get /ez-test/key --print-value-only").trim(),
+        "before-backup"
+    );
 
     let _ = tb.down(&idx);
 }

@@ -1,5 +1,7 @@
-//! Day-2 and quick-start commands: `start-aio`, `add-node`, `add-nodes`, `del-node`.
-//! See `docs/en/operations.md` for each command next to kubeasz's.
+//! Day-2 and quick-start commands: `start-aio`, `add-node(s)`, `del-node`, `add/del-master`,
+//! `add/del-etcd`, `backup`, `restore`, `start`, `stop`, `destroy`, `kca-renew`, `upgrade`;
+//! each in its own module, its steps as playbooks. See `docs/en/operations.md` for each
+//! command next to kubeasz's.
 
 mod backup;
 mod certs;

@@ -69,9 +69,10 @@ fn etcd_and_masters(c: &Cluster) -> Vec<String> {
 /// the session was opened with: etcd certificate and unit (`--initial-cluster`), then the
 /// apiservers' `--etcd-servers`.
 fn converge_steps(c: &Cluster) -> Vec<Step> {
-    let mut steps = vec![Step::new("02.etcd", &["change_cert", "restart_etcd"], &[])];
+    // Fresh: what an earlier failed run recorded as done was done for another membership.
+    let mut steps = vec![Step::new("02.etcd", &["change_cert", "restart_etcd"], &[]).fresh()];
     if !c.kube_master().is_empty() {
-        steps.push(Step::new("04.kube-master", &["restart_master"], &[]));
+        steps.push(Step::new("04.kube-master", &["restart_master"], &[]).fresh());
     }
     steps
 }

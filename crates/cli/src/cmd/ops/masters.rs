@@ -24,8 +24,8 @@ fn k8s_names(c: &Cluster) -> Vec<String> {
 /// kubeconfig names the first master), without restarting anything else.
 fn kube_lb_steps() -> Vec<Step> {
     vec![
-        Step::new("04.kube-master", &["change_cert", "restart_kube-lb"], &[]),
-        Step::new("05.kube-node", &["change_cert", "restart_kube-lb"], &[]),
+        Step::new("04.kube-master", &["change_cert", "restart_kube-lb"], &[]).fresh(),
+        Step::new("05.kube-node", &["change_cert", "restart_kube-lb"], &[]).fresh(),
     ]
 }
 
@@ -77,7 +77,7 @@ pub async fn add_master(ctx: &Ctx, name: &str, ip: &str, vars: &[String]) -> any
         }
     };
     let mut steps = vec![
-        Step::new("01.prepare", &["set_hosts"], &[]),
+        Step::new("01.prepare", &["set_hosts"], &[]).fresh(),
         Step::new("23.addmaster", &[], &[]).var("NODE_TO_ADD", ip),
     ];
     steps.extend(kube_lb_steps());
@@ -161,7 +161,7 @@ pub async fn del_master(ctx: &Ctx, name: &str, ip: &str) -> anyhow::Result<u8> {
             return Ok(1);
         }
     };
-    let mut steps = vec![Step::new("01.prepare", &["set_hosts"], &[])];
+    let mut steps = vec![Step::new("01.prepare", &["set_hosts"], &[]).fresh()];
     steps.extend(kube_lb_steps());
     let sums = session.run_all(&steps).await;
     session.close();
