@@ -4,7 +4,8 @@
 //! refusals (nothing changed), a second master serving the cluster with every kube-lb listing
 //! both masters, the upgrade refused at the running version and then rolled out (every
 //! binary and every Node's kubeletVersion at the new version, nodes Ready), and the master
-//! removed again with every kube-lb back to one backend.
+//! removed again with every kube-lb back to one backend; then del-node of the worker and
+//! add-node of the same host again.
 //!
 //! Hosts 19, 20 and 36 belong to this file.
 
@@ -65,7 +66,7 @@ async fn add_master_upgrade_and_delete_master() {
         return;
     }
     let (m1, w, m2) = (&hosts[0], &hosts[1], &hosts[2]);
-    let dir = support::cluster::make_cluster(base, "m", &[m1], &[m1], &[w]);
+    let dir = support::cluster::make_cluster(base, "m", &[m1], &[m1], &[m1, w]);
     let mut cfg = std::fs::read_to_string(dir.join("config.yml")).unwrap();
     cfg.push_str("\nKUBELET_FAIL_CGROUP_V1: false\n");
     std::fs::write(dir.join("config.yml"), cfg).unwrap();
@@ -197,6 +198,27 @@ async fn add_master_upgrade_and_delete_master() {
     assert_eq!(left.matches("No such file").count(), 2, "{left}");
     assert!(!left.contains("\nactive"), "{left}");
     assert_eq!(wait_ready(base, &node_name(w)).await, "True");
+
+    // del-node (32.delnode.yml) of the worker, then add-node of the same host again.
+    assert_eq!(ops::del_node_cmd(&ctx, "m", &ipw).await.unwrap(), 0);
+    let (ok, out) = kubectl(base, "m", &["get", "node", &node_name(w)]);
+    assert!(!ok && out.contains("NotFound"), "{out}");
+    let left = sh(
+        w,
+        "systemctl is-active kubelet kube-proxy kube-lb; ls /etc/kube-lb /var/lib/kubelet 2>&1",
+    );
+    assert!(!left.lines().any(|l| l == "active"), "{left}");
+    assert_eq!(left.matches("No such file").count(), 2, "{left}");
+    let inv = std::fs::read_to_string(&hosts_file).unwrap();
+    assert!(!inv.contains(&format!("\n{ipw}\n")), "{inv}");
+    assert_eq!(ops::del_node_cmd(&ctx, "m", &ipw).await.unwrap(), 2);
+    assert_eq!(ops::add_node_cmd(&ctx, "m", &ipw).await.unwrap(), 0);
+    assert_eq!(wait_ready(base, &node_name(w)).await, "True");
+    let inv = std::fs::read_to_string(&hosts_file).unwrap();
+    assert!(
+        inv.contains(&format!("[kube_node]\n{ipw}\n{ip1}\n")),
+        "{inv}"
+    );
 
     let _ = tb.down(&idx);
 }
