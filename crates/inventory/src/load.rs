@@ -51,6 +51,11 @@ fn io_diag(path: &Path, e: &io::Error, missing_hint: &str) -> Diagnostic {
 /// Reads, parses and validates `dir` (`clusters/<name>`). On success the cluster carries its
 /// warnings; on failure every diagnostic (errors and warnings) is returned.
 pub fn load_cluster(dir: &Path) -> Result<Cluster, Diagnostics> {
+    load_cluster_allowing(dir, &[])
+}
+
+/// [`load_cluster`] with the errors of the rules in `allow` reported as warnings.
+pub fn load_cluster_allowing(dir: &Path, allow: &[&str]) -> Result<Cluster, Diagnostics> {
     let name = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -76,7 +81,7 @@ pub fn load_cluster(dir: &Path) -> Result<Cluster, Diagnostics> {
     let (Some(hosts), Some(cfg)) = (hosts, cfg) else {
         return Err(Diagnostics(diags));
     };
-    parse_cluster(&name, dir, &hp, &hosts, &cp, &cfg)
+    parse_cluster_allowing(&name, dir, &hp, &hosts, &cp, &cfg, allow)
 }
 
 /// Parses and validates already-read texts (what [`load_cluster`] does after reading).
@@ -88,10 +93,31 @@ pub fn parse_cluster(
     config_file: &Path,
     config_text: &str,
 ) -> Result<Cluster, Diagnostics> {
+    parse_cluster_allowing(
+        name,
+        dir,
+        hosts_file,
+        hosts_text,
+        config_file,
+        config_text,
+        &[],
+    )
+}
+
+/// [`parse_cluster`] with the errors of the rules in `allow` reported as warnings.
+pub fn parse_cluster_allowing(
+    name: &str,
+    dir: &Path,
+    hosts_file: &Path,
+    hosts_text: &str,
+    config_file: &Path,
+    config_text: &str,
+    allow: &[&str],
+) -> Result<Cluster, Diagnostics> {
     let (inv, mut diags) = Inventory::parse(hosts_file, hosts_text);
     let (cfg, cdiags) = Config::parse(config_file, config_text);
     diags.extend(cdiags);
-    Cluster::from_parts(name, dir, inv, cfg, config_file, diags)
+    Cluster::from_parts_allowing(name, dir, inv, cfg, config_file, diags, allow)
 }
 
 /// Every diagnostic for a cluster folder, errors and warnings (for `ezctl check-config`),

@@ -401,9 +401,27 @@ impl Cluster {
         config_file: &Path,
         parse_diags: Vec<Diagnostic>,
     ) -> Result<Cluster, Diagnostics> {
+        Self::from_parts_allowing(name, dir, inventory, config, config_file, parse_diags, &[])
+    }
+
+    /// [`Cluster::from_parts`] with the errors of the rules named in `allow` reported as
+    /// warnings (a state a day-2 command passes through, like an even etcd membership
+    /// between two `add-etcd`).
+    pub fn from_parts_allowing(
+        name: &str,
+        dir: &Path,
+        inventory: Inventory,
+        config: Config,
+        config_file: &Path,
+        parse_diags: Vec<Diagnostic>,
+        allow: &[&str],
+    ) -> Result<Cluster, Diagnostics> {
         let mut diags = parse_diags;
         let draft = Draft::new(&inventory, &config, config_file, &mut diags);
         let derived = crate::validate::check(&draft, &mut diags);
+        for d in diags.iter_mut().filter(|d| allow.contains(&d.code)) {
+            d.severity = crate::diag::Severity::Warning;
+        }
         let vars = draft.vars.clone();
         let hosts: Vec<Host> = draft
             .hosts

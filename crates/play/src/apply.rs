@@ -387,7 +387,45 @@ pub async fn apply(action: &Action, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, S
             }
             Ok(Outcome::Ok)
         }
+        Action::Fetch(a) => fetch(a, ctx).await,
     }
+}
+
+/// Copies a host's file to the deploy host, unless `dest` already has the same content.
+async fn fetch(a: &FetchArgs, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, String> {
+    let dest = Path::new(&a.dest);
+    let remote_sha = match remote_file_state(ctx, &a.src).await? {
+        Some((sha, _)) => sha,
+        None if ctx.plan => return Ok(Outcome::Changed(format!("would fetch {}", a.src))),
+        None => return Err(format!("{} does not exist on the host", a.src)),
+    };
+    if dest.is_file()
+        && crate::localsum::sha256(dest).await.ok().as_deref() == Some(remote_sha.as_str())
+    {
+        return Ok(Outcome::Ok);
+    }
+    if ctx.plan {
+        return Ok(Outcome::Changed(format!(
+            "would fetch {} to {}",
+            a.src, a.dest
+        )));
+    }
+    if let Some(dir) = dest.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let t0 = std::time::Instant::now();
+    let got = ctx.remote.get(&a.src, dest).await?;
+    *ctx.transfer_time += t0.elapsed();
+    *ctx.transferred += got;
+    let local = crate::localsum::sha256(dest).await?;
+    if local != remote_sha {
+        let _ = std::fs::remove_file(dest);
+        return Err(format!(
+            "{} changed while it was copied (sha256 {local} != {remote_sha})",
+            a.src
+        ));
+    }
+    Ok(Outcome::Changed(format!("{} fetched to {}", a.src, a.dest)))
 }
 
 async fn systemd(a: &SystemdArgs, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, String> {

@@ -80,7 +80,22 @@ pub async fn run_playbook(
                 continue;
             }
         }
-        let hosts = play_hosts(&inv, &play.hosts, &play.exclude, &opts.limit, &failed);
+        let patterns = play
+            .hosts
+            .iter()
+            .map(|h| crate::vars::render_str(h, &global_ctx))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|m| PlayError::Parse {
+                file: lib.dir.join(format!("{stem}.yml")),
+                message: m,
+            })?;
+        let hosts = play_hosts(&inv, &patterns, &play.exclude, &opts.limit, &failed);
+        let play_vars: Arc<Vec<(String, Json)>> = Arc::new(
+            play.vars
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(Json::Null)))
+                .collect(),
+        );
         sink(Event::PlayStarted {
             playbook: stem.to_string(),
             play: pi,
@@ -102,6 +117,7 @@ pub async fn run_playbook(
                 sem.clone(),
             );
             let (roles, opts, stem) = (play.roles.clone(), opts.clone(), stem.to_string());
+            let play_vars = play_vars.clone();
             joins.push(tokio::spawn(async move {
                 let _permit = sem.acquire_owned().await;
                 let r = run_host(
@@ -110,6 +126,7 @@ pub async fn run_playbook(
                     pi,
                     &roles,
                     &inv,
+                    &play_vars,
                     remote.as_ref(),
                     &opts,
                     &sink,
@@ -172,14 +189,26 @@ fn save_state(state: &Mutex<RunState>, opts: &RunOptions, status: &str) -> Resul
 }
 
 /// Hosts of the named groups, in inventory order, without duplicates, excluded groups,
-/// hosts outside the limit and hosts that already failed.
+/// hosts outside the limit and hosts that already failed. A pattern is a group name or a
+/// host of the inventory; `a:b` and `a,b` name several (as Ansible's host patterns).
 fn play_hosts(
     inv: &Inventory,
-    groups: &[String],
+    patterns: &[String],
     exclude: &[String],
     limit: &[String],
     failed: &BTreeSet<String>,
 ) -> Vec<String> {
+    let groups: Vec<String> = patterns
+        .iter()
+        .flat_map(|p| p.split([':', ',']))
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect();
+    let singles: BTreeMap<String, Vec<String>> = groups
+        .iter()
+        .filter(|g| !inv.groups.contains_key(*g) && inv.host_vars.contains_key(*g))
+        .map(|h| (h.clone(), vec![h.clone()]))
+        .collect();
     let excluded: BTreeSet<&String> = exclude
         .iter()
         .filter_map(|g| inv.groups.get(g))
@@ -187,8 +216,14 @@ fn play_hosts(
         .collect();
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
-    for g in groups {
-        for h in inv.groups.get(g).into_iter().flatten() {
+    for g in &groups {
+        for h in inv
+            .groups
+            .get(g)
+            .or_else(|| singles.get(g))
+            .into_iter()
+            .flatten()
+        {
             if excluded.contains(h)
                 || failed.contains(h)
                 || (!limit.is_empty() && !limit.contains(h))
@@ -216,6 +251,7 @@ async fn run_host(
     pi: usize,
     roles: &[String],
     inv: &Inventory,
+    play_vars: &[(String, Json)],
     remote: &dyn Remote,
     opts: &RunOptions,
     sink: &Sink,
@@ -223,7 +259,10 @@ async fn run_host(
 ) -> HostSummary {
     let host = remote.host().to_string();
     let started = std::time::Instant::now();
-    let mut hs = run_host_tasks(lib, stem, pi, roles, inv, remote, opts, sink, state, &host).await;
+    let mut hs = run_host_tasks(
+        lib, stem, pi, roles, inv, play_vars, remote, opts, sink, state, &host,
+    )
+    .await;
     hs.elapsed_ms = started.elapsed().as_millis() as u64;
     hs
 }
@@ -235,6 +274,7 @@ async fn run_host_tasks(
     pi: usize,
     roles: &[String],
     inv: &Inventory,
+    play_vars: &[(String, Json)],
     remote: &dyn Remote,
     opts: &RunOptions,
     sink: &Sink,
@@ -243,7 +283,22 @@ async fn run_host_tasks(
 ) -> HostSummary {
     let host = host.to_string();
     let mut hs = HostSummary::default();
-    let base_ctx = inv.context_for(&host);
+    let mut base_ctx = inv.context_for(&host);
+    // Play values may be templates of the host's values (`"{{ CONTAINERD_SERVICE_NAME }}"`).
+    let host_ctx = base_ctx.clone();
+    for (k, v) in play_vars {
+        let rendered = serde_yaml_ng::to_value(v)
+            .map_err(|e| e.to_string())
+            .and_then(|y| render_value(&y, &host_ctx))
+            .and_then(|y| serde_json::to_value(y).map_err(|e| e.to_string()));
+        match rendered {
+            Ok(v) => base_ctx.insert(k.as_str(), &v),
+            Err(m) => {
+                let msg = format!("play value `{k}`: {m}");
+                return fail(&mut hs, sink, &host, stem, "-", "play values", msg);
+            }
+        }
+    }
     let (done, changed_roles) = match state.lock() {
         Ok(s) => s
             .hosts

@@ -35,6 +35,10 @@ pub struct Play {
     /// A condition on cluster values (tera expression); the play is skipped when false.
     #[serde(default)]
     pub when: Option<String>,
+    /// Values set for this play's hosts only (they win over inventory values), e.g.
+    /// `CLUSTER_STATE: existing` for a joining etcd member.
+    #[serde(default)]
+    pub vars: BTreeMap<String, serde_yaml_ng::Value>,
 }
 
 /// A role: an ordered task list in `playbooks/roles/<role>/tasks.yml`, templates beside it.
@@ -97,6 +101,8 @@ pub enum Action {
     WaitFor(WaitForArgs),
     /// A condition that must hold (tera expression on values, or a remote command).
     Assert(AssertArgs),
+    /// A file copied from the host to the deploy host (etcd snapshots).
+    Fetch(FetchArgs),
 }
 
 impl Action {
@@ -115,6 +121,7 @@ impl Action {
             Action::Line(_) => "line",
             Action::WaitFor(_) => "wait_for",
             Action::Assert(_) => "assert",
+            Action::Fetch(_) => "fetch",
         }
     }
 }
@@ -122,7 +129,7 @@ impl Action {
 /// The action names [`Action`] accepts.
 pub const ACTION_NAMES: &[&str] = &[
     "dir", "copy", "template", "content", "command", "systemd", "sysctl", "modprobe", "block",
-    "line", "wait_for", "assert",
+    "line", "wait_for", "assert", "fetch",
 ];
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -279,6 +286,15 @@ pub struct AssertArgs {
     #[serde(default)]
     pub cmd: Option<String>,
     pub msg: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FetchArgs {
+    /// Path on the host.
+    pub src: String,
+    /// Path on the deploy host (its directory is created).
+    pub dest: String,
 }
 
 fn mode_dir() -> String {

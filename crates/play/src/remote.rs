@@ -59,6 +59,12 @@ pub trait Remote: Send + Sync {
         sha256: &'a str,
         then: Option<&'a str>,
     ) -> BoxFut<'a, Result<u64, String>>;
+    /// Copies the host's file `src` to `dest` on the deploy host; returns the bytes copied.
+    /// Connections that cannot copy files back refuse.
+    fn get<'a>(&'a self, src: &'a str, dest: &'a Path) -> BoxFut<'a, Result<u64, String>> {
+        let _ = dest;
+        Box::pin(async move { Err(format!("{}: cannot copy {src} back", self.host())) })
+    }
 }
 
 /// Quotes a string for a POSIX shell.

@@ -43,7 +43,7 @@ pub fn render_host(
         .ok_or_else(|| PlayError::Other(format!("no playbook `{stem}`")))?;
     let global =
         tera::Context::from_value(serde_json::Value::Object(inv.vars.clone())).unwrap_or_default();
-    let base_ctx = inv.context_for(host);
+    let host_ctx = inv.context_for(host);
     let mut out = Vec::new();
     for play in &pb.plays {
         if let Some(c) = &play.when
@@ -63,6 +63,10 @@ pub fn render_host(
         });
         if !in_play || excluded {
             continue;
+        }
+        let mut base_ctx = host_ctx.clone();
+        for (k, v) in &play.vars {
+            base_ctx.insert(k.as_str(), &serde_json::to_value(v).unwrap_or_default());
         }
         for role_name in &play.roles {
             let Some(role) = lib.roles.get(role_name) else {

@@ -1,10 +1,18 @@
-//! Day-2 and quick-start commands: `start-aio`, `add-node`, `add-nodes`, `del-node`.
-//! See `docs/en/operations.md` for each command next to kubeasz's.
+//! Day-2 and quick-start commands: `start-aio`, `add-node(s)`, `del-node`, `add/del-master`,
+//! `add/del-etcd`, `backup`, `restore`, `start`, `stop`, `destroy`, `kca-renew`, `upgrade`;
+//! each in its own module, its steps as playbooks. See `docs/en/operations.md` for each
+//! command next to kubeasz's.
 
+mod backup;
+mod certs;
+mod etcd;
 mod inventory;
 mod keys;
+mod lifecycle;
+mod masters;
 mod nodes;
 pub mod run;
+mod upgrade;
 
 use crate::ctx::Ctx;
 use anyhow::{Context, bail};
@@ -13,6 +21,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 pub use keys::{Password, default_key};
+pub use lifecycle::Lifecycle;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum OpsCommand {
@@ -38,6 +47,40 @@ pub enum OpsCommand {
     },
     /// Remove a worker node: drain, clean it, delete it from the cluster and the inventory.
     DelNode { cluster: String, ip: String },
+    /// Add a master: `add-master <c> <ip> [k=v…]`.
+    AddMaster {
+        cluster: String,
+        ip: String,
+        vars: Vec<String>,
+    },
+    /// Remove a master (never the last one).
+    DelMaster { cluster: String, ip: String },
+    /// Roll the Kubernetes binaries of the bundle out, masters first, one host at a time.
+    Upgrade { cluster: String },
+    /// Add an etcd member: `add-etcd <c> <ip> [k=v…]`.
+    AddEtcd {
+        cluster: String,
+        ip: String,
+        vars: Vec<String>,
+    },
+    /// Remove an etcd member (never the last one).
+    DelEtcd { cluster: String, ip: String },
+    /// Start every service of the cluster (kubeasz's order) and enable it at boot.
+    Start { cluster: String },
+    /// Stop every service of the cluster (kubeasz's order) and disable it at boot.
+    Stop { cluster: String },
+    /// Remove everything the steps installed from every host of the cluster.
+    Destroy { cluster: String },
+    /// Renew the CA and every certificate and kubeconfig; distribute them, restart everything.
+    KcaRenew { cluster: String },
+    /// Save an etcd snapshot to clusters/<c>/backup/ (snapshot_<ts>.db and snapshot.db).
+    Backup { cluster: String },
+    /// Restore etcd from a snapshot in clusters/<c>/backup/ (default snapshot.db).
+    Restore {
+        cluster: String,
+        /// A file name in clusters/<c>/backup/, or a path.
+        snapshot: Option<String>,
+    },
 }
 
 /// `start-aio` options.
@@ -73,6 +116,23 @@ pub async fn run(ctx: &Ctx, cmd: OpsCommand) -> anyhow::Result<u8> {
             nodes::add_nodes(ctx, &cluster, &nodes, &ask(ask_pass)).await
         }
         OpsCommand::DelNode { cluster, ip } => nodes::del_node(ctx, &cluster, &ip).await,
+        OpsCommand::AddMaster { cluster, ip, vars } => {
+            masters::add_master(ctx, &cluster, &ip, &vars).await
+        }
+        OpsCommand::DelMaster { cluster, ip } => masters::del_master(ctx, &cluster, &ip).await,
+        OpsCommand::Upgrade { cluster } => upgrade::upgrade(ctx, &cluster).await,
+        OpsCommand::AddEtcd { cluster, ip, vars } => {
+            etcd::add_etcd(ctx, &cluster, &ip, &vars).await
+        }
+        OpsCommand::DelEtcd { cluster, ip } => etcd::del_etcd(ctx, &cluster, &ip).await,
+        OpsCommand::Start { cluster } => lifecycle::run(ctx, &cluster, Lifecycle::Start).await,
+        OpsCommand::Stop { cluster } => lifecycle::run(ctx, &cluster, Lifecycle::Stop).await,
+        OpsCommand::Destroy { cluster } => lifecycle::run(ctx, &cluster, Lifecycle::Destroy).await,
+        OpsCommand::KcaRenew { cluster } => certs::kca_renew(ctx, &cluster).await,
+        OpsCommand::Backup { cluster } => backup::backup(ctx, &cluster).await,
+        OpsCommand::Restore { cluster, snapshot } => {
+            backup::restore(ctx, &cluster, snapshot.as_deref()).await
+        }
     }
 }
 
@@ -209,6 +269,51 @@ pub async fn del_node_cmd(ctx: &Ctx, cluster: &str, ip: &str) -> anyhow::Result<
     nodes::del_node(ctx, cluster, ip).await
 }
 
+/// `add-master <c> <ip>`.
+pub async fn add_master_cmd(ctx: &Ctx, cluster: &str, ip: &str) -> anyhow::Result<u8> {
+    masters::add_master(ctx, cluster, ip, &[]).await
+}
+
+/// `del-master <c> <ip>`.
+pub async fn del_master_cmd(ctx: &Ctx, cluster: &str, ip: &str) -> anyhow::Result<u8> {
+    masters::del_master(ctx, cluster, ip).await
+}
+
+/// `upgrade <c>`.
+pub async fn upgrade_cmd(ctx: &Ctx, cluster: &str) -> anyhow::Result<u8> {
+    upgrade::upgrade(ctx, cluster).await
+}
+
+/// `add-etcd <c> <ip>`.
+pub async fn add_etcd_cmd(ctx: &Ctx, cluster: &str, ip: &str) -> anyhow::Result<u8> {
+    etcd::add_etcd(ctx, cluster, ip, &[]).await
+}
+
+/// `del-etcd <c> <ip>`.
+pub async fn del_etcd_cmd(ctx: &Ctx, cluster: &str, ip: &str) -> anyhow::Result<u8> {
+    etcd::del_etcd(ctx, cluster, ip).await
+}
+
+/// `start <c>`, `stop <c>`, `destroy <c>`.
+pub async fn lifecycle_cmd(ctx: &Ctx, cluster: &str, what: Lifecycle) -> anyhow::Result<u8> {
+    lifecycle::run(ctx, cluster, what).await
+}
+
+/// `kca-renew <c>`.
+pub async fn kca_renew_cmd(ctx: &Ctx, cluster: &str) -> anyhow::Result<u8> {
+    certs::kca_renew(ctx, cluster).await
+}
+
+/// `backup <c>`.
+pub async fn backup_cmd(ctx: &Ctx, cluster: &str) -> anyhow::Result<u8> {
+    backup::backup(ctx, cluster).await
+}
+
+/// `restore <c> [snapshot]`.
+pub async fn restore_cmd(ctx: &Ctx, cluster: &str, snapshot: Option<&str>) -> anyhow::Result<u8> {
+    backup::restore(ctx, cluster, snapshot).await
+}
+
 /// `add-nodes <c> <ip>…`.
 pub async fn add_nodes_cmd(ctx: &Ctx, cluster: &str, ips: &[String]) -> anyhow::Result<u8> {
     let nodes: Vec<(String, Vec<String>)> = ips.iter().map(|ip| (ip.clone(), Vec::new())).collect();
@@ -270,6 +375,36 @@ mod tests {
             parse(&["ezctl", "del-node", "c1", "10.0.0.9"]),
             super::OpsCommand::DelNode { .. }
         ));
+        match parse(&["ezctl", "restore", "c1", "snapshot_202611270700.db"]) {
+            super::OpsCommand::Restore { cluster, snapshot } => {
+                assert_eq!(cluster, "c1");
+                assert_eq!(snapshot.as_deref(), Some("snapshot_202611270700.db"));
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["ezctl", "add-etcd", "c1", "10.0.0.9", "k8s_nodename=e9"]) {
+            super::OpsCommand::AddEtcd { ip, vars, .. } => {
+                assert_eq!((ip.as_str(), vars.len()), ("10.0.0.9", 1))
+            }
+            other => panic!("{other:?}"),
+        }
+        for (cmd, want) in [
+            ("backup", "Backup"),
+            ("start", "Start"),
+            ("stop", "Stop"),
+            ("destroy", "Destroy"),
+            ("kca-renew", "KcaRenew"),
+            ("upgrade", "Upgrade"),
+        ] {
+            let got = format!("{:?}", parse(&["ezctl", cmd, "c1"]));
+            assert!(got.starts_with(want), "{cmd}: {got}");
+        }
+        for cmd in ["del-etcd", "add-master", "del-master"] {
+            assert!(
+                EzctlCli::try_parse_from(["ezctl", cmd, "c1"]).is_err(),
+                "{cmd} needs an IP"
+            );
+        }
         assert!(
             EzctlCli::try_parse_from(["ezctl", "add-nodes", "c1"]).is_err(),
             "add-nodes needs an IP"

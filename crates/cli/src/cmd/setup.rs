@@ -136,7 +136,7 @@ pub async fn setup_summaries(
         deploy::pki::print_report(&report);
     }
     opts.state_dir = Some(dir.join("state"));
-    abort_window(ctx, name, step, opts.plan).await?;
+    abort_window(ctx, name, &format!("setup {step}"), opts.plan).await?;
 
     let exec = connect::executor_for(ctx, &cluster);
     let hosts: Vec<String> = cluster
@@ -185,17 +185,24 @@ pub async fn setup_summaries(
     Ok(summaries)
 }
 
-async fn abort_window(ctx: &Ctx, name: &str, step: &str, plan: bool) -> anyhow::Result<()> {
+/// kubeasz's 5-second abort window before a cluster-wide change (`what`: `setup 02`,
+/// `destroy`, …); skipped with --yes, --json, a plan or no terminal.
+pub(crate) async fn abort_window(
+    ctx: &Ctx,
+    name: &str,
+    what: &str,
+    plan: bool,
+) -> anyhow::Result<()> {
     if ctx.yes || plan || ctx.json || !std::io::stdin().is_terminal() {
         return Ok(());
     }
-    eprintln!("cluster:{name} setup {step} begins in 5s, press Enter to abort (Ctrl-C works too):");
+    eprintln!("cluster:{name} {what} begins in 5s, press Enter to abort (Ctrl-C works too):");
     let read = tokio::task::spawn_blocking(|| {
         let mut line = String::new();
         std::io::stdin().read_line(&mut line).map(|_| ())
     });
     match tokio::time::timeout(std::time::Duration::from_secs(5), read).await {
-        Ok(_) => bail!("setup abort"),
+        Ok(_) => bail!("{} abort", what.split(' ').next().unwrap_or(what)),
         Err(_) => Ok(()),
     }
 }

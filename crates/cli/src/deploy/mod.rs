@@ -13,13 +13,22 @@ use std::path::{Path, PathBuf};
 
 /// Loads and validates `clusters/<name>`; every diagnostic is printed, errors stop here.
 pub fn load_cluster(cluster_dir: &Path, name: &str) -> anyhow::Result<Cluster> {
+    load_cluster_allowing(cluster_dir, name, &[])
+}
+
+/// [`load_cluster`] with the errors of the rules in `allow` printed as warnings.
+pub fn load_cluster_allowing(
+    cluster_dir: &Path,
+    name: &str,
+    allow: &[&str],
+) -> anyhow::Result<Cluster> {
     if !cluster_dir.is_dir() {
         bail!(
             "invalid config, run 'ezctl new {name}' first ({} does not exist)",
             cluster_dir.display()
         );
     }
-    match ez_inventory::load::load_cluster(cluster_dir) {
+    match ez_inventory::load::load_cluster_allowing(cluster_dir, allow) {
         Ok(c) => {
             for w in &c.warnings {
                 eprintln!("{w}");

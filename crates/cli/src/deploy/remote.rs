@@ -56,4 +56,18 @@ impl Remote for SshRemote {
                 .map_err(|e| e.to_string())
         })
     }
+
+    fn get<'a>(
+        &'a self,
+        src: &'a str,
+        dest: &'a std::path::Path,
+    ) -> BoxFut<'a, Result<u64, String>> {
+        Box::pin(async move {
+            self.handle
+                .get_file(src, dest)
+                .await
+                .map(|r| r.bytes)
+                .map_err(|e| e.to_string())
+        })
+    }
 }

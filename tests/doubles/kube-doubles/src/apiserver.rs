@@ -20,7 +20,7 @@ use crate::flags::Flags;
 use crate::http::{Request, Response, read_request, write_response};
 use crate::tlsio;
 use crate::validate::Cidr;
-use crate::{Failed, Res, VERSION};
+use crate::{Failed, Res, version};
 use serde_json::{Value, json};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -323,7 +323,7 @@ impl Server {
                 ),
             }),
             "/version" => j(
-                json!({"major": "1", "minor": "36", "gitVersion": VERSION, "platform": "linux/amd64", "goVersion": "test-double"}),
+                json!({"major": "1", "minor": "36", "gitVersion": version(), "platform": "linux/amd64", "goVersion": "test-double"}),
             ),
             "/api" => j(
                 json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": self.advertise}]}),

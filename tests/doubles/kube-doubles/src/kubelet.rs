@@ -12,7 +12,7 @@
 use crate::certs;
 use crate::flags::Flags;
 use crate::kcfg::{self, Expect, KubeClient};
-use crate::{Failed, Res, VERSION};
+use crate::{Failed, Res, version};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -202,7 +202,7 @@ async fn heartbeat(
         "message": if up {"kubelet is posting ready status (test double)".to_string()} else {format!("container runtime is down: {endpoint}")},
         "lastHeartbeatTime": t, "lastTransitionTime": t});
     let status = json!({"conditions": [ready], "addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": name}],
-        "nodeInfo": {"kubeletVersion": VERSION, "kubeProxyVersion": VERSION, "operatingSystem": "linux", "architecture": std::env::consts::ARCH, "containerRuntimeVersion": "containerd://(test double did not ask)"}});
+        "nodeInfo": {"kubeletVersion": version(), "kubeProxyVersion": version(), "operatingSystem": "linux", "architecture": std::env::consts::ARCH, "containerRuntimeVersion": "containerd://(test double did not ask)"}});
     if !*registered {
         let r = c.get(&format!("/api/v1/nodes/{name}")).await?;
         if r.status == 404 {

@@ -36,6 +36,31 @@ use std::process::ExitCode;
 
 /// The Kubernetes version these doubles claim to be (and whose flag lists they use).
 pub const VERSION: &str = "v1.36.3";
+/// The version this copy of the double claims: [`VERSION`], or the patch release stamped at
+/// the end of its own file as `\nKUBE_DOUBLE_VERSION=v1.36.N\n` (how the tests make the
+/// "new binaries" of an upgrade). Only patch releases of [`MINOR`] are accepted: the flag
+/// allow-lists are per minor version.
+pub fn version() -> &'static str {
+    static V: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    V.get_or_init(|| stamped_version().unwrap_or_else(|| VERSION.to_string()))
+}
+
+fn stamped_version() -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(std::env::current_exe().ok()?).ok()?;
+    let len = f.metadata().ok()?.len();
+    f.seek(SeekFrom::Start(len.saturating_sub(64))).ok()?;
+    let mut tail = Vec::new();
+    f.read_to_end(&mut tail).ok()?;
+    let text = String::from_utf8_lossy(&tail);
+    let v = text.rsplit("\nKUBE_DOUBLE_VERSION=").next()?.trim_end();
+    let patch = v.strip_prefix(MINOR)?.strip_prefix('.')?;
+    (text.contains("\nKUBE_DOUBLE_VERSION=")
+        && !patch.is_empty()
+        && patch.chars().all(|c| c.is_ascii_digit()))
+    .then(|| v.to_string())
+}
+
 /// Minor version directory of the flag allow-lists.
 pub const MINOR: &str = "v1.36";
 
@@ -81,7 +106,7 @@ fn main() -> ExitCode {
     };
     let flags = &args[1..];
     if flags.iter().any(|f| f == "--version") {
-        println!("Kubernetes {VERSION} (test double)");
+        println!("Kubernetes {} (test double)", version());
         return ExitCode::SUCCESS;
     }
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -7,13 +7,12 @@
 use super::inventory;
 use super::run::{self, Step, Stopped};
 use crate::ctx::Ctx;
-use crate::deploy::{self, connect};
+use crate::deploy;
 use anyhow::Context;
 use ez_inventory::{Cluster, load};
 use ez_play::state::ClusterLock;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// The key add-node uses for a host: its `ansible_ssh_private_key_file`, else `~/.ssh/id_rsa`.
 fn key_of(cluster: &Cluster, ip: &str) -> PathBuf {
@@ -164,28 +163,9 @@ pub async fn add_nodes(
     }
 }
 
-/// The cleanup kubeasz's `clean_node.yml` does for DEL_NODE/DEL_LB (binaries are kept).
-fn clean_script(cluster: &Cluster) -> String {
-    let kubelet_dir = cluster.config.kubelet_root_dir.clone();
-    let runtime = cluster
-        .config
-        .containerd_service_name
-        .trim_end_matches(".service")
-        .to_string();
-    let cfg_dir = cluster.config.containerd_config_dir.clone();
-    format!(
-        "for s in kube-lb kubelet kube-proxy {runtime}; do systemctl disable --now $s >/dev/null 2>&1; done; \
-         for m in $(awk '$2 ~ \"^{kubelet_dir}\" {{print $2}}' /proc/mounts | sort -r); do umount $m; done; \
-         rm -rf {kubelet_dir} /var/lib/kube-proxy /etc/kube-lb /etc/kubernetes /root/.kube/config /etc/cni /var/lib/cni /etc/calico /var/lib/calico /var/log/calico /var/run/calico {cfg_dir} /etc/crictl.yaml \
-           /etc/systemd/system/kube-lb.service /etc/systemd/system/kubelet.service /etc/systemd/system/kube-proxy.service /etc/systemd/system/{runtime}.service; \
-         systemctl daemon-reload; \
-         sed -i '/### BEGIN KUBEASZ MANAGED BLOCK/,/### END KUBEASZ MANAGED BLOCK/d' /etc/hosts; \
-         ! systemctl is-active -q kubelet kube-proxy kube-lb"
-    )
-}
-
-/// `del-node <c> <ip>`: drain, clean the node, delete the Node object, drop its kubelet
-/// certificate and kubeconfig, remove it from `[kube_node]`.
+/// `del-node <c> <ip>`: `playbooks/32.delnode.yml` (drain through the first master, the
+/// node's services removed, its Node deleted), then its kubelet certificate and kubeconfig
+/// dropped and its line removed from `[kube_node]`.
 pub async fn del_node(ctx: &Ctx, name: &str, ip: &str) -> anyhow::Result<u8> {
     let dir = ctx.cluster_dir(name);
     let cluster = deploy::load_cluster(&dir, name)?;
@@ -206,7 +186,7 @@ pub async fn del_node(ctx: &Ctx, name: &str, ip: &str) -> anyhow::Result<u8> {
             eprintln!("ezctl: error: you CAN NOT delete the last member of kube_master!");
         } else {
             eprintln!(
-                "ezctl: error: {ip} is a master: removing masters (del-master) is not implemented yet"
+                "ezctl: error: {ip} is a master: remove it with `ezctl del-master {name} {ip}`"
             );
         }
         return Ok(1);
@@ -214,41 +194,22 @@ pub async fn del_node(ctx: &Ctx, name: &str, ip: &str) -> anyhow::Result<u8> {
     let node_name = host.node_name.clone();
     let master = cluster.first_master().name.clone();
     let _lock = ClusterLock::acquire(&dir, name, &format!("ezctl del-node {name} {ip}"))?;
-    let exec = connect::executor_for(ctx, &cluster);
-    let remotes =
-        match connect::connect_hosts(&exec, &cluster, &[ip.to_string(), master.clone()]).await {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("ezctl: error: {e}");
+    let session =
+        match run::Session::open(ctx, &cluster, &[ip.to_string(), master.clone()], false).await? {
+            Ok(s) => s,
+            Err(Stopped::Connect(msg)) => {
+                eprintln!("ezctl: error: {msg}");
                 eprintln!("       {} was not changed", hosts_path.display());
                 return Ok(1);
             }
         };
-    let bin = cluster
-        .var("bin_dir")
-        .unwrap_or("/opt/kube/bin")
-        .trim_matches('"')
-        .to_string();
-    let kubectl = format!("{bin}/kubectl --kubeconfig=/root/.kube/config --request-timeout=20s");
-    let t = Duration::from_secs(180);
-    let (Some(m), Some(n)) = (remotes.get(&master), remotes.get(ip)) else {
-        anyhow::bail!("connections to {master} and {ip} are missing");
-    };
-    let drain = m.run(&format!("{kubectl} drain {node_name} --delete-emptydir-data --ignore-daemonsets --force --timeout=120s"), t).await;
-    if let Ok(r) = &drain
-        && !r.ok()
-    {
-        eprintln!(
-            "warning: draining {node_name} failed (continuing): {}",
-            r.tail()
-        );
-    }
-    let failed = match n.run(&clean_script(&cluster), t).await {
-        Ok(r) if r.ok() => None,
-        Ok(r) => Some(r.tail()),
-        Err(e) => Some(e),
-    };
-    if let Some(why) = failed {
+    let step = Step::new("32.delnode", &[], &[])
+        .var("NODE_TO_DEL", ip)
+        .var("KUBECTL_HOST", master)
+        .fresh();
+    let sums = session.run_all(std::slice::from_ref(&step)).await;
+    session.close();
+    if let Some((_, why)) = run::first_failure(&sums?) {
         eprintln!("ezctl: error: cleaning {ip} failed: {why}");
         eprintln!(
             "       {} was not changed; fix the cause and run `ezctl del-node {name} {ip}` again",
@@ -256,20 +217,6 @@ pub async fn del_node(ctx: &Ctx, name: &str, ip: &str) -> anyhow::Result<u8> {
         );
         return Ok(1);
     }
-    match m
-        .run(&format!("{kubectl} delete node {node_name}"), t)
-        .await
-    {
-        Ok(r) if r.ok() => {}
-        Ok(r) => eprintln!(
-            "warning: `kubectl delete node {node_name}` failed (ignored, as kubeasz does): {}",
-            r.tail()
-        ),
-        Err(e) => eprintln!(
-            "warning: `kubectl delete node {node_name}` failed (ignored, as kubeasz does): {e}"
-        ),
-    }
-    exec.disconnect_all();
     let spec = deploy::pki::pki_spec(&cluster)?;
     match ez_pki::Pki::remove_node(&spec, &node_name) {
         Ok(removed) => {

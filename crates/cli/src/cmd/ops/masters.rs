@@ -1,0 +1,188 @@
+//! `ezctl add-master <c> <ip>` and `ezctl del-master <c> <ip>` (kubeasz 23.addmaster.yml,
+//! 33.delmaster.yml, then `-t set_hosts` and `-t restart_kube-lb` on every host).
+//!
+//! Invariants: `clusters/<c>/hosts` is written only when every step succeeded; refusals
+//! happen before any host is contacted, with kubeasz's messages; every kube-lb of the cluster
+//! ends with exactly the masters of the new inventory as its backends.
+
+use super::etcd::candidate;
+use super::inventory;
+use super::run::{Session, Step, Stopped, first_failure};
+use crate::ctx::Ctx;
+use crate::deploy;
+use anyhow::Context;
+use ez_inventory::{Cluster, load};
+use ez_play::state::ClusterLock;
+use std::net::IpAddr;
+
+fn k8s_names(c: &Cluster) -> Vec<String> {
+    c.k8s_hosts().iter().map(|h| h.name.clone()).collect()
+}
+
+/// kube-lb on every master and node re-rendered with the masters of the session's cluster and
+/// restarted; the certificates and kubeconfigs of the hosts brought up to date (the admin
+/// kubeconfig names the first master), without restarting anything else.
+fn kube_lb_steps() -> Vec<Step> {
+    vec![
+        Step::new("04.kube-master", &["change_cert", "restart_kube-lb"], &[]).fresh(),
+        Step::new("05.kube-node", &["change_cert", "restart_kube-lb"], &[]).fresh(),
+    ]
+}
+
+/// `add-master <c> <ip> [k=v…]`.
+pub async fn add_master(ctx: &Ctx, name: &str, ip: &str, vars: &[String]) -> anyhow::Result<u8> {
+    let dir = ctx.cluster_dir(name);
+    let cluster = deploy::load_cluster(&dir, name)?;
+    let hosts_path = load::hosts_path(&dir);
+    if ip.parse::<IpAddr>().is_err() {
+        eprintln!("ezctl: error: Invalid ip add:{ip}");
+        return Ok(1);
+    }
+    if cluster.kube_master().iter().any(|h| h.name == ip) {
+        eprintln!("ezctl: error: master {ip} already existed!");
+        return Ok(2);
+    }
+    let text = std::fs::read_to_string(&hosts_path)
+        .with_context(|| format!("reading {}", hosts_path.display()))?;
+    let line = std::iter::once(ip.to_string())
+        .chain(vars.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let Some(new_text) = inventory::insert_in(&text, "kube_master", &[line]) else {
+        eprintln!(
+            "ezctl: error: {} has no [kube_master] section",
+            hosts_path.display()
+        );
+        return Ok(1);
+    };
+    let Some(new) = candidate(name, &dir, &new_text)? else {
+        return Ok(1);
+    };
+    let _lock = ClusterLock::acquire(&dir, name, &format!("ezctl add-master {name} {ip}"))?;
+    let ctx = Ctx {
+        accept_new_host_keys: true,
+        ..ctx.clone()
+    };
+    // The apiserver certificate is reissued with the new address; the existing masters keep
+    // theirs until their next `setup 04` (as kubeasz: only the new master gets the new one).
+    let session = match Session::open(&ctx, &new, &k8s_names(&new), true).await? {
+        Ok(s) => s,
+        Err(Stopped::Connect(msg)) => {
+            eprintln!("ezctl: error: {msg}");
+            eprintln!(
+                "       {} was not changed; nothing was installed",
+                hosts_path.display()
+            );
+            return Ok(1);
+        }
+    };
+    let mut steps = vec![
+        Step::new("01.prepare", &["set_hosts"], &[]).fresh(),
+        Step::new("23.addmaster", &[], &[]).var("NODE_TO_ADD", ip),
+    ];
+    steps.extend(kube_lb_steps());
+    let sums = session.run_all(&steps).await;
+    session.close();
+    if let Some((host, msg)) = first_failure(&sums?) {
+        eprintln!("ezctl: error: {msg}");
+        eprintln!(
+            "       {} was not changed: fix the cause on {host}, then run `ezctl add-master {name} {ip}` again (tasks already done are not repeated)",
+            hosts_path.display()
+        );
+        return Ok(1);
+    }
+    load::write_atomic(&hosts_path, new_text.as_bytes())
+        .with_context(|| format!("writing {}", hosts_path.display()))?;
+    println!("master {ip} added to cluster {name}; kube-lb on every host balances to it");
+    Ok(0)
+}
+
+/// `del-master <c> <ip>`.
+pub async fn del_master(ctx: &Ctx, name: &str, ip: &str) -> anyhow::Result<u8> {
+    let dir = ctx.cluster_dir(name);
+    let cluster = deploy::load_cluster(&dir, name)?;
+    let hosts_path = load::hosts_path(&dir);
+    if ip.parse::<IpAddr>().is_err() {
+        eprintln!("ezctl: error: Invalid ip add:{ip}");
+        return Ok(2);
+    }
+    if !cluster.kube_master().iter().any(|h| h.name == ip) {
+        eprintln!("ezctl: error: master {ip} not existed!");
+        return Ok(2);
+    }
+    if cluster.kube_master().len() == 1 {
+        eprintln!("ezctl: error: you CAN NOT delete the last member of kube_master!");
+        return Ok(1);
+    }
+    let text = std::fs::read_to_string(&hosts_path)
+        .with_context(|| format!("reading {}", hosts_path.display()))?;
+    let new_text = inventory::remove_node(&inventory::remove_from(&text, "kube_master", ip), ip);
+    let Some(new) = candidate(name, &dir, &new_text)? else {
+        return Ok(1);
+    };
+    let _lock = ClusterLock::acquire(&dir, name, &format!("ezctl del-master {name} {ip}"))?;
+    let Some(other) = new.kube_master().first().map(|h| h.name.clone()) else {
+        anyhow::bail!("no master would be left");
+    };
+    let session = match Session::open(ctx, &cluster, &k8s_names(&cluster), false).await? {
+        Ok(s) => s,
+        Err(Stopped::Connect(msg)) => {
+            eprintln!("ezctl: error: {msg}");
+            eprintln!("       {} was not changed", hosts_path.display());
+            return Ok(1);
+        }
+    };
+    let step = Step::new("33.delmaster", &[], &[])
+        .var("NODE_TO_DEL", ip)
+        .var("KUBECTL_HOST", other)
+        .fresh();
+    let sums = session.run_all(std::slice::from_ref(&step)).await;
+    session.close();
+    if let Some((host, msg)) = first_failure(&sums?) {
+        eprintln!("ezctl: error: {msg}");
+        eprintln!(
+            "       {} was not changed: fix the cause on {host}, then run `ezctl del-master {name} {ip}` again",
+            hosts_path.display()
+        );
+        return Ok(1);
+    }
+    let node_name = cluster
+        .host(ip)
+        .map(|h| h.node_name.clone())
+        .unwrap_or_default();
+    let session = match Session::open(ctx, &new, &k8s_names(&new), true).await? {
+        Ok(s) => s,
+        Err(Stopped::Connect(msg)) => {
+            eprintln!("ezctl: error: {msg}");
+            eprintln!(
+                "       master {ip} is removed but {} still lists it; run `ezctl del-master {name} {ip}` again",
+                hosts_path.display()
+            );
+            return Ok(1);
+        }
+    };
+    let mut steps = vec![Step::new("01.prepare", &["set_hosts"], &[]).fresh()];
+    steps.extend(kube_lb_steps());
+    let sums = session.run_all(&steps).await;
+    session.close();
+    if let Some((host, msg)) = first_failure(&sums?) {
+        eprintln!("ezctl: error: {msg}");
+        eprintln!(
+            "       master {ip} is removed; {} still lists it: fix the cause on {host}, then run `ezctl del-master {name} {ip}` again",
+            hosts_path.display()
+        );
+        return Ok(1);
+    }
+    let spec = deploy::pki::pki_spec(&cluster)?;
+    if let Ok(removed) = ez_pki::Pki::remove_node(&spec, &node_name) {
+        for p in removed {
+            eprintln!("pki: removed {}", p.display());
+        }
+    }
+    load::write_atomic(&hosts_path, new_text.as_bytes())
+        .with_context(|| format!("writing {}", hosts_path.display()))?;
+    println!(
+        "master {ip} ({node_name}) deleted from cluster {name}; reboot it to clear iptables/ipvs leftovers"
+    );
+    Ok(0)
+}
