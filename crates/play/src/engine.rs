@@ -238,8 +238,17 @@ fn play_hosts(
     out
 }
 
+/// Whether `task` runs under the tag filters. A task tagged `never` (Ansible's special tag)
+/// runs only when one of its other tags is asked for.
 pub(crate) fn selected(task: &Task, opts: &RunOptions) -> bool {
-    let tagged = opts.tags.is_empty() || task.tags.iter().any(|t| opts.tags.contains(t));
+    let asked = task
+        .tags
+        .iter()
+        .any(|t| t != "never" && opts.tags.contains(t));
+    if task.tags.iter().any(|t| t == "never") {
+        return asked && !task.tags.iter().any(|t| opts.skip_tags.contains(t));
+    }
+    let tagged = opts.tags.is_empty() || asked;
     let skipped = task.tags.iter().any(|t| opts.skip_tags.contains(t));
     tagged && !skipped
 }
@@ -557,4 +566,49 @@ fn managed_paths(
         }
     }
     (out, units)
+}
+
+#[cfg(test)]
+mod tag_tests {
+    use super::*;
+
+    fn task(tags: &[&str]) -> Task {
+        Task {
+            name: "t".into(),
+            tags: tags.iter().map(|s| s.to_string()).collect(),
+            when: None,
+            loop_items: None,
+            action: "command".into(),
+            args: serde_yaml_ng::Value::Null,
+            ignore_errors: false,
+        }
+    }
+
+    fn opts(tags: &[&str], skip: &[&str]) -> RunOptions {
+        RunOptions {
+            tags: tags.iter().map(|s| s.to_string()).collect(),
+            skip_tags: skip.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn never_runs_only_when_one_of_its_tags_is_asked_for() {
+        let plain = task(&["change_cert"]);
+        let never = task(&["never", "restart_network"]);
+        assert!(selected(&plain, &opts(&[], &[])));
+        assert!(!selected(&never, &opts(&[], &[])));
+        assert!(!selected(&never, &opts(&["change_cert"], &[])));
+        assert!(!selected(&never, &opts(&["never"], &[])));
+        assert!(selected(
+            &never,
+            &opts(&["change_cert", "restart_network"], &[])
+        ));
+        assert!(!selected(
+            &never,
+            &opts(&["restart_network"], &["restart_network"])
+        ));
+        assert!(!selected(&plain, &opts(&["restart_network"], &[])));
+        assert!(!selected(&plain, &opts(&[], &["change_cert"])));
+    }
 }

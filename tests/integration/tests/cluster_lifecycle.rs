@@ -31,7 +31,7 @@ fn node_name(h: &Host) -> String {
 }
 
 async fn setup_all(ctx: &ez_cli::ctx::Ctx, name: &str) {
-    for step in ["01", "02", "03", "04", "05"] {
+    for step in ["01", "02", "03", "04", "05", "06", "07"] {
         let opts = RunOptions {
             forks: 30,
             ..Default::default()
@@ -132,7 +132,70 @@ async fn stop_start_destroy_and_setup_again() {
         )
     };
     let before = (serial(m), serial(n));
+    let calico_uids = || {
+        cluster_common::kubectl(
+            base,
+            "l",
+            &[
+                "-n",
+                "kube-system",
+                "get",
+                "pod",
+                "-l",
+                "k8s-app=calico-node",
+                "-o",
+                "jsonpath={.items[*].metadata.uid}",
+            ],
+        )
+        .1
+    };
+    let uids_before = calico_uids();
+    assert!(
+        !uids_before.trim().is_empty(),
+        "no calico-node pod before kca-renew"
+    );
     assert_eq!(ops::kca_renew_cmd(&ctx, "l").await.unwrap(), 0);
+    // calico: the secret carries the new CA and certificate, its pods were recreated
+    let (ok, ca_b64) = cluster_common::kubectl(
+        base,
+        "l",
+        &[
+            "-n",
+            "kube-system",
+            "get",
+            "secret",
+            "calico-etcd-secrets",
+            "-o",
+            "jsonpath={.data.etcd-ca}",
+        ],
+    );
+    assert!(ok, "{ca_b64}");
+    let decoded = std::process::Command::new("base64")
+        .arg("-d")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin
+                .take()
+                .unwrap()
+                .write_all(ca_b64.trim().as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(
+        decoded.stdout,
+        std::fs::read(dir.join("ssl/ca.pem")).unwrap(),
+        "calico-etcd-secrets still holds the old CA"
+    );
+    let uids_after = calico_uids();
+    assert!(
+        uids_before
+            .split_whitespace()
+            .all(|u| !uids_after.contains(u)),
+        "calico-node pods were not recreated: {uids_before} / {uids_after}"
+    );
     let after = (serial(m), serial(n));
     assert!(
         after.0.starts_with("serial=") && after.0 == after.1,
@@ -185,7 +248,7 @@ async fn stop_start_destroy_and_setup_again() {
         let dirs = sh(
             h,
             "for d in /etc/kubernetes /var/lib/etcd /var/lib/kubelet /var/lib/kube-proxy /etc/kube-lb /etc/containerd \
-             /run/containerd /etc/cni /var/lib/cni /opt/cni /opt/kube /root/.kube /var/lib/kubeasz-rs \
+             /run/containerd /etc/cni /var/lib/cni /opt/cni /opt/kube /root/.kube /var/lib/kubeasz-rs /etc/calico /var/lib/calico \
              /etc/sysctl.d/95-k8s-sysctl.conf /etc/crictl.yaml; do [ -e $d ] && echo $d; done; \
              ls -A /var/lib/containerd; grep -c 'KUBEASZ MANAGED BLOCK' /etc/hosts; true",
         );

@@ -1,7 +1,8 @@
 //! `ezctl kca-renew <c>` (kubeasz 96.update-certs.yml with CHANGE_CA=true and
 //! `-t force_change_certs`): a new CA and every certificate and kubeconfig made again
 //! (ez-pki `RenewPolicy::RenewAll`, `ssl/` copied to `ssl-<timestamp>/` first), then
-//! distributed and every component restarted: etcd, the control plane, kubelet, kube-proxy.
+//! distributed and every component restarted: etcd, the control plane, kubelet, kube-proxy,
+//! and the network (calico's certificate files and secret, then its pods).
 //!
 //! Invariant: the certificates are renewed only after every host answered, so an unreachable
 //! host leaves both the deploy host and the cluster as they were.
@@ -60,6 +61,14 @@ pub async fn kca_renew(ctx: &Ctx, name: &str) -> anyhow::Result<u8> {
         );
     }
     steps.push(Step::new("05.kube-node", &["change_cert", "restart_node"], &[]).fresh());
+    // The network's certificates (calico: its etcd client certificate, in files and in the
+    // secret calico-etcd-secrets), then its pods recreated to read them; only on a cluster
+    // whose network step has run (its run record exists).
+    let network_installed =
+        ez_play::state::RunState::path(&dir.join("state"), "06.network").exists();
+    if !cluster.kube_master().is_empty() && network_installed {
+        steps.push(Step::new("06.network", &["change_cert", "restart_network"], &[]).fresh());
+    }
     let sums = session.run_all(&steps).await;
     session.close();
     if let Some((host, msg)) = first_failure(&sums?) {

@@ -54,6 +54,47 @@ pub(super) fn candidate(name: &str, dir: &Path, text: &str) -> anyhow::Result<Op
     }
 }
 
+/// The hosts file with `ip` (and its host variables `vars`) added to `[group]`, and the
+/// cluster it makes. `Err(code)` once kubeasz's refusal is printed: an invalid address, an
+/// address already in the group (`what` names it: "etcd", "master"), no such section, or a
+/// result that does not validate. Nothing is written.
+pub(super) fn with_host_added(
+    name: &str,
+    dir: &Path,
+    cluster: &Cluster,
+    group: &str,
+    what: &str,
+    ip: &str,
+    vars: &[String],
+) -> anyhow::Result<Result<(String, Cluster), u8>> {
+    let hosts_path = load::hosts_path(dir);
+    if ip.parse::<IpAddr>().is_err() {
+        eprintln!("ezctl: error: Invalid ip add:{ip}");
+        return Ok(Err(1));
+    }
+    if cluster.group(group).iter().any(|h| h.name == ip) {
+        eprintln!("ezctl: error: {what} {ip} already existed!");
+        return Ok(Err(2));
+    }
+    let text = std::fs::read_to_string(&hosts_path)
+        .with_context(|| format!("reading {}", hosts_path.display()))?;
+    let line = std::iter::once(ip.to_string())
+        .chain(vars.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let Some(new_text) = inventory::insert_in(&text, group, &[line]) else {
+        eprintln!(
+            "ezctl: error: {} has no [{group}] section",
+            hosts_path.display()
+        );
+        return Ok(Err(1));
+    };
+    Ok(match candidate(name, dir, &new_text)? {
+        Some(new) => Ok((new_text, new)),
+        None => Err(1),
+    })
+}
+
 /// Inventory names of etcd members and masters, without duplicates.
 fn etcd_and_masters(c: &Cluster) -> Vec<String> {
     let mut out: Vec<String> = c.etcd().iter().map(|h| h.name.clone()).collect();
@@ -90,29 +131,9 @@ pub async fn add_etcd(ctx: &Ctx, name: &str, ip: &str, vars: &[String]) -> anyho
     let dir = ctx.cluster_dir(name);
     let cluster = deploy::load_cluster_allowing(&dir, name, EVEN)?;
     let hosts_path = load::hosts_path(&dir);
-    if ip.parse::<IpAddr>().is_err() {
-        eprintln!("ezctl: error: Invalid ip add:{ip}");
-        return Ok(1);
-    }
-    if cluster.etcd().iter().any(|h| h.name == ip) {
-        eprintln!("ezctl: error: etcd {ip} already existed!");
-        return Ok(2);
-    }
-    let text = std::fs::read_to_string(&hosts_path)
-        .with_context(|| format!("reading {}", hosts_path.display()))?;
-    let line = std::iter::once(ip.to_string())
-        .chain(vars.iter().cloned())
-        .collect::<Vec<_>>()
-        .join(" ");
-    let Some(new_text) = inventory::insert_in(&text, "etcd", &[line]) else {
-        eprintln!(
-            "ezctl: error: {} has no [etcd] section",
-            hosts_path.display()
-        );
-        return Ok(1);
-    };
-    let Some(new) = candidate(name, &dir, &new_text)? else {
-        return Ok(1);
+    let (new_text, new) = match with_host_added(name, &dir, &cluster, "etcd", "etcd", ip, vars)? {
+        Ok(v) => v,
+        Err(code) => return Ok(code),
     };
     let _lock = ClusterLock::acquire(&dir, name, &format!("ezctl add-etcd {name} {ip}"))?;
     let old_members: Vec<String> = cluster.etcd().iter().map(|h| h.name.clone()).collect();

@@ -5,7 +5,7 @@
 //! happen before any host is contacted, with kubeasz's messages; every kube-lb of the cluster
 //! ends with exactly the masters of the new inventory as its backends.
 
-use super::etcd::candidate;
+use super::etcd::{candidate, with_host_added};
 use super::inventory;
 use super::run::{Session, Step, Stopped, first_failure};
 use crate::ctx::Ctx;
@@ -34,30 +34,11 @@ pub async fn add_master(ctx: &Ctx, name: &str, ip: &str, vars: &[String]) -> any
     let dir = ctx.cluster_dir(name);
     let cluster = deploy::load_cluster(&dir, name)?;
     let hosts_path = load::hosts_path(&dir);
-    if ip.parse::<IpAddr>().is_err() {
-        eprintln!("ezctl: error: Invalid ip add:{ip}");
-        return Ok(1);
-    }
-    if cluster.kube_master().iter().any(|h| h.name == ip) {
-        eprintln!("ezctl: error: master {ip} already existed!");
-        return Ok(2);
-    }
-    let text = std::fs::read_to_string(&hosts_path)
-        .with_context(|| format!("reading {}", hosts_path.display()))?;
-    let line = std::iter::once(ip.to_string())
-        .chain(vars.iter().cloned())
-        .collect::<Vec<_>>()
-        .join(" ");
-    let Some(new_text) = inventory::insert_in(&text, "kube_master", &[line]) else {
-        eprintln!(
-            "ezctl: error: {} has no [kube_master] section",
-            hosts_path.display()
-        );
-        return Ok(1);
-    };
-    let Some(new) = candidate(name, &dir, &new_text)? else {
-        return Ok(1);
-    };
+    let (new_text, new) =
+        match with_host_added(name, &dir, &cluster, "kube_master", "master", ip, vars)? {
+            Ok(v) => v,
+            Err(code) => return Ok(code),
+        };
     let _lock = ClusterLock::acquire(&dir, name, &format!("ezctl add-master {name} {ip}"))?;
     let ctx = Ctx {
         accept_new_host_keys: true,
