@@ -243,9 +243,46 @@ pub fn binaries(v: &VersionTable, arch: Arch) -> Result<Vec<Artifact>> {
     Ok(out)
 }
 
+/// Sonobuoy's release for `ezctl conformance run --runner sonobuoy` (fetched with
+/// `-X conformance`): `bin/sonobuoy`, checked against the release's goreleaser checksums file.
+pub const SONOBUOY_VERSION: &str = "v0.57.5";
+
+/// The Sonobuoy CLI artifact for `arch`.
+pub fn sonobuoy(arch: Arch) -> Artifact {
+    let a = arch.as_str();
+    let v = SONOBUOY_VERSION.trim_start_matches('v');
+    let base =
+        format!("https://github.com/vmware-tanzu/sonobuoy/releases/download/{SONOBUOY_VERSION}");
+    Artifact {
+        id: "sonobuoy".into(),
+        version: SONOBUOY_VERSION.into(),
+        url: format!("{base}/sonobuoy_{v}_linux_{a}.tar.gz"),
+        checksum: ChecksumSource::File(format!("{base}/sonobuoy_{v}_checksums.txt")),
+        install: Install::Archive {
+            dest_dir: "bin".into(),
+            names: vec!["sonobuoy".into()],
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sonobuoy_lands_in_bin_from_its_release() {
+        let s = sonobuoy(Arch::Arm64);
+        assert_eq!(
+            s.url,
+            "https://github.com/vmware-tanzu/sonobuoy/releases/download/v0.57.5/sonobuoy_0.57.5_linux_arm64.tar.gz"
+        );
+        assert!(
+            matches!(&s.checksum, ChecksumSource::File(f) if f.ends_with("/sonobuoy_0.57.5_checksums.txt"))
+        );
+        assert!(
+            matches!(&s.install, Install::Archive { dest_dir, names } if dest_dir == "bin" && names == &["sonobuoy"])
+        );
+    }
 
     #[test]
     fn default_catalog_has_every_kubeasz_binary() {

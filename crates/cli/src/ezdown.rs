@@ -206,7 +206,7 @@ fn build_request(cli: &EzdownCli) -> Result<Request, String> {
         Some(a) => Arch::parse(a).map_err(|e| e.to_string())?,
         None => Arch::host(),
     };
-    let artifacts = catalog::binaries(&versions, arch).map_err(|e| e.to_string())?;
+    let mut artifacts = catalog::binaries(&versions, arch).map_err(|e| e.to_string())?;
     let mut imgs = Vec::new();
     if !cli.no_images {
         imgs.extend(images::default_images(&versions));
@@ -224,6 +224,8 @@ fn build_request(cli: &EzdownCli) -> Result<Request, String> {
                 None => known_e2e_images(&versions.kubernetes),
             };
             imgs.extend(images::conformance_images(&versions.kubernetes, &e2e));
+            // For `ezctl conformance run --runner sonobuoy` on an offline deploy host.
+            artifacts.push(catalog::sonobuoy(arch));
         } else {
             imgs.extend(images::extra_set(set, &versions).map_err(|e| e.to_string())?);
         }
@@ -457,6 +459,10 @@ mod tests {
                 "registry.k8s.io/e2e-test-images/busybox:1.36.1-1"
             ]
         );
+        // and the Sonobuoy CLI, for `conformance run --runner sonobuoy` offline
+        assert!(r.artifacts.iter().any(|a| a.id == "sonobuoy"));
+        let plain = build_request(&cli(&["-D", "--no-images"])).unwrap();
+        assert!(!plain.artifacts.iter().any(|a| a.id == "sonobuoy"));
         let _ = std::fs::remove_dir_all(d);
     }
 

@@ -8,6 +8,7 @@ mod images;
 mod pipeline;
 mod report;
 mod run;
+mod sonobuoy;
 mod submission;
 mod verify;
 
@@ -83,3 +84,5 @@ fn fail(what: &dyn std::fmt::Display, next: &str, code: u8) -> u8 {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_sonobuoy;

@@ -98,6 +98,8 @@ async fn stage(ctx: &Ctx, cluster: &str, dir: &Path, name: &str, hosts: &Hosts) 
                 startup_timeout: 300,
                 timeout: 6 * 3600,
                 quiet: false,
+                runner: super::run::Runner::Native,
+                sonobuoy: None,
             };
             match super::run::execute(ctx, &a).await {
                 Ok(0) => Ok(()),

@@ -48,6 +48,20 @@ pub struct RunArgs {
     /// Do not print the suite's log, only progress.
     #[arg(long)]
     pub quiet: bool,
+    /// Who runs the suite: `native` (a pod, Hydrophone's design) or `sonobuoy` (its
+    /// certified-conformance mode, through the sonobuoy binary).
+    #[arg(long, value_enum, default_value_t = Runner::Native)]
+    pub runner: Runner,
+    /// The sonobuoy binary (default: <base>/bin/sonobuoy).
+    #[arg(long)]
+    pub sonobuoy: Option<PathBuf>,
+}
+
+/// Who runs the suite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Runner {
+    Native,
+    Sonobuoy,
 }
 
 fn hms(d: Duration) -> String {
@@ -165,7 +179,11 @@ pub async fn execute(ctx: &Ctx, a: &RunArgs) -> Result<i32, u8> {
 }
 
 pub async fn run(ctx: &Ctx, a: RunArgs) -> anyhow::Result<u8> {
-    Ok(match execute(ctx, &a).await {
+    let result = match a.runner {
+        Runner::Native => execute(ctx, &a).await,
+        Runner::Sonobuoy => super::sonobuoy::execute(ctx, &a).await,
+    };
+    Ok(match result {
         Ok(0) => 0,
         Ok(_) => 1,
         Err(code) => code,

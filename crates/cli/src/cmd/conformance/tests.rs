@@ -17,7 +17,7 @@ enum Top {
     Conformance(ConformanceArgs),
 }
 
-fn data() -> Option<PathBuf> {
+pub(super) fn data() -> Option<PathBuf> {
     let shared = std::env::var_os("EZ_SHARED_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
@@ -37,7 +37,7 @@ fn data() -> Option<PathBuf> {
     None
 }
 
-fn exec(args: &[&str]) -> u8 {
+pub(super) fn exec(args: &[&str]) -> u8 {
     let t = T::try_parse_from(std::iter::once("ezctl").chain(args.iter().copied())).unwrap();
     let ctx = Ctx::from_args(&t.global);
     let Top::Conformance(c) = t.cmd;
@@ -51,10 +51,10 @@ fn exec(args: &[&str]) -> u8 {
 use std::path::{Path, PathBuf};
 
 /// A scratch directory removed on drop (ez-cli has no tempfile dev-dependency).
-struct TempDir(PathBuf);
+pub(super) struct TempDir(PathBuf);
 
 impl TempDir {
-    fn new(tag: &str) -> Self {
+    pub(super) fn new(tag: &str) -> Self {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
@@ -63,7 +63,7 @@ impl TempDir {
         std::fs::create_dir_all(&p).unwrap();
         TempDir(p)
     }
-    fn path(&self) -> &Path {
+    pub(super) fn path(&self) -> &Path {
         &self.0
     }
 }
