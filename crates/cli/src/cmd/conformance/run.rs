@@ -95,8 +95,17 @@ async fn client(ctx: &Ctx, a: &RunArgs) -> Result<KubeApi, String> {
 
 /// The command line that reproduces this run, for the submission README.
 fn command_line(a: &RunArgs) -> Vec<String> {
+    vec![command_text(a)]
+}
+
+/// `./ezctl conformance run …` with the options that shape the run (either runner).
+pub(super) fn command_text(a: &RunArgs) -> String {
+    let runner = match a.runner {
+        Runner::Native => "",
+        Runner::Sonobuoy => " --runner sonobuoy",
+    };
     let mut c = format!(
-        "./ezctl conformance run --cluster {} --output-dir {}",
+        "./ezctl conformance run{runner} --cluster {} --output-dir {}",
         a.cluster,
         a.output_dir.display()
     );
@@ -106,7 +115,7 @@ fn command_line(a: &RunArgs) -> Vec<String> {
     if let Some(f) = &a.test_repo_list {
         c.push_str(&format!(" --test-repo-list {}", f.display()));
     }
-    vec![c]
+    c
 }
 
 /// Runs the suite; `Ok(exit code of the suite)` or the error already printed as `Err(code)`.

@@ -88,22 +88,6 @@ pub fn run_args(a: &RunArgs) -> Vec<String> {
     v
 }
 
-/// The command line that reproduces this run, for the submission README.
-fn command_line(a: &RunArgs) -> String {
-    let mut c = format!(
-        "./ezctl conformance run --runner sonobuoy --cluster {} --output-dir {}",
-        a.cluster,
-        a.output_dir.display()
-    );
-    if let Some(i) = &a.conformance_image {
-        c.push_str(&format!(" --conformance-image {i}"));
-    }
-    if let Some(f) = &a.test_repo_list {
-        c.push_str(&format!(" --test-repo-list {}", f.display()));
-    }
-    c
-}
-
 /// Copies e2e.log and junit_01.xml out of the tarball into `out`; returns the files read.
 fn extract(tarball: &Path, out: &Path) -> Result<ez_conformance::source::ResultFiles, String> {
     let files =
@@ -195,7 +179,7 @@ pub async fn execute(ctx: &Ctx, a: &RunArgs) -> Result<i32, u8> {
         "conformance_image": a.conformance_image.clone().unwrap_or_else(|| "Sonobuoy's default for the server version".into()),
         "runner": "sonobuoy",
         "sonobuoy_tarball": tarball.file_name().map(|n| n.to_string_lossy().into_owned()),
-        "commands": [command_line(a)],
+        "commands": [super::run::command_text(a)],
     });
     let rec = a.output_dir.join(ez_conformance::submission::RUN_RECORD);
     std::fs::write(&rec, serde_json::to_vec_pretty(&record).unwrap_or_default())
