@@ -71,7 +71,7 @@ async fn add_master_upgrade_and_delete_master() {
     cfg.push_str("\nKUBELET_FAIL_CGROUP_V1: false\n");
     std::fs::write(dir.join("config.yml"), cfg).unwrap();
     let ctx = cluster_common::ctx(base);
-    for step in ["01", "02", "03", "04", "05"] {
+    for step in ["01", "02", "03", "04", "05", "06", "07"] {
         let opts = RunOptions {
             forks: 30,
             ..Default::default()
