@@ -41,13 +41,14 @@ pub fn unit_key(unit: &str) -> String {
 /// placed) by the engine, for the quick check. Losing it only costs hashing.
 pub const RECORD: &str = "/var/lib/kubeasz-rs/placed";
 
-/// The command that records `path` (just placed, with content `sha256`) in [`RECORD`].
+/// The command that records `path` (just placed, with content `sha256`) in [`RECORD`]: one
+/// line appended (one `stat`, no rewrite). The newest line for a size and mtime wins; lines of
+/// older versions stay harmless, as they name a size and mtime the file no longer has.
 pub fn record_command(path: &str, sha256: &str) -> String {
     let q = sh_quote(path);
     format!(
-        "mkdir -p /var/lib/kubeasz-rs && sm=$(stat -c '%s %Y' {q}) && \\
-         {{ awk -v p={q} '{{ l = $0; sub(/^[^ ]+ [^ ]+ [^ ]+ /, \"\", l); if (l != p) print }}' {RECORD} 2>/dev/null; \\
-         echo \"{sha256} $sm \"{q}; }} > {RECORD}.tmp && mv {RECORD}.tmp {RECORD}"
+        "sm=$(stat -c '%s %Y' {q}) && {{ echo \"{sha256} $sm \"{q} >> {RECORD}; }} 2>/dev/null \\
+         || {{ mkdir -p /var/lib/kubeasz-rs && echo \"{sha256} $sm \"{q} >> {RECORD}; }}"
     )
 }
 
@@ -161,10 +162,10 @@ pub fn parse(stdout: &str, paths: &[String], units: &[String]) -> StateCache {
 mod tests {
     use super::*;
 
-    /// The record command keeps one line per path, replacing only that path's line (run
-    /// with a real shell against a temporary record).
+    /// The record command appends one line per placement, and the prefetch script trusts
+    /// the newest line of a path while size and mtime match (run with a real shell).
     #[test]
-    fn record_replaces_exactly_its_own_line() {
+    fn record_appends_and_the_newest_line_wins() {
         let d = tempfile::tempdir().unwrap();
         let rec = d.path().join("placed");
         let f1 = d.path().join("bridge");
@@ -172,34 +173,38 @@ mod tests {
         std::fs::write(&f1, b"one").unwrap();
         std::fs::write(&f2, b"two").unwrap();
         let cmd = |p: &std::path::Path, sum: &str| {
-            record_command(p.to_str().unwrap(), sum)
-                .replace(RECORD, rec.to_str().unwrap())
-                .replace("mkdir -p /var/lib/kubeasz-rs && ", "")
+            record_command(p.to_str().unwrap(), sum).replace(RECORD, rec.to_str().unwrap())
         };
-        for (p, sum) in [(&f1, "aaa"), (&f2, "bbb"), (&f1, "ccc")] {
+        for (p, sum) in [
+            (&f1, "a".repeat(64)),
+            (&f2, "b".repeat(64)),
+            (&f1, "c".repeat(64)),
+        ] {
             let st = std::process::Command::new("sh")
                 .arg("-c")
-                .arg(cmd(p, sum))
+                .arg(cmd(p, &sum))
                 .status()
                 .unwrap();
             assert!(st.success());
         }
         let text = std::fs::read_to_string(&rec).unwrap();
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(text.lines().count(), 3, "{text}");
+        let paths = vec![f1.display().to_string(), f2.display().to_string()];
+        let script = script(&paths, &[], false).replace(RECORD, rec.to_str().unwrap());
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .unwrap();
+        let c = parse(&String::from_utf8_lossy(&out.stdout), &paths, &[]);
         assert!(
-            lines
-                .iter()
-                .any(|l| l.starts_with("bbb ") && l.ends_with("bridge-extra")),
-            "{text}"
+            matches!(&c[&paths[0]], PathState::File { sha256, .. } if *sha256 == "c".repeat(64))
         );
         assert!(
-            lines
-                .iter()
-                .any(|l| l.starts_with("ccc 3 ") && l.ends_with("/bridge")),
-            "{text}"
+            matches!(&c[&paths[1]], PathState::File { sha256, .. } if *sha256 == "b".repeat(64))
         );
     }
+
     /// The whole script run by a real shell on real files: kinds, the quick check against
     /// the record, hashing what has no record (and recording it), missing paths, units.
     #[test]
