@@ -11,22 +11,10 @@ const BIN: &str = env!("CARGO_BIN_EXE_kube-double");
 
 #[test]
 fn kubectl_apply_of_every_addon_kind() {
-    if !Path::new("/usr/bin/etcd").exists() {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "etcd-server is not installed"
-        );
-        eprintln!("SKIPPED: /usr/bin/etcd missing (apt-get install etcd-server)");
+    if !have_etcd() {
         return;
     }
-    let Some(k) = real_kubectl() else {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "no upstream kubectl"
-        );
-        eprintln!("SKIPPED: no upstream kubectl");
+    let Some(k) = kubectl_or_skip() else {
         return;
     };
     let d = tempfile::tempdir().unwrap();
@@ -157,22 +145,10 @@ fn kubectl_apply_of_every_addon_kind() {
 /// and pods of a deleted owner go away.
 #[test]
 fn controllers_and_scheduler_make_and_bind_pods() {
-    if !Path::new("/usr/bin/etcd").exists() {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "etcd-server is not installed"
-        );
-        eprintln!("SKIPPED: /usr/bin/etcd missing (apt-get install etcd-server)");
+    if !have_etcd() {
         return;
     }
-    let Some(k) = real_kubectl() else {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "no upstream kubectl"
-        );
-        eprintln!("SKIPPED: no upstream kubectl");
+    let Some(k) = kubectl_or_skip() else {
         return;
     };
     let d = tempfile::tempdir().unwrap();

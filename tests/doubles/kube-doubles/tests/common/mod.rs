@@ -192,3 +192,32 @@ pub fn kubectl_in(k: &Path, dir: &Path, args: &[&str], stdin: Option<&str>) -> (
         ),
     )
 }
+
+/// Whether Debian's etcd is installed; in CI its absence fails the test, elsewhere it skips
+/// loudly.
+pub fn have_etcd() -> bool {
+    if Path::new("/usr/bin/etcd").exists() {
+        return true;
+    }
+    assert_ne!(
+        std::env::var("CI").as_deref(),
+        Ok("true"),
+        "etcd-server is not installed"
+    );
+    eprintln!("SKIPPED: /usr/bin/etcd missing (apt-get install etcd-server)");
+    false
+}
+
+/// [`real_kubectl`], failing in CI and skipping loudly elsewhere when there is none.
+pub fn kubectl_or_skip() -> Option<PathBuf> {
+    let k = real_kubectl();
+    if k.is_none() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "no upstream kubectl"
+        );
+        eprintln!("SKIPPED: no upstream kubectl");
+    }
+    k
+}
