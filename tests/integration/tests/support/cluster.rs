@@ -106,13 +106,11 @@ pub fn ctx(base: &Path) -> ez_cli::ctx::Ctx {
     }
 }
 
-/// A ~1 MB busybox image built offline (umoci + busybox-static), saved with skopeo as
-/// `down/busybox_1.tar` named `easzlab.io.local:5000/test/busybox:1`, as ezdown lays out
-/// image tars. Returns the image name, or None (skip loudly; panic in CI) without the tools.
-pub fn make_image_tar(base: &Path) -> Option<String> {
-    let name = "easzlab.io.local:5000/test/busybox:1".to_string();
-    let work = base.join("image-build");
-    let script = format!(
+/// Shell lines that build `work/layout:latest`: an OCI image holding busybox-static with the
+/// applets `sh echo cat hostname sleep true`, configured with `config` (extra `umoci config`
+/// arguments such as the command).
+pub fn busybox_layout_script(work: &Path, config: &str) -> String {
+    format!(
         r#"set -e
 rm -rf {w}; mkdir -p {w}; cd {w}
 umoci init --layout layout
@@ -120,36 +118,35 @@ umoci new --image layout:latest
 umoci unpack --rootless --image layout:latest bundle
 mkdir -p bundle/rootfs/bin
 cp /bin/busybox bundle/rootfs/bin/busybox
-for a in sh echo cat hostname; do ln -s busybox bundle/rootfs/bin/$a; done
+for a in sh echo cat hostname sleep true; do ln -s busybox bundle/rootfs/bin/$a; done
 umoci repack --image layout:latest bundle
-umoci config --image layout:latest --config.cmd /bin/sh --config.env PATH=/bin --os linux --architecture amd64
-skopeo copy --quiet oci:layout:latest docker-archive:{down}/busybox_1.tar:{name}
+umoci config --image layout:latest {config} --config.env PATH=/bin --os linux --architecture amd64
 "#,
         w = work.display(),
-        down = base.join("down").display(),
-    );
-    let out = std::process::Command::new("bash")
+    )
+}
+
+/// Runs a bash script; its stderr when it fails.
+pub fn run_script(script: &str) -> Result<(), String> {
+    match std::process::Command::new("bash")
         .arg("-c")
-        .arg(&script)
-        .output();
-    match out {
-        Ok(o) if o.status.success() => {
-            let _ = std::fs::remove_dir_all(&work);
-            Some(name)
-        }
-        other => {
-            let why = match other {
-                Ok(o) => String::from_utf8_lossy(&o.stderr).to_string(),
-                Err(e) => e.to_string(),
-            };
-            let why = format!("test image: umoci/skopeo/busybox-static failed: {why}");
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("{why}");
-            }
-            eprintln!("SKIPPED: {why}");
-            None
-        }
+        .arg(script)
+        .output()
+    {
+        Ok(o) if o.status.success() => Ok(()),
+        Ok(o) => Err(String::from_utf8_lossy(&o.stderr).to_string()),
+        Err(e) => Err(e.to_string()),
     }
+}
+
+/// A test prerequisite that cannot be had: a panic in CI (`.ci/run` installs it), elsewhere a
+/// loud SKIPPED and None.
+pub fn unavailable<T>(why: String) -> Option<T> {
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{why}");
+    }
+    eprintln!("SKIPPED: {why}");
+    None
 }
 
 /// Small real images under the names of the bundle's default set (crates/bundle
@@ -160,19 +157,9 @@ skopeo copy --quiet oci:layout:latest docker-archive:{down}/busybox_1.tar:{name}
 pub fn make_bundle_images(base: &Path) -> Option<Vec<String>> {
     let images = ez_bundle::images::default_images(&ez_inventory::VersionTable::default());
     let work = base.join("image-build");
-    let mut script = format!(
-        r#"set -e
-rm -rf {w}; mkdir -p {w}; cd {w}
-umoci init --layout layout
-umoci new --image layout:latest
-umoci unpack --rootless --image layout:latest bundle
-mkdir -p bundle/rootfs/bin
-cp /bin/busybox bundle/rootfs/bin/busybox
-for a in sh echo cat hostname true; do ln -s busybox bundle/rootfs/bin/$a; done
-umoci repack --image layout:latest bundle
-umoci config --image layout:latest --config.cmd /bin/sh --config.cmd -c --config.cmd 'echo started from a bundle image on $(hostname)' --config.env PATH=/bin --os linux --architecture amd64
-"#,
-        w = work.display(),
+    let mut script = busybox_layout_script(
+        &work,
+        "--config.cmd /bin/sh --config.cmd -c --config.cmd 'echo started from a bundle image on $(hostname)'",
     );
     for i in &images {
         let (repo, tag) = i.rsplit_once(':').unwrap();
@@ -182,27 +169,14 @@ umoci config --image layout:latest --config.cmd /bin/sh --config.cmd -c --config
             down = base.join("down").display(),
         ));
     }
-    let out = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(&script)
-        .output();
-    match out {
-        Ok(o) if o.status.success() => {
+    match run_script(&script) {
+        Ok(()) => {
             let _ = std::fs::remove_dir_all(&work);
             Some(images)
         }
-        other => {
-            let why = match other {
-                Ok(o) => String::from_utf8_lossy(&o.stderr).to_string(),
-                Err(e) => e.to_string(),
-            };
-            let why = format!("bundle images: umoci/skopeo/busybox-static failed: {why}");
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("{why}");
-            }
-            eprintln!("SKIPPED: {why}");
-            None
-        }
+        Err(why) => unavailable(format!(
+            "bundle images: umoci/skopeo/busybox-static failed: {why}"
+        )),
     }
 }
 

@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+use super::cluster::{busybox_layout_script, run_script, unavailable};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -19,14 +20,6 @@ impl Drop for Registry {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn fail_or_skip(why: String) -> Option<String> {
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{why}");
-    }
-    eprintln!("SKIPPED: {why}");
-    None
 }
 
 /// Writes `base/down/busybox_1.36.tar` with ezdown's client; returns [`IMAGE`]. In CI a
@@ -57,7 +50,7 @@ pub async fn make(base: &Path) -> Option<String> {
     {
         Ok(c) => Registry(c),
         Err(e) => {
-            return fail_or_skip(format!(
+            return unavailable(format!(
                 "docker-registry: {e} (apt-get install docker-registry)"
             ));
         }
@@ -71,33 +64,17 @@ pub async fn make(base: &Path) -> Option<String> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     if !up {
-        return fail_or_skip(format!("docker-registry did not listen on {addr}"));
+        return unavailable(format!("docker-registry did not listen on {addr}"));
     }
-    let script = format!(
-        r#"set -e
-cd {w}
-umoci init --layout layout
-umoci new --image layout:latest
-umoci unpack --rootless --image layout:latest bundle
-mkdir -p bundle/rootfs/bin
-cp /bin/busybox bundle/rootfs/bin/busybox
-for a in sh echo cat hostname sleep true; do ln -s busybox bundle/rootfs/bin/$a; done
-umoci repack --image layout:latest bundle
-umoci config --image layout:latest --config.cmd /bin/sh --config.env PATH=/bin --os linux --architecture amd64
-skopeo copy --quiet --dest-tls-verify=false oci:layout:latest docker://{addr}/library/busybox:1.36
-"#,
-        w = work.display()
-    );
-    let out = Command::new("bash").arg("-c").arg(&script).output();
-    match out {
-        Ok(o) if o.status.success() => {}
-        Ok(o) => {
-            return fail_or_skip(format!(
-                "test image: umoci/skopeo/busybox-static failed: {}",
-                String::from_utf8_lossy(&o.stderr)
-            ));
-        }
-        Err(e) => return fail_or_skip(format!("test image: bash: {e}")),
+    // Built beside the registry's files (the script starts from an empty directory).
+    let script = busybox_layout_script(&work.join("image"), "--config.cmd /bin/sh")
+        + &format!(
+            "skopeo copy --quiet --dest-tls-verify=false oci:layout:latest docker://{addr}/library/busybox:1.36\n"
+        );
+    if let Err(why) = run_script(&script) {
+        return unavailable(format!(
+            "test image: umoci/skopeo/busybox-static failed: {why}"
+        ));
     }
     // ezdown's client, with the loopback registry as the docker.io mirror.
     let sources = ez_bundle::mirrors::Sources {
