@@ -266,3 +266,44 @@ async fn nothing_to_continue() {
     let (r, _, _) = go(base_state(), c).await;
     assert!(matches!(r.unwrap_err(), RunError::NothingToContinue(_)));
 }
+
+#[tokio::test]
+async fn attach_existing_follows_the_run_in_progress() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut st = base_state();
+    st.namespace_exists = true;
+    st.pod_timeline = vec![
+        pod(7, "Running", None, "running", "running"),
+        pod(8, "Running", None, "terminated:0", "running"),
+    ];
+    let mut c = cfg(tmp.path());
+    c.attach_existing = true;
+    let (r, ev, reqs) = go(st, c).await;
+    assert_eq!(r.unwrap().exit_code, 0);
+    assert!(ev.contains(&RunEvent::Reattached), "{ev:?}");
+    assert!(!ev.contains(&RunEvent::Created), "{ev:?}");
+    assert!(
+        !reqs.iter().any(|r| r.starts_with("POST")),
+        "no run is created over the one in progress: {reqs:?}"
+    );
+}
+
+#[tokio::test]
+async fn attach_existing_starts_a_run_when_there_is_none() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut st = base_state();
+    st.pod_timeline = vec![
+        pod(1, "Running", None, "running", "running"),
+        pod(2, "Running", None, "terminated:0", "running"),
+    ];
+    let mut c = cfg(tmp.path());
+    c.attach_existing = true;
+    let (r, ev, reqs) = go(st, c).await;
+    assert_eq!(r.unwrap().exit_code, 0);
+    assert!(ev.contains(&RunEvent::Created), "{ev:?}");
+    assert!(!ev.contains(&RunEvent::Reattached), "{ev:?}");
+    assert!(
+        reqs.iter().any(|r| r == "POST /api/v1/namespaces"),
+        "{reqs:?}"
+    );
+}

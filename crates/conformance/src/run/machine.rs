@@ -228,7 +228,7 @@ pub async fn run<A: ClusterApi>(
         image: image.clone(),
     });
     let exists = api.namespace_exists(&cfg.namespace).await?;
-    if cfg.continue_run {
+    if cfg.continue_run || (cfg.attach_existing && exists) {
         if !exists {
             return Err(RunError::NothingToContinue(cfg.namespace.clone()));
         }

@@ -38,6 +38,9 @@ pub struct RunConfig {
     pub output_dir: PathBuf,
     /// Re-attach to a run in progress instead of starting one.
     pub continue_run: bool,
+    /// When a run exists, re-attach to it; when none does, start one (how `ezctl conformance`
+    /// resumes its run stage after the deploy host lost the connection).
+    pub attach_existing: bool,
     /// Delete a previous run's objects before starting.
     pub cleanup_first: bool,
     /// Keep the objects after the results are copied.
@@ -61,6 +64,7 @@ impl Default for RunConfig {
             repo_list: None,
             output_dir: PathBuf::from("."),
             continue_run: false,
+            attach_existing: false,
             cleanup_first: false,
             keep: false,
             startup_timeout: Duration::from_secs(300),

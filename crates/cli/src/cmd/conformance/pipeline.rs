@@ -5,7 +5,8 @@
 //! Invariant: a stage is recorded only after it succeeded. Every stage can be re-entered:
 //! `bundle` verifies an existing bundle instead of downloading it again, `start-aio` on an
 //! existing `default` cluster runs `setup default all` (which converges), `workers` adds only
-//! the workers not yet in the inventory.
+//! the workers not yet in the inventory, `run` re-attaches to the run it started before (the
+//! suite takes hours; losing the deploy host's connection must not lose it).
 
 use super::fail;
 use crate::ctx::Ctx;
@@ -93,6 +94,8 @@ async fn stage(ctx: &Ctx, cluster: &str, dir: &Path, name: &str, hosts: &Hosts) 
                 sidecar_image: ez_conformance::images::SIDECAR_IMAGE.into(),
                 test_repo_list: None,
                 continue_run: false,
+                // A rerun after a lost connection finds the run still going: follow it.
+                attach_existing: true,
                 cleanup: false,
                 keep: false,
                 startup_timeout: 300,

@@ -33,6 +33,9 @@ pub struct RunArgs {
     /// Re-attach to the run in progress.
     #[arg(long = "continue", conflicts_with = "cleanup")]
     pub continue_run: bool,
+    /// Re-attach when a run exists, else start one (the pipeline's resume; no flag).
+    #[arg(skip)]
+    pub attach_existing: bool,
     /// Delete a previous run first.
     #[arg(long)]
     pub cleanup: bool,
@@ -144,6 +147,7 @@ pub async fn execute(ctx: &Ctx, a: &RunArgs) -> Result<i32, u8> {
         repo_list,
         output_dir: a.output_dir.clone(),
         continue_run: a.continue_run,
+        attach_existing: a.attach_existing,
         cleanup_first: a.cleanup,
         keep: a.keep,
         startup_timeout: Duration::from_secs(a.startup_timeout),
