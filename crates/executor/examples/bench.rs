@@ -3,7 +3,11 @@
 //! ```text
 //! bench --hosts 10.250.0.11,10.250.0.12 --key K --known-hosts F cmds [COUNT]
 //! bench --hosts ... --key K --known-hosts F upload FILE [scp|sftp] [BUFFER_KIB]
+//! bench --hosts ... --key K --known-hosts F files FILE...
 //! ```
+//! `files` puts each file in turn on every host the way the install engine does (content
+//! known to differ, placement plus a follow-up command in one round trip) and prints each
+//! file's time: the per-file cost against the bytes.
 //! Prints one line `key=value ...` (wall seconds; for uploads the aggregate MB/s).
 
 use std::path::PathBuf;
@@ -143,6 +147,69 @@ async fn main() {
                 }
             }
         }
+        "files" => files(&exec, specs, opts, &args[1..]).await,
         _ => usage(),
     }
+}
+
+/// Sequential engine-style puts of `files` on every host, with per-file wall times.
+async fn files(exec: &Executor, specs: Vec<HostSpec>, opts: FanOut, files: &[String]) {
+    let conn = fan_out(specs, opts, |spec| async move { exec.connect(&spec).await }).await;
+    let handles = conn.into_result().unwrap_or_else(|e| {
+        eprintln!("bench: {e}");
+        std::process::exit(1)
+    });
+    let dir = format!("/var/tmp/ez-bench-files-{}", std::process::id());
+    let mk = fan_out(handles.clone(), opts, |h| {
+        let dir = dir.clone();
+        async move { h.run_checked(Command::new(format!("mkdir -p {dir}"))).await }
+    })
+    .await;
+    if let Some(e) = mk.first_error() {
+        eprintln!("bench: {e}");
+        std::process::exit(1);
+    }
+    let t0 = Instant::now();
+    let mut total = 0u64;
+    for f in files {
+        let path = PathBuf::from(f);
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let name = path.file_name().map(|n| n.to_string_lossy().to_string());
+        let dest = format!("{dir}/{}", name.unwrap_or_default());
+        let t = Instant::now();
+        let report = fan_out(handles.clone(), opts, |h| {
+            let (path, dest) = (path.clone(), dest.clone());
+            async move {
+                let rf = RemoteFile::new(dest.clone())
+                    .known_stale("0".repeat(64))
+                    .mode(0o755)
+                    .then(format!("echo {dest} >>{dest}.record"));
+                h.put_file(&path, rf).await
+            }
+        })
+        .await;
+        if let Some(e) = report.first_error() {
+            eprintln!("bench: {e}");
+            std::process::exit(1);
+        }
+        total += size;
+        println!(
+            "file={f} size_mb={:.1} ms={:.1}",
+            size as f64 / 1e6,
+            t.elapsed().as_secs_f64() * 1e3
+        );
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    println!(
+        "mode=files hosts={} files={} size_mb={:.1} wall_s={wall:.3} per_host_mb_s={:.1}",
+        handles.len(),
+        files.len(),
+        total as f64 / 1e6,
+        total as f64 / 1e6 / wall
+    );
+    let _ = fan_out(handles, opts, |h| {
+        let dir = dir.clone();
+        async move { h.run(Command::new(format!("rm -rf {dir}"))).await }
+    })
+    .await;
 }

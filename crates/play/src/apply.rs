@@ -354,21 +354,29 @@ pub async fn apply(action: &Action, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, S
             if ctx.plan {
                 return Ok(Outcome::Skipped("wait".into()));
             }
-            let mut last = CmdResult::default();
-            for attempt in 0..a.retries.max(1) {
-                last = run(ctx, &a.cmd, QUICK).await?;
-                if last.ok() {
+            let started = std::time::Instant::now();
+            let mut gaps = crate::wait::gaps(a.retries, a.delay).into_iter();
+            let mut tries = 0u32;
+            let last = loop {
+                tries += 1;
+                let r = run(ctx, &a.cmd, QUICK).await?;
+                if r.ok() {
                     return Ok(Outcome::Ok);
                 }
-                if attempt + 1 < a.retries {
-                    tokio::time::sleep(Duration::from_secs(a.delay)).await;
+                match gaps.next() {
+                    Some(gap) => tokio::time::sleep(gap).await,
+                    None => break r,
                 }
-            }
+            };
             let what = a
                 .msg
                 .clone()
                 .unwrap_or_else(|| format!("`{}` never succeeded", a.cmd));
-            Err(format!("{what} after {} tries: {}", a.retries, last.tail()))
+            Err(format!(
+                "{what} after {tries} tries in {} s: {}",
+                started.elapsed().as_secs(),
+                last.tail()
+            ))
         }
         Action::Assert(a) => {
             if let Some(cmd) = &a.cmd {

@@ -19,6 +19,7 @@ pub mod render;
 pub mod state;
 pub mod text;
 pub mod vars;
+pub mod wait;
 
 pub use engine::{RunOptions, run_playbook};
 pub use error::PlayError;

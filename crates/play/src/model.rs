@@ -268,7 +268,8 @@ pub struct WaitForArgs {
     pub cmd: String,
     #[serde(default = "default_retries")]
     pub retries: u32,
-    /// Seconds between tries.
+    /// Seconds between tries at most: the first gaps are shorter, the whole wait is still
+    /// `(retries - 1) × delay` (see [`crate::wait`]).
     #[serde(default = "default_delay")]
     pub delay: u64,
     #[serde(default)]
