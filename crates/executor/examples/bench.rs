@@ -7,7 +7,7 @@
 //! ```
 //! `files` puts each file in turn on every host the way the install engine does (content
 //! known to differ, placement plus a follow-up command in one round trip) and prints each
-//! file's time: the per-file cost against the bytes.
+//! file's time: the per-file cost against the bytes (`BENCH_METHOD=sftp` for SFTP).
 //! Prints one line `key=value ...` (wall seconds; for uploads the aggregate MB/s).
 
 use std::path::PathBuf;
@@ -57,6 +57,14 @@ async fn main() {
         if let Some(kib) = args.get(3).and_then(|b| b.parse::<usize>().ok()) {
             cfg.transfer_buffer = kib * 1024;
         }
+    }
+    if mode == "files"
+        && let Ok(m) = std::env::var("BENCH_METHOD")
+    {
+        cfg.transfer = match m.as_str() {
+            "sftp" => TransferMethod::Sftp,
+            _ => TransferMethod::Scp,
+        };
     }
     let exec = Executor::new(cfg);
     let specs: Vec<HostSpec> = hosts
