@@ -4,6 +4,8 @@
 #   fetch:  time(parallel curl of the same files) / time(ezdown -D code path)   target >= 0.8
 #   verify: time(ezdown --verify) / time(sha256sum over the bundle)            target <= 1.2
 #   rerun:  time(ezdown -D on a complete bundle) / time(sha256sum)              (0 bytes fetched)
+#   link:   the fetch again from a server throttled to LINK_MBPS MB/s per connection (default 25),
+#           i.e. a link slower than the CPU: curl / ezdown
 # Needs: python3 (static file server), curl, sha256sum, and the real binaries the tests use
 # (etcd-server etcd-client containerd runc containernetworking-plugins busybox-static).
 set -euo pipefail
@@ -63,7 +65,46 @@ ver_t=$(for _ in $(seq "$ROUNDS"); do "$B" verify "$work/base" "$(nproc)" | cut 
 rerun=$(for _ in $(seq "$ROUNDS"); do "$B" fetch "$work/base" "$mirror" "$JOBS"; done | sort -g | head -1)
 rerun_t=${rerun% *}; rerun_bytes=${rerun#* }
 
+# The same fetch over a link slower than this machine's CPU (any real mirror): the same files
+# served at LINK_MBPS MB/s per connection (a throttled loopback server), curl against ezdown.
+LINK_MBPS=${LINK_MBPS:-25}
+lport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+(cd "$work/mirror" && RATE=$LINK_MBPS PORT=$lport exec python3 -c '
+import http.server, os, time
+rate = float(os.environ["RATE"]) * 1e6
+class H(http.server.SimpleHTTPRequestHandler):
+    def copyfile(self, src, dst):
+        t0, sent = time.monotonic(), 0
+        while True:
+            b = src.read(64 * 1024)
+            if not b:
+                return
+            dst.write(b)
+            sent += len(b)
+            ahead = sent / rate - (time.monotonic() - t0)
+            if ahead > 0:
+                time.sleep(ahead)
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+' >/dev/null 2>&1) &
+link_pid=$!
+trap 'kill "$link_pid" 2>/dev/null; cleanup' EXIT
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$lport/urls.txt" >/dev/null && break; sleep 0.1; done
+link="http://127.0.0.1:$lport"
+lcurl_t=$(for _ in $(seq "$ROUNDS"); do
+  rm -rf "$work/curl"; mkdir -p "$work/curl"
+  t0=$(now)
+  sed "s|^|$link/|" "$work/mirror/urls.txt" | (cd "$work/curl" && xargs -P "$JOBS" -n 1 curl -sf -x '' -O)
+  echo "$(now) - $t0" | bc
+done | best)
+lez_t=$(for _ in $(seq "$ROUNDS"); do
+  rm -rf "$work/base2"
+  "$B" fetch "$work/base2" "$link" "$JOBS" | cut -d' ' -f1
+done | best)
+
 printf 'fetch : curl -P%s %.3fs  ezdown %.3fs  ratio(curl/ezdown) = %.2f  (target >= 0.8)\n' "$JOBS" "$curl_t" "$ez_t" "$(echo "$curl_t / $ez_t" | bc -l)"
 printf 'fetch : curl+sha256sum+tar -xzf (same work) %.3fs  ratio(that/ezdown) = %.2f\n' "$shell_t" "$(echo "$shell_t / $ez_t" | bc -l)"
 printf 'verify: sha256sum %.3fs  ezdown --verify %.3fs  ratio(ezdown/sha256sum) = %.2f  (target <= 1.2)\n' "$sha_t" "$ver_t" "$(echo "$ver_t / $sha_t" | bc -l)"
 printf 'rerun : ezdown -D on a complete bundle %.3fs, %s bytes fetched, ratio(rerun/sha256sum) = %.2f\n' "$rerun_t" "$rerun_bytes" "$(echo "$rerun_t / $sha_t" | bc -l)"
+printf 'link  : %s MB/s per connection: curl -P%s %.3fs  ezdown %.3fs  ratio(curl/ezdown) = %.2f\n' "$LINK_MBPS" "$JOBS" "$lcurl_t" "$lez_t" "$(echo "$lcurl_t / $lez_t" | bc -l)"

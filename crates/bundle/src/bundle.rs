@@ -67,18 +67,11 @@ pub async fn download(s: &Session, req: &Request) -> Result<Report> {
             BTreeMap::new()
         }
     };
-    // Archives first: their extraction then overlaps with the other transfers.
-    let mut jobs: Vec<Job> = req
-        .artifacts
-        .iter()
-        .filter(|a| matches!(a.install, crate::catalog::Install::Archive { .. }))
-        .chain(
-            req.artifacts
-                .iter()
-                .filter(|a| matches!(a.install, crate::catalog::Install::Binary { .. })),
-        )
-        .map(Job::Artifact)
-        .collect();
+    // Largest first (longest-processing-time order): the `jobs` lanes then finish close
+    // together, where a big file started last would run alone at the end.
+    let mut artifacts: Vec<&crate::catalog::Artifact> = req.artifacts.iter().collect();
+    artifacts.sort_by_key(|a| std::cmp::Reverse(crate::catalog::typical_mb(&a.id)));
+    let mut jobs: Vec<Job> = artifacts.into_iter().map(Job::Artifact).collect();
     let mut seen = std::collections::HashSet::new();
     for i in &req.images {
         let r = ImageRef::parse(i)?;
