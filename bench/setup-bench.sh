@@ -8,7 +8,8 @@
 #   first     wall time of the first run of 01+02+03
 #   transfer  the longest per-host time spent placing files (hosts transfer in parallel)
 #   rest      first - transfer: everything that is not file transfer
-#   scp       OpenSSH scp of the same files to the same hosts, one scp per host, all at once
+#   scp       OpenSSH scp of the same files (what `ezctl render` lists per host, binaries
+#             and private keys included) to the same hosts, one `scp -r` per host, all at once
 #   rerun     wall time of the re-run on the converged hosts
 # and the ratios the issue sets targets for:
 #   rest(N)/rest(1) <= 1.5      transfer rate vs scp >= 0.8      rerun/first <= 0.10
@@ -86,21 +87,43 @@ for n in $sizes; do
   rest=$((first - transfer))
   res=$(run all) || exit 1; read -r rerun _ _ <<<"$res"
 
-  # Baseline: scp of the same files (etcd binaries to etcd members, the rest to every host).
+  # Baseline: OpenSSH scp of the same files, to the same hosts, all at once. The file set is
+  # what `ezctl render` says each host gets (binaries, units, configs, certificates) plus the
+  # private keys render leaves out, laid out per host; one `scp -r` per host, into /var/tmp
+  # (the same overlay filesystem the real destinations are on).
+  same=$work/same-$n; rm -rf "$same"
+  EZ_BASE=$base "$EZ" render "$c" --out "$same" >/dev/null
+  python3 - "$same" <<'PY'
+import os, shutil, sys
+root, prefix = sys.argv[1], b"# copied from the deploy host: "
+for host in os.listdir(root):
+    hdir = os.path.join(root, host)
+    secrets = os.path.join(hdir, ".secrets")
+    if os.path.exists(secrets):
+        for line in open(secrets):
+            dest, _, rest = line.partition(" <- ")
+            t = os.path.join(hdir, dest.strip().lstrip("/"))
+            os.makedirs(os.path.dirname(t), exist_ok=True)
+            shutil.copyfile(rest.split(" (")[0].strip(), t)
+        os.remove(secrets)
+    for d, _, files in os.walk(hdir):
+        for f in files:
+            p = os.path.join(d, f)
+            with open(p, "rb") as fh:
+                head = fh.read(4096)
+            if head.startswith(prefix):
+                os.remove(p)
+                shutil.copyfile(head[len(prefix):].decode().strip(), p)
+PY
   s0=$(ms)
   for ip in "${ips[@]}"; do
-    files=("$base"/bin/containerd-bin/* "$base"/bin/cni-bin/*)
-    for e in "${etcd[@]}"; do [ "$e" = "$ip" ] && files+=("$base"/bin/etcd "$base"/bin/etcdctl); done
-    scp -q -i /var/lib/testbed/ssh/id_ed25519 -o UserKnownHostsFile=/var/lib/testbed/ssh/known_hosts \
-      -o StrictHostKeyChecking=yes "${files[@]}" "root@$ip:/tmp/" &
+    scp -r -q -i /var/lib/testbed/ssh/id_ed25519 -o UserKnownHostsFile=/var/lib/testbed/ssh/known_hosts \
+      -o StrictHostKeyChecking=yes "$same/$ip" "root@$ip:/var/tmp/ez-scp-baseline" &
   done
   wait
   scp_ms=$(( $(ms) - s0 ))
-  scp_bytes=0
-  for ip in "${ips[@]}"; do
-    sz=$(du -cb "$base"/bin/containerd-bin/* "$base"/bin/cni-bin/* | tail -1 | cut -f1); scp_bytes=$((scp_bytes + sz))
-  done
-  scp_bytes=$((scp_bytes + ${#etcd[@]} * $(du -cb "$base"/bin/etcd "$base"/bin/etcdctl | tail -1 | cut -f1)))
+  scp_bytes=$(du -sb "$same" | cut -f1)
+  rm -rf "$same"
   REST[$n]=$rest
   awk -v n="$n" -v f="$first" -v t="$transfer" -v r="$rest" -v s="$scp_ms" -v rr="$rerun" -v b="$bytes" -v sb="$scp_bytes" 'BEGIN{
     printf "%-4s %8.1fs %8.1fs %8.1fs %8.1fs %8.1fs %10.1f %10.1f\n", n, f/1000, t/1000, r/1000, s/1000, rr/1000,

@@ -230,6 +230,34 @@ async fn upload_skip_modes_get_and_sha() {
             .await
             .unwrap_err();
         assert!(matches!(e, ExecError::Transfer { .. }), "{e}");
+        // a small file (sent inline, on the placing command's stdin) gets its mode and owner
+        let r = hh
+            .put_bytes(
+                b"#!/bin/sh\n".to_vec(),
+                RemoteFile::new(path.clone()).mode(0o750).owner("root:root"),
+            )
+            .await
+            .unwrap();
+        assert_eq!((r.transferred_bytes, r.changed), (10, true));
+        let st = hh
+            .run_checked(Command::new(format!(
+                "stat -c '%a %U %G %s' {path}; ls -a /var/tmp | grep -c ez-tmp || true"
+            )))
+            .await
+            .unwrap();
+        assert_eq!(st.stdout_str(), "750 root root 10\n0\n");
+        // known stale into a missing directory: the error names the file, nothing is left
+        let e = hh
+            .put_bytes(
+                b"x".to_vec(),
+                RemoteFile::new("/nonexistent-dir/f").known_stale(sum.clone()),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, ExecError::Transfer { path, .. } if path == "/nonexistent-dir/f"),
+            "{e}"
+        );
         // errors: missing directory, missing remote file on get
         let e = hh
             .put_bytes(b"x".to_vec(), RemoteFile::new("/nonexistent-dir/f"))
