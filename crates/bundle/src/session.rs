@@ -21,6 +21,9 @@ pub struct Session {
     pub sources: Sources,
     /// Transfers in flight at once (`-j`), at least 1.
     pub jobs: usize,
+    /// Auth files searched for registry logins, first entry wins
+    /// ([`crate::oci::creds::default_auth_files`] unless `--registry-auth`).
+    pub registry_auth: Vec<PathBuf>,
     /// One lock per key (a blob digest) so that images sharing a layer fetch it once.
     locks: Arc<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
@@ -40,6 +43,7 @@ impl Session {
             events,
             sources,
             jobs: jobs.max(1),
+            registry_auth: crate::oci::creds::default_auth_files(),
             locks: Arc::default(),
         })
     }

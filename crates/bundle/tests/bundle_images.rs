@@ -81,12 +81,25 @@ fn free_port() -> u16 {
 }
 
 fn start_registry(dir: &Path) -> Registry {
+    start_registry_with(dir, None)
+}
+
+/// A registry; with `htpasswd`, every request needs that HTTP Basic login.
+fn start_registry_with(dir: &Path, htpasswd: Option<&Path>) -> Registry {
     let addr = format!("127.0.0.1:{}", free_port());
     let cfg = dir.join("config.yml");
+    let auth = htpasswd
+        .map(|p| {
+            format!(
+                "auth:\n  htpasswd:\n    realm: ezdown-test\n    path: {}\n",
+                p.display()
+            )
+        })
+        .unwrap_or_default();
     std::fs::write(
         &cfg,
         format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n{auth}",
             dir.join("data").display()
         ),
     )
@@ -452,4 +465,65 @@ fn ctr_import(tar: &Path, dir: &Path) -> Option<String> {
     let _ = child.kill();
     let _ = child.wait();
     result
+}
+
+/// A private registry behind an htpasswd login (HTTP Basic, the way Harbor-less private
+/// registries and many mirrors run): refused without a login, pulled with the one
+/// `docker login` would have written.
+#[tokio::test]
+async fn private_registry_with_a_basic_login_from_an_auth_file() {
+    if !require(&["docker-registry", "skopeo", "umoci", "busybox", "htpasswd"]) {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let layout = build_images(work.path());
+    let htpasswd = work.path().join("htpasswd");
+    sh(&format!(
+        "htpasswd -Bbc {} alice 's3:cret' 2>/dev/null",
+        htpasswd.display()
+    ));
+    let reg = start_registry_with(work.path(), Some(&htpasswd));
+    sh(&format!(
+        "skopeo copy --dest-tls-verify=false --dest-creds 'alice:s3:cret' oci:{}:amd64 docker://{}/library/busybox:1",
+        layout.display(),
+        reg.addr
+    ));
+    let (_d, base) = tmp_base();
+    let (ev, _) = recorder();
+    let s = registry_session(&base, &reg.addr, ev);
+    let r = download(&s, &request(vec!["busybox:1".into()], Arch::Amd64))
+        .await
+        .unwrap();
+    let msg = r
+        .failures
+        .first()
+        .map(|f| f.1.to_string())
+        .unwrap_or_default();
+    assert!(
+        msg.contains("needs a login") && msg.contains(&format!("docker login {}", reg.addr)),
+        "{msg}"
+    );
+    assert!(!base.join("down/busybox_1.tar").exists());
+
+    let auth = work.path().join("auth.json");
+    std::fs::write(
+        &auth,
+        format!(
+            r#"{{"auths": {{"{}": {{"username": "alice", "password": "s3:cret"}}}}}}"#,
+            reg.addr
+        ),
+    )
+    .unwrap();
+    let (ev, _) = recorder();
+    let mut s = registry_session(&base, &reg.addr, ev);
+    s.registry_auth = vec![auth];
+    let r = download(&s, &request(vec!["busybox:1".into()], Arch::Amd64))
+        .await
+        .unwrap();
+    assert!(r.failures.is_empty(), "{:?}", r.failures);
+    let tar = base.join("down/busybox_1.tar");
+    sh(&format!(
+        "skopeo inspect --raw docker-archive:{} >/dev/null",
+        tar.display()
+    ));
 }

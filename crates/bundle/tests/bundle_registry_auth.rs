@@ -223,3 +223,92 @@ async fn missing_platform_lists_what_exists() {
         "{msg}"
     );
 }
+
+/// An auth file as `docker login` writes it, for the double's host.
+fn auth_file(dir: &std::path::Path, m: &Mirror, entry: serde_json::Value) -> std::path::PathBuf {
+    let host = m.url.trim_start_matches("http://").to_string();
+    let p = dir.join("config.json");
+    std::fs::write(
+        &p,
+        serde_json::to_vec(&json!({ "auths": { host: entry } })).unwrap(),
+    )
+    .unwrap();
+    p
+}
+
+#[tokio::test]
+async fn a_login_from_the_auth_file_reaches_the_token_service() {
+    use base64::Engine;
+    let m = Mirror::start().await;
+    publish(&m);
+    m.require_bearer("private-token");
+    m.require_token_login(Some(("alice", "s3:cret")), None);
+    let host = m.url.trim_start_matches("http://").to_string();
+
+    // no login anywhere: the message says which registry and what to run
+    let (_d, base) = tmp_base();
+    let (ev, _) = recorder();
+    let r = download(&hub_session(&base, &[&m], ev), &request(Arch::Amd64))
+        .await
+        .unwrap();
+    let msg = r
+        .failures
+        .first()
+        .map(|f| f.1.to_string())
+        .unwrap_or_default();
+    assert!(
+        msg.contains("needs a login") && msg.contains(&format!("docker login {host}")),
+        "{msg}"
+    );
+    assert!(!base.join("down/busybox_1.tar").exists());
+
+    // a wrong password: refused, naming the file it came from
+    let d = tempfile::tempdir().unwrap();
+    let wrong = base64::engine::general_purpose::STANDARD.encode("alice:nope");
+    let f = auth_file(d.path(), &m, json!({ "auth": wrong }));
+    let (ev, _) = recorder();
+    let mut s = hub_session(&base, &[&m], ev);
+    s.registry_auth = vec![f.clone()];
+    let r = download(&s, &request(Arch::Amd64)).await.unwrap();
+    let msg = r
+        .failures
+        .first()
+        .map(|f| f.1.to_string())
+        .unwrap_or_default();
+    assert!(
+        msg.contains("refused the credentials from") && msg.contains(&f.display().to_string()),
+        "{msg}"
+    );
+
+    // the right one: pulled
+    let good = base64::engine::general_purpose::STANDARD.encode("alice:s3:cret");
+    let f = auth_file(d.path(), &m, json!({ "auth": good }));
+    let (ev, _) = recorder();
+    let mut s = hub_session(&base, &[&m], ev);
+    s.registry_auth = vec![d.path().join("absent.json"), f];
+    let r = download(&s, &request(Arch::Amd64)).await.unwrap();
+    assert!(r.failures.is_empty(), "{:?}", r.failures);
+    assert!(base.join("down/busybox_1.tar").is_file());
+}
+
+#[tokio::test]
+async fn an_identity_token_is_exchanged_with_a_refresh_token_post() {
+    let m = Mirror::start().await;
+    publish(&m);
+    m.require_bearer("private-token");
+    m.require_token_login(None, Some("refresh-me"));
+    let d = tempfile::tempdir().unwrap();
+    let f = auth_file(d.path(), &m, json!({ "identitytoken": "refresh-me" }));
+    let (_b, base) = tmp_base();
+    let (ev, _) = recorder();
+    let mut s = hub_session(&base, &[&m], ev);
+    s.registry_auth = vec![f];
+    let r = download(&s, &request(Arch::Amd64)).await.unwrap();
+    assert!(r.failures.is_empty(), "{:?}", r.failures);
+    let tr = m.token_requests();
+    assert!(
+        tr.iter()
+            .any(|q| q.contains("grant_type=refresh_token") && q.contains("service=test-registry")),
+        "{tr:?}"
+    );
+}

@@ -74,6 +74,11 @@ pub struct EzdownCli {
     /// Never contact upstream hosts: only the mirrors (air-gapped sites).
     #[arg(long)]
     pub mirror_only: bool,
+    /// Registry logins: an auth file as `docker login` / `podman login` write it. Repeatable;
+    /// replaces the default search ($REGISTRY_AUTH_FILE, $DOCKER_CONFIG/config.json or
+    /// ~/.docker/config.json, $XDG_RUNTIME_DIR/containers/auth.json).
+    #[arg(long, value_name = "FILE")]
+    pub registry_auth: Vec<PathBuf>,
     /// Add a local file to the bundle, e.g. bin/nginx=/path/to/nginx (kube-lb). Repeatable.
     #[arg(long, value_name = "DEST=SRC")]
     pub extra_file: Vec<String>,
@@ -270,7 +275,17 @@ async fn do_download(cli: &EzdownCli, req: Request) -> anyhow::Result<u8> {
         read_timeout: Duration::from_secs(cli.timeout.max(1)),
         ..FetchConfig::default()
     };
-    let session = Session::new(&cli.base, fetch, sources, events, cli.jobs)?;
+    let mut session = Session::new(&cli.base, fetch, sources, events, cli.jobs)?;
+    if let Some(missing) = cli.registry_auth.iter().find(|f| !f.is_file()) {
+        eprintln!(
+            "ezdown: --registry-auth {}: no such file (it is written by `docker login` as ~/.docker/config.json)",
+            missing.display()
+        );
+        return Ok(2);
+    }
+    if !cli.registry_auth.is_empty() {
+        session.registry_auth = cli.registry_auth.clone();
+    }
     let work = bundle::download(&session, &req);
     let report = tokio::select! {
         r = work => r,

@@ -1,6 +1,6 @@
-//! A minimal OCI distribution client: anonymous pulls with bearer-token auth (the
-//! `WWW-Authenticate: Bearer realm=…,service=…,scope=…` flow Docker Hub's `auth.docker.io`
-//! uses), manifests and indexes, blobs verified while streaming.
+//! A minimal OCI distribution client: pulls with the registry's authentication (Docker Hub's
+//! bearer-token flow, HTTP Basic; anonymous unless a login is found, see [`super::creds`]),
+//! manifests and indexes, blobs verified while streaming.
 
 use crate::checksum::Sha256;
 use crate::error::{BundleError, Result};
@@ -8,7 +8,10 @@ use crate::retry::backoff;
 use crate::session::Session;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, OnceCell};
+
+use super::auth;
+use super::creds::{self, Found};
 
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
@@ -21,7 +24,10 @@ pub struct Repo<'a> {
     /// e.g. `https://registry-1.docker.io` or `http://127.0.0.1:5000`.
     pub base: String,
     pub repo: String,
-    token: Mutex<Option<String>>,
+    /// The `Authorization` value obtained after the first challenge.
+    authorization: Mutex<Option<String>>,
+    /// The login found for this registry (looked up on the first challenge only).
+    credential: OnceCell<Option<Found>>,
 }
 
 /// A fetched manifest: raw bytes (their digest is the manifest's identity), media type.
@@ -38,7 +44,8 @@ impl<'a> Repo<'a> {
             s,
             base,
             repo,
-            token: Mutex::new(None),
+            authorization: Mutex::new(None),
+            credential: OnceCell::new(),
         }
     }
 
@@ -49,13 +56,32 @@ impl<'a> Repo<'a> {
         }
     }
 
-    /// The current `Authorization` value, if a token was obtained.
+    /// The current `Authorization` value, if one was obtained.
     pub async fn auth_header(&self) -> Option<String> {
-        self.token
-            .lock()
-            .await
-            .as_ref()
-            .map(|t| format!("Bearer {t}"))
+        self.authorization.lock().await.clone()
+    }
+
+    /// The registry's login from the auth files (none when the files have no entry).
+    async fn credential(&self) -> Result<Option<&Found>> {
+        let found = self
+            .credential
+            .get_or_try_init(|| async {
+                let files = self.s.registry_auth.clone();
+                let base = self.base.clone();
+                tokio::task::spawn_blocking(move || creds::lookup(&files, &base))
+                    .await
+                    .map_err(|e| BundleError::Other(format!("credential lookup failed: {e}")))?
+            })
+            .await?;
+        Ok(found.as_ref())
+    }
+
+    /// Answers a 401's challenge and keeps the resulting `Authorization` value.
+    async fn login(&self, challenge: &str) -> Result<()> {
+        let cred = self.credential().await?;
+        let value = auth::authorize(self.s, &self.base, &self.repo, challenge, cred).await?;
+        *self.authorization.lock().await = Some(value);
+        Ok(())
     }
 
     /// GETs `path` (under `/v2/<repo>/`), authenticating once on a 401 and retrying transient
@@ -97,7 +123,11 @@ impl<'a> Repo<'a> {
                 }
             };
             let status = resp.status();
-            if status == StatusCode::UNAUTHORIZED && !authed {
+            if status == StatusCode::UNAUTHORIZED {
+                if authed {
+                    let cred = self.credential().await?;
+                    return Err(auth::refused(&self.base, cred));
+                }
                 authed = true;
                 let challenge = resp
                     .headers()
@@ -105,7 +135,7 @@ impl<'a> Repo<'a> {
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string)
                     .ok_or_else(|| self.err("401 without a WWW-Authenticate challenge"))?;
-                self.authenticate(&challenge).await?;
+                self.login(&challenge).await?;
                 continue;
             }
             if (status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error())
@@ -132,59 +162,6 @@ impl<'a> Repo<'a> {
             }
             return Ok(resp);
         }
-    }
-
-    /// Follows a `Bearer` challenge: GET realm?service=…&scope=… and keeps the token.
-    async fn authenticate(&self, challenge: &str) -> Result<()> {
-        let c = parse_challenge(challenge).ok_or_else(|| {
-            self.err(format!("unsupported authentication '{challenge}' (only anonymous bearer tokens are supported)"))
-        })?;
-        let realm = c.realm;
-        let scope = c
-            .scope
-            .unwrap_or_else(|| format!("repository:{}:pull", self.repo));
-        let mut req = self
-            .s
-            .client
-            .get(&realm)
-            .query(&[("scope", scope.as_str())]);
-        if let Some(svc) = &c.service {
-            req = req.query(&[("service", svc.as_str())]);
-        }
-        let resp = tokio::time::timeout(self.s.fetch.read_timeout, req.send())
-            .await
-            .map_err(|_| BundleError::Stalled {
-                url: realm.clone(),
-                secs: self.s.fetch.read_timeout.as_secs(),
-            })?
-            .map_err(|e| BundleError::Transfer {
-                url: realm.clone(),
-                msg: e.to_string(),
-            })?;
-        if !resp.status().is_success() {
-            return Err(self.err(format!(
-                "token endpoint {realm} answered HTTP {}",
-                resp.status().as_u16()
-            )));
-        }
-        #[derive(serde::Deserialize)]
-        struct Tok {
-            token: Option<String>,
-            access_token: Option<String>,
-        }
-        let body = resp.bytes().await.map_err(|e| BundleError::Transfer {
-            url: realm.clone(),
-            msg: e.to_string(),
-        })?;
-        self.s.events.add_fetched(body.len() as u64);
-        let t: Tok = serde_json::from_slice(&body)
-            .map_err(|e| self.err(format!("bad token response: {e}")))?;
-        let token = t
-            .token
-            .or(t.access_token)
-            .ok_or_else(|| self.err("token response without a token"))?;
-        *self.token.lock().await = Some(token);
-        Ok(())
     }
 
     /// GETs a manifest (image or index) by tag or digest. When `expect` is given (or the
@@ -244,85 +221,5 @@ impl<'a> Repo<'a> {
     /// The URL of a blob.
     pub fn blob_url(&self, digest: &str) -> String {
         format!("{}/v2/{}/blobs/{digest}", self.base, self.repo)
-    }
-}
-
-/// A parsed `Bearer` challenge.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Challenge {
-    pub realm: String,
-    pub service: Option<String>,
-    pub scope: Option<String>,
-}
-
-/// Parses `Bearer realm="…",service="…",scope="…"` (quoted values may contain commas).
-pub fn parse_challenge(h: &str) -> Option<Challenge> {
-    let (scheme, rest) = h.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return None;
-    }
-    let mut params = std::collections::HashMap::new();
-    let mut chars = rest.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
-            chars.next();
-        }
-        let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
-        if key.is_empty() {
-            break;
-        }
-        let mut val = String::new();
-        if chars.peek() == Some(&'"') {
-            chars.next();
-            while let Some(c) = chars.next() {
-                match c {
-                    '\\' => val.extend(chars.next()),
-                    '"' => break,
-                    c => val.push(c),
-                }
-            }
-        } else {
-            while let Some(c) = chars.peek() {
-                if *c == ',' {
-                    break;
-                }
-                val.push(*c);
-                chars.next();
-            }
-        }
-        params.insert(key.trim().to_ascii_lowercase(), val);
-    }
-    Some(Challenge {
-        realm: params.remove("realm")?,
-        service: params.remove("service"),
-        scope: params.remove("scope"),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn docker_hub_challenge() {
-        let c = parse_challenge(
-            r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:calico/cni:pull""#,
-        )
-        .unwrap();
-        assert_eq!(c.realm, "https://auth.docker.io/token");
-        assert_eq!(c.service.as_deref(), Some("registry.docker.io"));
-        assert_eq!(c.scope.as_deref(), Some("repository:calico/cni:pull"));
-    }
-
-    #[test]
-    fn scope_with_commas_and_no_service() {
-        let c = parse_challenge(
-            r#"bearer realm="http://127.0.0.1:1/t",scope="repository:a/b:pull,push""#,
-        )
-        .unwrap();
-        assert_eq!(c.scope.as_deref(), Some("repository:a/b:pull,push"));
-        assert_eq!(c.service, None);
-        assert!(parse_challenge(r#"Basic realm="x""#).is_none());
-        assert!(parse_challenge(r#"Bearer service="x""#).is_none());
     }
 }

@@ -1,7 +1,9 @@
 //! Images without docker: a registry client and the image tar writer.
 
 pub mod archive;
+pub mod auth;
 pub mod client;
+pub mod creds;
 pub mod pull;
 pub mod reference;
 

@@ -38,6 +38,10 @@ struct State {
     ranged: usize,
     /// When set, `/v2/...` needs `Authorization: Bearer <token>`; `/token` hands it out.
     bearer: Option<String>,
+    /// When set, `/token` answers only a GET with this `Authorization` value (a login)...
+    token_login: Option<String>,
+    /// ... or a POST whose form has `refresh_token=<this>` (an identity token).
+    refresh_token: Option<String>,
     token_requests: Vec<String>,
     types: HashMap<String, String>,
     url: String,
@@ -108,6 +112,20 @@ impl Mirror {
         self.state.lock().unwrap().bearer = Some(token.to_string());
     }
 
+    /// `/token` hands out the token only to this login (HTTP Basic), or to a POST carrying
+    /// `refresh_token` (an identity token), like a private registry's token service.
+    pub fn require_token_login(&self, basic: Option<(&str, &str)>, refresh_token: Option<&str>) {
+        use base64::Engine;
+        let mut s = self.state.lock().unwrap();
+        s.token_login = basic.map(|(u, p)| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+            )
+        });
+        s.refresh_token = refresh_token.map(str::to_string);
+    }
+
     /// Query strings of the token requests received.
     pub fn token_requests(&self) -> Vec<String> {
         self.state.lock().unwrap().token_requests.clone()
@@ -164,14 +182,54 @@ async fn serve(mut sock: TcpStream, st: Arc<Mutex<State>>) -> std::io::Result<()
     enum Auth {
         Token(String),
         Challenge(String),
+        Denied,
         Pass,
     }
+    let post = head.starts_with("POST ");
+    let form = if post {
+        let len = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length: ")
+                    .map(str::to_string)
+            })
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        let start = buf
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(buf.len(), |i| i + 4);
+        let mut body = buf[start..].to_vec();
+        while body.len() < len {
+            let n = sock.read(&mut tmp).await?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&tmp[..n]);
+        }
+        String::from_utf8_lossy(&body).to_string()
+    } else {
+        String::new()
+    };
     let decision = {
         let mut s = st.lock().unwrap();
         match s.bearer.clone() {
             Some(tok) if path == "/token" => {
-                s.token_requests.push(query.clone());
-                Auth::Token(format!("{{\"token\":\"{tok}\",\"expires_in\":300}}"))
+                s.token_requests
+                    .push(if post { form.clone() } else { query.clone() });
+                let gated = s.token_login.is_some() || s.refresh_token.is_some();
+                let by_login = !post && s.token_login.is_some() && auth == s.token_login;
+                let by_refresh = post
+                    && s.refresh_token.as_ref().is_some_and(|r| {
+                        form.split('&').any(|kv| kv == format!("refresh_token={r}"))
+                            && form.split('&').any(|kv| kv == "grant_type=refresh_token")
+                    });
+                if gated && !by_login && !by_refresh {
+                    Auth::Denied
+                } else {
+                    Auth::Token(format!("{{\"token\":\"{tok}\",\"expires_in\":300}}"))
+                }
             }
             Some(tok)
                 if path.starts_with("/v2/")
@@ -201,6 +259,7 @@ async fn serve(mut sock: TcpStream, st: Arc<Mutex<State>>) -> std::io::Result<()
         Auth::Challenge(ch) => {
             return respond(&mut sock, 401, &[("WWW-Authenticate", ch.as_str())], b"").await;
         }
+        Auth::Denied => return respond(&mut sock, 401, &[], b"").await,
         Auth::Pass => {}
     }
     let range = head
@@ -476,7 +535,10 @@ pub fn session(
         registry_mirrors: vec![],
         mirror_only: true,
     };
-    ez_bundle::session::Session::new(base, fetch, sources, events, 4).unwrap()
+    let mut s = ez_bundle::session::Session::new(base, fetch, sources, events, 4).unwrap();
+    // Hermetic: the machine's own registry logins are never used here.
+    s.registry_auth = vec![];
+    s
 }
 
 /// Collects every event as JSON for assertions.
