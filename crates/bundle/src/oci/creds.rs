@@ -402,7 +402,7 @@ mod tests {
             "config.json",
             r#"{"auths": {"reg.io": {"auth": "%%%"}}}"#,
         );
-        let e = lookup_with(&[f.clone()], "reg.io", &no_helper).unwrap_err();
+        let e = lookup_with(std::slice::from_ref(&f), "reg.io", &no_helper).unwrap_err();
         assert!(e.to_string().contains(&f.display().to_string()), "{e}");
         let g = write(d.path(), "bad.json", "{not json");
         let e = lookup_with(&[g], "reg.io", &no_helper).unwrap_err();
