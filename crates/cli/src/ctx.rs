@@ -24,6 +24,11 @@ pub struct GlobalArgs {
     /// every check). Also read from EZ_SKIP_PREFLIGHT.
     #[arg(long, global = true, value_delimiter = ',', env = "EZ_SKIP_PREFLIGHT")]
     pub skip_preflight: Vec<String>,
+    /// OpenSSH client configuration whose Host blocks apply to every host, as they do for
+    /// kubeasz through Ansible (HostName, User, Port, IdentityFile, ProxyJump; the inventory's
+    /// ansible_* variables win). Default ~/.ssh/config when it exists; `none` ignores it.
+    #[arg(long, global = true, env = "EZ_SSH_CONFIG", value_name = "FILE|none")]
+    pub ssh_config: Option<String>,
 }
 
 /// What every command gets: resolved global options.
@@ -36,6 +41,9 @@ pub struct Ctx {
     pub yes: bool,
     /// Preflight checks not to enforce (see `deploy::preflight::CHECKS`).
     pub skip_preflight: Vec<String>,
+    /// The OpenSSH client configuration to honour, and whether the user named it (then it
+    /// must exist).
+    pub ssh_config: Option<(PathBuf, bool)>,
 }
 
 impl Ctx {
@@ -47,7 +55,43 @@ impl Ctx {
             json: a.json,
             yes: a.yes,
             skip_preflight: a.skip_preflight.clone(),
+            ssh_config: match a.ssh_config.as_deref() {
+                Some("none") => None,
+                Some(p) => Some((PathBuf::from(p), true)),
+                None => ez_executor::SshClientConfig::default_path().map(|p| (p, false)),
+            },
         }
+    }
+
+    /// The parsed OpenSSH client configuration, if any.
+    pub fn ssh_client_config(&self) -> anyhow::Result<Option<ez_executor::SshClientConfig>> {
+        let Some((path, named)) = &self.ssh_config else {
+            return Ok(None);
+        };
+        let cfg = ez_executor::SshClientConfig::load(path).map_err(|e| {
+            anyhow::anyhow!("{e}; fix the file, or pass --ssh-config none to ignore it")
+        })?;
+        if cfg.is_none() && *named {
+            anyhow::bail!("--ssh-config {}: no such file", path.display());
+        }
+        Ok(cfg)
+    }
+
+    /// A host's connection settings: the inventory's `ansible_*` variables, then the OpenSSH
+    /// client configuration for what they leave unset.
+    pub fn host_spec(
+        &self,
+        ssh: Option<&ez_executor::SshClientConfig>,
+        addr: &str,
+        vars: &std::collections::BTreeMap<String, String>,
+    ) -> anyhow::Result<ez_executor::HostSpec> {
+        let mut spec = ez_executor::HostSpec::from_ansible_vars(addr, vars)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if let Some(cfg) = ssh {
+            cfg.apply(&mut spec, vars)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        Ok(spec)
     }
 
     /// `clusters/<name>` under the base directory.

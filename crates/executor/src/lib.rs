@@ -49,6 +49,7 @@ mod jump;
 mod poll;
 mod reap;
 mod shell;
+mod sshconfig;
 mod transfer;
 mod worker;
 
@@ -60,4 +61,5 @@ pub use fanout::{FailMode, FanOut, FanOutReport, HostLabel, HostResult, Outcome,
 pub use handle::{Executor, HostHandle};
 pub use host::{Become, HostSpec, split_user_host_port};
 pub use shell::quote;
+pub use sshconfig::SshClientConfig;
 pub use transfer::{GetReport, PutReport, RemoteFile};

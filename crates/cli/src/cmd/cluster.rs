@@ -393,6 +393,7 @@ mod tests {
             json: false,
             yes: true,
             skip_preflight: Vec::new(),
+            ssh_config: None,
         }
     }
 

@@ -126,6 +126,7 @@ pub fn host_specs(a: &ExecArgs) -> anyhow::Result<Vec<HostSpec>> {
 /// `--limit` matching host names, addresses or group names.
 pub fn inventory_specs(ctx: &Ctx, a: &ExecArgs) -> anyhow::Result<Vec<HostSpec>> {
     let cluster = crate::deploy::load_cluster(&ctx.cluster_dir(&a.cluster), &a.cluster)?;
+    let ssh = ctx.ssh_client_config()?;
     let mut out = Vec::new();
     for h in &cluster.hosts {
         let addr = h.addr.to_string();
@@ -134,9 +135,7 @@ pub fn inventory_specs(ctx: &Ctx, a: &ExecArgs) -> anyhow::Result<Vec<HostSpec>>
                 .iter()
                 .any(|l| *l == h.name || *l == addr || h.in_group(l));
         if wanted {
-            out.push(
-                HostSpec::from_ansible_vars(&addr, &h.vars).map_err(|e| anyhow::anyhow!("{e}"))?,
-            );
+            out.push(ctx.host_spec(ssh.as_ref(), &addr, &h.vars)?);
         }
     }
     if out.is_empty() {

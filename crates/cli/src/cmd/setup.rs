@@ -145,7 +145,7 @@ pub async fn setup_summaries(
         .map(|h| h.name.clone())
         .filter(|h| opts.limit.is_empty() || opts.limit.contains(h))
         .collect();
-    let remotes = connect::connect_hosts(&exec, &cluster, &hosts).await?;
+    let remotes = connect::connect_hosts(ctx, &exec, &cluster, &hosts).await?;
     if !opts.plan {
         let findings = deploy::preflight::run(&cluster, &remotes, &ctx.skip_preflight).await;
         if report_findings(&findings) {
@@ -298,7 +298,7 @@ async fn check(ctx: &Ctx, name: &str) -> anyhow::Result<u8> {
     let cluster = deploy::load_cluster(&dir, name)?;
     let exec = connect::executor_for(ctx, &cluster);
     let hosts: Vec<String> = cluster.hosts.iter().map(|h| h.name.clone()).collect();
-    let remotes = connect::connect_hosts(&exec, &cluster, &hosts).await?;
+    let remotes = connect::connect_hosts(ctx, &exec, &cluster, &hosts).await?;
     let findings = deploy::preflight::run(&cluster, &remotes, &ctx.skip_preflight).await;
     exec.disconnect_all();
     let failed = report_findings(&findings);

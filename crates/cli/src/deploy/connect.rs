@@ -2,7 +2,7 @@
 
 use crate::ctx::Ctx;
 use anyhow::anyhow;
-use ez_executor::{Executor, ExecutorConfig, HostSpec};
+use ez_executor::{Executor, ExecutorConfig};
 use ez_inventory::Cluster;
 use ez_play::Remote;
 use std::collections::BTreeMap;
@@ -24,17 +24,18 @@ pub fn executor_for(ctx: &Ctx, cluster: &Cluster) -> Executor {
 /// Connects to `hosts` (inventory names) concurrently. Every failure is collected; the error
 /// lists them all, one line per host, each saying what to do.
 pub async fn connect_hosts(
+    ctx: &Ctx,
     exec: &Executor,
     cluster: &Cluster,
     hosts: &[String],
 ) -> anyhow::Result<BTreeMap<String, Arc<dyn Remote>>> {
+    let ssh = ctx.ssh_client_config()?;
     let mut specs = Vec::new();
     for name in hosts {
         let host = cluster
             .host(name)
             .ok_or_else(|| anyhow!("host {name} is not in the inventory"))?;
-        let spec = HostSpec::from_ansible_vars(&host.addr.to_string(), &host.vars)
-            .map_err(|e| anyhow!("{e}"))?;
+        let spec = ctx.host_spec(ssh.as_ref(), &host.addr.to_string(), &host.vars)?;
         specs.push((name.clone(), spec));
     }
     let attempts = specs

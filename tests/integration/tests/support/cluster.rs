@@ -103,6 +103,8 @@ pub fn ctx(base: &Path) -> ez_cli::ctx::Ctx {
         // The test bed's machine has cgroup v1 and no loadable kernel modules; the real
         // checks are unit-tested and exercised by tests/integration/tests/preflight.rs.
         skip_preflight: vec!["cgroup-v2".into(), "modules".into()],
+        // Hermetic: the machine's own ~/.ssh/config never applies to the test bed.
+        ssh_config: None,
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::ctx::Ctx;
 use anyhow::{Context, bail};
-use ez_executor::{Command, HostSpec};
+use ez_executor::Command;
 use ez_inventory::Cluster;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -105,7 +105,10 @@ pub async fn install_key_with_password(
         .with_context(|| format!("reading {}.pub", key.display()))?;
     let mut vars = host.vars.clone();
     vars.remove("ansible_ssh_private_key_file");
-    let mut spec = HostSpec::from_ansible_vars(ip, &vars).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let ssh = ctx.ssh_client_config()?;
+    let mut spec = ctx.host_spec(ssh.as_ref(), ip, &vars)?;
+    // This login is by password: a key from the ssh configuration is not installed yet.
+    spec.key_file = None;
     spec.password = Some(match how {
         Password::Given(p) => p.clone(),
         _ => ask_password(ip)?,

@@ -81,7 +81,7 @@ impl Session {
     ) -> anyhow::Result<Result<Session, Stopped>> {
         let lib = Arc::new(deploy::load_library(&ctx.base)?);
         let exec = connect::executor_for(ctx, cluster);
-        let remotes = match connect::connect_hosts(&exec, cluster, hosts).await {
+        let remotes = match connect::connect_hosts(ctx, &exec, cluster, hosts).await {
             Ok(r) => r,
             Err(e) => return Ok(Err(Stopped::Connect(e.to_string()))),
         };
