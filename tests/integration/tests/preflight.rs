@@ -113,7 +113,7 @@ async fn connect(
     let cluster = ez_inventory::load::load_cluster(&base.join("clusters/p")).unwrap();
     let exec = ez_cli::deploy::connect::executor_for(ctx, &cluster);
     let hosts: Vec<String> = cluster.hosts.iter().map(|h| h.name.clone()).collect();
-    let remotes = ez_cli::deploy::connect::connect_hosts(&exec, &cluster, &hosts)
+    let remotes = ez_cli::deploy::connect::connect_hosts(ctx, &exec, &cluster, &hosts)
         .await
         .unwrap();
     // the executor must outlive the handles: leak it for the test's duration
