@@ -174,31 +174,48 @@ pub async fn run(cli: EzdownCli) -> anyhow::Result<u8> {
     do_download(&cli, req).await
 }
 
-/// The e2e images `ezctl conformance images` knows for `version` without a list file (the
-/// embedded `--list-images` list of its tag or nearest patch, else the observed floor), the
-/// results sidecar included and the images no mirror can hold left out; its notes go to stderr.
-fn known_e2e_images(version: &str) -> Vec<String> {
+/// The e2e images to save for `version`: from `list` (text, origin) when given, else the
+/// embedded list (its tag or nearest patch, else the observed floor); the results sidecar
+/// included, the images no mirror can hold left out; notes go to stderr. The flag says
+/// whether the list is complete.
+fn e2e_images(version: &str, list: Option<(&str, &str)>) -> (Vec<String>, bool) {
     use ez_conformance::images::image_set;
     let set = version
         .parse()
         .map_err(|e: ez_conformance::version::VersionParseError| e.to_string())
-        .and_then(|v| image_set(v, None).map_err(|e| e.to_string()));
+        .and_then(|v| image_set(v, list).map_err(|e| e.to_string()));
     match set {
         Ok(set) => {
             for n in &set.notes {
                 eprintln!("ezdown: -X conformance: {n}");
             }
-            set.images
+            let images = set
+                .images
                 .into_iter()
                 .filter(|i| i.role == "e2e" || i.role == "sidecar")
                 .map(|i| i.image)
-                .collect()
+                .collect();
+            (images, set.complete)
         }
         Err(e) => {
             eprintln!("ezdown: -X conformance: {e}; only the conformance image itself is saved");
-            Vec::new()
+            (Vec::new(), false)
         }
     }
+}
+
+/// The Kubernetes version whose e2e list must be asked of its conformance image once that is
+/// saved: `-X conformance` without `--e2e-images` for a version with no embedded list.
+fn list_from_saved_image(cli: &EzdownCli, req: &Request) -> Option<String> {
+    let embedded = req
+        .versions
+        .kubernetes
+        .parse()
+        .ok()
+        .and_then(|v| ez_conformance::images::image_set(v, None).ok())
+        .is_some_and(|s| s.complete);
+    (cli.extra.iter().any(|x| x == "conformance") && cli.e2e_images.is_none() && !embedded)
+        .then(|| req.versions.kubernetes.clone())
 }
 
 fn build_request(cli: &EzdownCli) -> Result<Request, String> {
@@ -218,15 +235,16 @@ fn build_request(cli: &EzdownCli) -> Result<Request, String> {
     }
     for set in &cli.extra {
         if set == "conformance" {
-            let e2e = match &cli.e2e_images {
-                Some(f) => std::fs::read_to_string(f)
-                    .map_err(|e| format!("--e2e-images {}: {e}", f.display()))?
-                    .lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                    .map(str::to_string)
-                    .collect(),
-                None => known_e2e_images(&versions.kubernetes),
+            let (e2e, _) = match &cli.e2e_images {
+                Some(f) => {
+                    let text = std::fs::read_to_string(f)
+                        .map_err(|e| format!("--e2e-images {}: {e}", f.display()))?;
+                    e2e_images(
+                        &versions.kubernetes,
+                        Some((&text, &f.display().to_string())),
+                    )
+                }
+                None => e2e_images(&versions.kubernetes, None),
             };
             imgs.extend(images::conformance_images(&versions.kubernetes, &e2e));
             // For `ezctl conformance run --runner sonobuoy` on an offline deploy host.
@@ -286,7 +304,49 @@ async fn do_download(cli: &EzdownCli, req: Request) -> anyhow::Result<u8> {
     if !cli.registry_auth.is_empty() {
         session.registry_auth = cli.registry_auth.clone();
     }
-    let work = bundle::download(&session, &req);
+    let mut req = req;
+    let second = list_from_saved_image(cli, &req);
+    let mut code = download_once(cli, &session, &req, second.is_none()).await?;
+    if code == 0
+        && let Some(version) = second
+    {
+        // The version has no embedded list: ask the conformance image just saved.
+        let tar = crate::cmd::conformance::e2e_list::bundled_image(&cli.base, &version);
+        let text = match crate::cmd::conformance::e2e_list::list_from_image(&tar) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!(
+                    "ezdown: -X conformance: {e:#}\nezdown: the e2e test images are not in the bundle; give their list with --e2e-images FILE (`e2e.test --list-images` output) and run the same command again"
+                );
+                return Ok(1);
+            }
+        };
+        let (more, _) = e2e_images(&version, Some((&text, "the conformance image's e2e.test")));
+        let before = req.images.len();
+        for i in more {
+            if !req.images.contains(&i) {
+                req.images.push(i);
+            }
+        }
+        eprintln!(
+            "ezdown: -X conformance: {} e2e test images listed by the e2e.test of {}; fetching them",
+            req.images.len() - before,
+            tar.display()
+        );
+        code = download_once(cli, &session, &req, true).await?;
+    }
+    Ok(code)
+}
+
+/// One download pass over `req`: 0 when complete (said when `last`), 1 with each failure
+/// printed, 130 on Ctrl-C.
+async fn download_once(
+    cli: &EzdownCli,
+    session: &Session,
+    req: &Request,
+    last: bool,
+) -> anyhow::Result<u8> {
+    let work = bundle::download(session, req);
     let report = tokio::select! {
         r = work => r,
         _ = tokio::signal::ctrl_c() => {
@@ -296,7 +356,7 @@ async fn do_download(cli: &EzdownCli, req: Request) -> anyhow::Result<u8> {
     };
     match report {
         Ok(r) if r.failures.is_empty() => {
-            if mode != progress::Mode::Json {
+            if last && !cli.json {
                 eprintln!(
                     "ezdown: bundle complete in {} ({} files); next: `ezctl new <cluster>`",
                     cli.base.display(),
@@ -478,6 +538,71 @@ mod tests {
         assert!(r.artifacts.iter().any(|a| a.id == "sonobuoy"));
         let plain = build_request(&cli(&["-D", "--no-images"])).unwrap();
         assert!(!plain.artifacts.iter().any(|a| a.id == "sonobuoy"));
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    #[test]
+    fn a_version_without_an_embedded_list_asks_the_saved_conformance_image() {
+        let want = |args: &[&str]| {
+            let c = cli(args);
+            let r = build_request(&c).unwrap();
+            list_from_saved_image(&c, &r)
+        };
+        // the default v1.36.3 has no embedded list: ask its image once saved
+        assert_eq!(
+            want(&["-D", "--no-images", "-X", "conformance"]).as_deref(),
+            Some("v1.36.3")
+        );
+        // an embedded list, a list file, or no conformance set: nothing to ask
+        assert_eq!(
+            want(&["-D", "--no-images", "-X", "conformance", "-k", "v1.35.4"]),
+            None
+        );
+        assert_eq!(
+            want(&[
+                "-D",
+                "--no-images",
+                "-X",
+                "conformance",
+                "--e2e-images",
+                "/dev/null"
+            ]),
+            None
+        );
+        assert_eq!(want(&["-D", "--no-images"]), None);
+    }
+
+    #[test]
+    fn a_list_file_never_makes_ezdown_pull_what_no_registry_serves() {
+        let d = tempfile_dir();
+        let f = d.join("list.txt");
+        std::fs::write(
+            &f,
+            "registry.k8s.io/e2e-test-images/agnhost:2.61\ninvalid.registry.k8s.io/invalid/alpine:3.1\ngcr.io/k8s-authenticated-test/agnhost:2.6\n",
+        )
+        .unwrap();
+        let r = build_request(&cli(&[
+            "-D",
+            "--no-images",
+            "-X",
+            "conformance",
+            "--e2e-images",
+            f.to_str().unwrap(),
+        ]))
+        .unwrap();
+        assert!(r.images.iter().any(|i| i.ends_with("agnhost:2.61")));
+        assert!(
+            !r.images.iter().any(|i| i.contains("invalid.registry")),
+            "{:?}",
+            r.images
+        );
+        assert!(
+            !r.images
+                .iter()
+                .any(|i| i.contains("k8s-authenticated-test")),
+            "{:?}",
+            r.images
+        );
         let _ = std::fs::remove_dir_all(d);
     }
 

@@ -147,7 +147,16 @@ pub fn image_set(
             .map(str::trim)
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
         {
-            images.push(image(l.to_string(), "e2e", origin.to_string()));
+            // As with the embedded lists: an image no mirror can hold is listed as such.
+            let key = key_by_prefix(l);
+            let no_mirror = key.and_then(|k| NO_MIRROR_KEYS.iter().find(|(nk, _)| *nk == k));
+            let (role, source) = match no_mirror {
+                Some((_, why)) => ("e2e-no-mirror", format!("{origin}: {why}")),
+                None => ("e2e", origin.to_string()),
+            };
+            let mut i = image(l.to_string(), role, source);
+            i.repo_key = key;
+            images.push(i);
         }
         true
     } else if let Some((tag, exact)) = e2e_manifest::tag_for(version) {
@@ -317,6 +326,22 @@ pub fn repo_list_yaml(list: &BTreeMap<String, String>) -> String {
     s
 }
 
+/// The `KUBE_TEST_REPO_LIST` key whose default registry prefixes `image` (longest match).
+pub fn key_by_prefix(image: &str) -> Option<&'static str> {
+    let mut best: Option<(&str, &'static str)> = None;
+    for (key, defaults) in REPO_KEYS {
+        for d in *defaults {
+            let matches = image
+                .strip_prefix(d)
+                .is_some_and(|rest| rest.starts_with('/'));
+            if matches && best.is_none_or(|(b, _)| d.len() > b.len()) {
+                best = Some((d, key));
+            }
+        }
+    }
+    best.map(|(_, k)| k)
+}
+
 /// The name `image` gets under `list`: its registry prefix (longest default match) replaced.
 /// Images from no known registry are returned unchanged (`None`).
 pub fn remap(image: &str, list: &BTreeMap<String, String>) -> Option<String> {
@@ -364,6 +389,35 @@ mod tests {
 
     fn v(s: &str) -> KubeVersion {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_list_file_is_classified_like_the_embedded_lists() {
+        let text = "registry.k8s.io/e2e-test-images/agnhost:2.61\n\
+                    invalid.registry.k8s.io/invalid/alpine:3.1\n\
+                    gcr.io/k8s-authenticated-test/agnhost:2.6\n\
+                    docker.io/library/nginx:1.27\n";
+        let v: KubeVersion = "v1.36.3".parse().unwrap();
+        let set = image_set(v, Some((text, "list.txt"))).unwrap();
+        let role = |name: &str| set.images.iter().find(|i| i.image == name).map(|i| i.role);
+        assert_eq!(
+            role("registry.k8s.io/e2e-test-images/agnhost:2.61"),
+            Some("e2e")
+        );
+        assert_eq!(
+            role("invalid.registry.k8s.io/invalid/alpine:3.1"),
+            Some("e2e-no-mirror")
+        );
+        assert_eq!(
+            role("gcr.io/k8s-authenticated-test/agnhost:2.6"),
+            Some("e2e-no-mirror")
+        );
+        assert_eq!(
+            key_by_prefix("registry.k8s.io/e2e-test-images/agnhost:2.61"),
+            Some("promoterE2eRegistry")
+        );
+        assert_eq!(key_by_prefix("example.com/x:1"), None);
+        assert!(set.complete);
     }
 
     #[test]

@@ -4,6 +4,7 @@ pub mod archive;
 pub mod auth;
 pub mod client;
 pub mod creds;
+pub mod extract;
 pub mod pull;
 pub mod reference;
 

@@ -4,6 +4,7 @@
 //!
 //! Exit codes: 0 success; 1 the results/submission fail a check; 2 unreadable input or usage.
 
+pub mod e2e_list;
 mod images;
 mod pipeline;
 mod report;
@@ -84,5 +85,7 @@ fn fail(what: &dyn std::fmt::Display, next: &str, code: u8) -> u8 {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_e2e_list;
 #[cfg(test)]
 mod tests_sonobuoy;

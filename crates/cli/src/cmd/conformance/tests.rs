@@ -37,6 +37,16 @@ pub(super) fn data() -> Option<PathBuf> {
     None
 }
 
+/// Parses `ezctl <args>` of `conformance images` into (global args, images args).
+pub(super) fn parse(args: &[&str]) -> (crate::ctx::GlobalArgs, images::ImagesArgs) {
+    let t = T::try_parse_from(std::iter::once("ezctl").chain(args.iter().copied())).unwrap();
+    let Top::Conformance(c) = t.cmd;
+    match c.command {
+        Some(ConformanceCommand::Images(a)) => (t.global, a),
+        other => panic!("not `conformance images`: {other:?}"),
+    }
+}
+
 pub(super) fn exec(args: &[&str]) -> u8 {
     let t = T::try_parse_from(std::iter::once("ezctl").chain(args.iter().copied())).unwrap();
     let ctx = Ctx::from_args(&t.global);

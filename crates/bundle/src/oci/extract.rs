@@ -1,0 +1,265 @@
+//! Reading one file out of an image tar (ezdown's, or any `docker save` / docker-archive tar)
+//! without a container runtime: the file as the image's filesystem has it, i.e. from the
+//! topmost layer that holds it, unless a higher layer deleted it (an OCI whiteout).
+//!
+//! Used to take `e2e.test` out of the conformance image and ask it for its image list.
+
+use crate::error::{BundleError, Result};
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+/// What a search found: the platform the image is built for, and whether the file exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extracted {
+    /// `architecture` of the image config (`amd64`, `arm64`, …), empty when not stated.
+    pub architecture: String,
+    /// True when the file was written to the destination.
+    pub found: bool,
+}
+
+fn bad(tar: &Path, msg: impl std::fmt::Display) -> BundleError {
+    BundleError::Archive {
+        path: tar.to_path_buf(),
+        msg: msg.to_string(),
+    }
+}
+
+/// The docker-archive `manifest.json` of the tar: (config path, layer paths bottom to top).
+fn read_manifest(tar: &Path) -> Result<(String, Vec<String>)> {
+    let f = std::fs::File::open(tar).map_err(|e| BundleError::io("open", tar, e))?;
+    let mut a = tar::Archive::new(BufReader::new(f));
+    for entry in a.entries().map_err(|e| bad(tar, e))? {
+        let mut e = entry.map_err(|e| bad(tar, e))?;
+        let name = e
+            .path()
+            .map_err(|e| bad(tar, e))?
+            .to_string_lossy()
+            .into_owned();
+        if name.trim_start_matches("./") != "manifest.json" {
+            continue;
+        }
+        let mut text = String::new();
+        e.read_to_string(&mut text).map_err(|e| bad(tar, e))?;
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(tar, e))?;
+        let first = v
+            .as_array()
+            .and_then(|a| a.first())
+            .ok_or_else(|| bad(tar, "manifest.json lists no image"))?;
+        let config = first
+            .get("Config")
+            .and_then(|c| c.as_str())
+            .unwrap_or_default()
+            .to_string();
+        let layers = first
+            .get("Layers")
+            .and_then(|l| l.as_array())
+            .ok_or_else(|| bad(tar, "manifest.json has no Layers"))?
+            .iter()
+            .filter_map(|l| l.as_str().map(str::to_string))
+            .collect();
+        return Ok((config, layers));
+    }
+    Err(bad(
+        tar,
+        "no manifest.json (not an image tar written by ezdown or docker save)",
+    ))
+}
+
+/// A layer stream, decompressed by its magic bytes (gzip, zstd, or plain tar).
+fn layer_reader<'a>(mut r: impl Read + 'a) -> std::io::Result<Box<dyn Read + 'a>> {
+    let mut magic = [0u8; 4];
+    let mut n = 0;
+    while n < 4 {
+        let k = r.read(&mut magic[n..])?;
+        if k == 0 {
+            break;
+        }
+        n += k;
+    }
+    let head = std::io::Cursor::new(magic[..n].to_vec());
+    let whole = head.chain(r);
+    Ok(if magic[..n.min(2)] == [0x1f, 0x8b] {
+        Box::new(flate2::read::GzDecoder::new(whole))
+    } else if n == 4 && magic == [0x28, 0xb5, 0x2f, 0xfd] {
+        Box::new(zstd::stream::read::Decoder::new(whole)?)
+    } else {
+        Box::new(whole)
+    })
+}
+
+/// Writes the image's `path` (absolute, e.g. `/usr/local/bin/e2e.test`) to `dest` with mode
+/// 0755. Layers are read in one pass over the tar, each decompressed once.
+pub fn extract_file(tar: &Path, path: &str, dest: &Path) -> Result<Extracted> {
+    let want = path.trim_start_matches('/').to_string();
+    let (dir, base) = match want.rsplit_once('/') {
+        Some((d, b)) => (format!("{d}/"), b.to_string()),
+        None => (String::new(), want.clone()),
+    };
+    let whiteout = format!("{dir}.wh.{base}");
+    let opaque = format!("{dir}.wh..wh..opq");
+    let (config, layers) = read_manifest(tar)?;
+    let index_of = |name: &str| layers.iter().rposition(|l| l == name);
+    // Per layer index: Some(true) = holds the file, Some(false) = deletes it.
+    let mut verdicts: Vec<Option<bool>> = vec![None; layers.len()];
+    let mut best: Option<usize> = None;
+    let mut architecture = String::new();
+    let staged = dest.with_extension("ez-part");
+    let f = std::fs::File::open(tar).map_err(|e| BundleError::io("open", tar, e))?;
+    let mut outer = tar::Archive::new(BufReader::with_capacity(1 << 20, f));
+    for entry in outer.entries().map_err(|e| bad(tar, e))? {
+        let e = entry.map_err(|e| bad(tar, e))?;
+        let name = e
+            .path()
+            .map_err(|e| bad(tar, e))?
+            .to_string_lossy()
+            .into_owned();
+        let name = name.trim_start_matches("./").to_string();
+        if name == config {
+            let v: serde_json::Value = serde_json::from_reader(e).map_err(|e| bad(tar, e))?;
+            architecture = v
+                .get("architecture")
+                .and_then(|a| a.as_str())
+                .unwrap_or_default()
+                .to_string();
+            continue;
+        }
+        let Some(i) = index_of(&name) else {
+            continue;
+        };
+        let mut inner = tar::Archive::new(layer_reader(e).map_err(|e| bad(tar, e))?);
+        for le in inner
+            .entries()
+            .map_err(|e| bad(tar, format!("layer {name}: {e}")))?
+        {
+            let mut le = le.map_err(|e| bad(tar, format!("layer {name}: {e}")))?;
+            let p = le
+                .path()
+                .map_err(|e| bad(tar, e))?
+                .to_string_lossy()
+                .into_owned();
+            let p = p.trim_start_matches("./");
+            if p == whiteout || p == opaque {
+                verdicts[i].get_or_insert(false);
+            } else if p == want && le.header().entry_type().is_file() {
+                verdicts[i] = Some(true);
+                if best.is_none_or(|b| i > b) {
+                    let mut out = std::fs::File::create(&staged)
+                        .map_err(|e| BundleError::io("create", &staged, e))?;
+                    std::io::copy(&mut le, &mut out).map_err(|e| bad(tar, e))?;
+                    best = Some(i);
+                }
+            }
+        }
+    }
+    let deleted_above = |b: usize| verdicts[b + 1..].contains(&Some(false));
+    let found = match best {
+        Some(b) if !deleted_above(b) => {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o755))
+                .map_err(|e| BundleError::io("chmod", &staged, e))?;
+            std::fs::rename(&staged, dest).map_err(|e| BundleError::io("rename", dest, e))?;
+            true
+        }
+        _ => {
+            let _ = std::fs::remove_file(&staged);
+            false
+        }
+    };
+    Ok(Extracted {
+        architecture,
+        found,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in files {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o755);
+            h.set_cksum();
+            b.append_data(&mut h, name, *data).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    /// A docker-archive with these layers (bottom first), the outer entries in reverse order.
+    fn image(dir: &Path, layers: &[Vec<u8>]) -> std::path::PathBuf {
+        let names: Vec<String> = (0..layers.len())
+            .map(|i| format!("blobs/sha256/l{i}"))
+            .collect();
+        let manifest = serde_json::json!([{"Config": "blobs/sha256/cfg", "RepoTags": ["x:1"], "Layers": names}]);
+        let cfg = br#"{"architecture":"arm64","os":"linux"}"#;
+        let m = serde_json::to_vec(&manifest).unwrap();
+        let mut files: Vec<(&str, &[u8])> = vec![("manifest.json", &m), ("blobs/sha256/cfg", cfg)];
+        for (n, l) in names.iter().zip(layers).rev() {
+            files.push((n, l));
+        }
+        let p = dir.join("image.tar");
+        std::fs::write(&p, tar_of(&files)).unwrap();
+        p
+    }
+
+    #[test]
+    fn the_topmost_copy_wins_and_a_whiteout_deletes() {
+        let d = tempfile::tempdir().unwrap();
+        let old = gz(&tar_of(&[("usr/local/bin/e2e.test", b"old")]));
+        let new = tar_of(&[("./usr/local/bin/e2e.test", b"new"), ("etc/x", b"x")]);
+        let zst = zstd::encode_all(&tar_of(&[("usr/bin/other", b"o")])[..], 1).unwrap();
+        let tarp = image(d.path(), &[old.clone(), new, zst]);
+        let dest = d.path().join("e2e.test");
+        let got = extract_file(&tarp, "/usr/local/bin/e2e.test", &dest).unwrap();
+        assert_eq!(
+            got,
+            Extracted {
+                architecture: "arm64".into(),
+                found: true
+            }
+        );
+        assert_eq!(std::fs::read(&dest).unwrap(), b"new");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
+        // deleted by a higher layer: not there
+        let wh = gz(&tar_of(&[("usr/local/bin/.wh.e2e.test", b"")]));
+        let tarp = image(d.path(), &[old.clone(), wh]);
+        let dest2 = d.path().join("gone");
+        assert!(
+            !extract_file(&tarp, "/usr/local/bin/e2e.test", &dest2)
+                .unwrap()
+                .found
+        );
+        assert!(!dest2.exists() && !dest2.with_extension("ez-part").exists());
+        // a whiteout below the file does not hide it
+        let wh = gz(&tar_of(&[("usr/local/bin/.wh.e2e.test", b"")]));
+        let tarp = image(d.path(), &[wh, old]);
+        assert!(
+            extract_file(&tarp, "/usr/local/bin/e2e.test", &dest2)
+                .unwrap()
+                .found
+        );
+        assert_eq!(std::fs::read(&dest2).unwrap(), b"old");
+    }
+
+    #[test]
+    fn not_an_image_tar_is_named() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("plain.tar");
+        std::fs::write(&p, tar_of(&[("hello", b"x")])).unwrap();
+        let e = extract_file(&p, "/usr/local/bin/e2e.test", &d.path().join("o")).unwrap_err();
+        assert!(e.to_string().contains("manifest.json"), "{e}");
+    }
+}

@@ -1,0 +1,187 @@
+//! The e2e list asked of a conformance image's own e2e.test: image tars (docker-archive, as
+//! ezdown saves them) holding the e2e.test test double (`tests/doubles/e2e-test/`).
+
+use super::EXIT_UNREADABLE;
+use super::e2e_list::{bundled_image, list_from_image};
+use super::tests::{TempDir, exec};
+use std::path::{Path, PathBuf};
+
+fn double() -> Vec<u8> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/doubles/e2e-test/e2e.test");
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o755);
+        h.set_cksum();
+        b.append_data(&mut h, name, *data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+fn gz(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// A docker-archive at `out`: `layers` bottom first (gzip), config with `arch`.
+fn image(out: &Path, layers: &[Vec<u8>], arch: &str) {
+    let names: Vec<String> = (0..layers.len())
+        .map(|i| format!("blobs/sha256/{i:064}"))
+        .collect();
+    let m = serde_json::to_vec(&serde_json::json!([{
+        "Config": "blobs/sha256/config", "RepoTags": ["registry.k8s.io/conformance:v1.36.3"], "Layers": names
+    }]))
+    .unwrap();
+    let cfg =
+        serde_json::to_vec(&serde_json::json!({"architecture": arch, "os": "linux"})).unwrap();
+    let gzl: Vec<Vec<u8>> = layers.iter().map(|l| gz(l)).collect();
+    let mut files: Vec<(&str, &[u8])> = vec![("blobs/sha256/config", &cfg)];
+    for (n, l) in names.iter().zip(&gzl) {
+        files.push((n, l));
+    }
+    files.push(("manifest.json", &m));
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    std::fs::write(out, tar_of(&files)).unwrap();
+}
+
+fn here() -> &'static str {
+    ez_bundle::catalog::Arch::host().as_str()
+}
+
+fn conformance_image(out: &Path, arch: &str) {
+    let stale = b"#!/bin/sh\necho registry.k8s.io/stale:1\n".to_vec();
+    let d = double();
+    image(
+        out,
+        &[
+            tar_of(&[
+                ("usr/local/bin/e2e.test", &stale),
+                ("usr/local/bin/ginkgo", b"g"),
+            ]),
+            tar_of(&[("usr/local/bin/e2e.test", &d)]),
+        ],
+        arch,
+    );
+}
+
+#[test]
+fn the_list_comes_from_the_topmost_e2e_test_of_the_image() {
+    let tmp = TempDir::new("e2e-list");
+    let tarp = tmp.path().join("c.tar");
+    conformance_image(&tarp, here());
+    let out = list_from_image(&tarp).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 7, "{out}");
+    assert!(lines.contains(&"registry.k8s.io/e2e-test-images/agnhost:2.61"));
+    assert!(
+        !out.contains("stale"),
+        "the lower layer's copy was used: {out}"
+    );
+}
+
+#[test]
+fn a_foreign_image_or_one_without_e2e_test_is_refused_with_what_to_do() {
+    let tmp = TempDir::new("e2e-foreign");
+    let other = if here() == "amd64" { "arm64" } else { "amd64" };
+    let tarp = tmp.path().join("c.tar");
+    conformance_image(&tarp, other);
+    let e = format!("{:#}", list_from_image(&tarp).unwrap_err());
+    assert!(
+        e.contains(&format!("linux/{other}")) && e.contains("--list-file"),
+        "{e}"
+    );
+    let none = tmp.path().join("n.tar");
+    image(&none, &[tar_of(&[("usr/bin/x", b"x")])], here());
+    let e = format!("{:#}", list_from_image(&none).unwrap_err());
+    assert!(e.contains("no /usr/local/bin/e2e.test"), "{e}");
+    // a binary that fails: its stderr is in the message
+    let bad = tmp.path().join("b.tar");
+    image(
+        &bad,
+        &[tar_of(&[(
+            "usr/local/bin/e2e.test",
+            b"#!/bin/sh\necho boom >&2\nexit 3\n",
+        )])],
+        here(),
+    );
+    let e = format!("{:#}", list_from_image(&bad).unwrap_err());
+    assert!(e.contains("boom"), "{e}");
+}
+
+#[test]
+fn images_uses_the_bundled_conformance_image_for_a_version_with_no_embedded_list() {
+    let tmp = TempDir::new("e2e-cli");
+    let base = tmp.path().display().to_string();
+    let out = tmp.path().join("repo-list.yaml");
+    let out_s = out.display().to_string();
+    let args = [
+        "--base",
+        &base,
+        "conformance",
+        "images",
+        "--version",
+        "v1.36.3",
+        "--local-registry",
+        "easzlab.io.local:5000",
+        "--write-repo-list",
+        &out_s,
+    ];
+    let source = |argv: &[&str]| {
+        let t = super::tests::parse(argv);
+        let ctx = crate::ctx::Ctx::from_args(&t.0);
+        super::images::list_source(&ctx, &t.1).ok().flatten()
+    };
+    // no bundle yet: the embedded floor, still exit 0
+    assert_eq!(exec(&args), 0);
+    assert_eq!(source(&args), None);
+    // with the bundle's conformance image: its e2e.test is asked
+    conformance_image(&bundled_image(tmp.path(), "v1.36.3"), here());
+    assert_eq!(exec(&args), 0);
+    let (text, origin) = source(&args).expect("the bundled image is used");
+    assert!(
+        text.contains("registry.k8s.io/e2e-test-images/agnhost:2.61"),
+        "{text}"
+    );
+    assert!(origin.contains("conformance_v1.36.3.tar"), "{origin}");
+    assert!(
+        std::fs::read_to_string(&out)
+            .unwrap()
+            .contains("promoterE2eRegistry: easzlab.io.local:5000/e2e-test-images")
+    );
+    // a version with an embedded list keeps it, bundle or not
+    conformance_image(&bundled_image(tmp.path(), "v1.33.4"), here());
+    let emb = [
+        "--base",
+        &base,
+        "conformance",
+        "images",
+        "--version",
+        "v1.33.4",
+    ];
+    assert_eq!(source(&emb), None);
+    // a named image that cannot be run here is an error
+    let other = if here() == "amd64" { "arm64" } else { "amd64" };
+    let foreign = tmp.path().join("foreign.tar");
+    conformance_image(&foreign, other);
+    let f = foreign.display().to_string();
+    assert_eq!(
+        exec(&[
+            "--base",
+            &base,
+            "conformance",
+            "images",
+            "--version",
+            "v1.36.3",
+            "--from-image",
+            &f
+        ]),
+        EXIT_UNREADABLE
+    );
+}
