@@ -117,6 +117,19 @@ pub async fn download(s: &Session, req: &Request) -> Result<Report> {
             Err(e) => failures.push((name, e)),
         }
     }
+    // The manifest describes the bundle, not the last command: what earlier runs saved and
+    // this one did not ask for (a set fetched with `ezdown -X` alone, an `--image` of another
+    // day) stays listed while its file is there with the recorded size; `--verify` still
+    // re-hashes it. A file this run replaced is listed once, as this run made it.
+    let produced: std::collections::HashSet<String> =
+        manifest.files.iter().map(|f| f.path.clone()).collect();
+    for (path, e) in previous {
+        if !produced.contains(&path)
+            && std::fs::metadata(s.base.join(&path)).is_ok_and(|m| m.len() == e.size)
+        {
+            manifest.files.push(e);
+        }
+    }
     manifest.complete = failures.is_empty();
     let disk_full = failures.iter().find_map(|(_, e)| match e {
         BundleError::DiskFull(p) => Some(p.clone()),

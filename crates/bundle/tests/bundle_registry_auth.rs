@@ -312,3 +312,45 @@ async fn an_identity_token_is_exchanged_with_a_refresh_token_post() {
         "{tr:?}"
     );
 }
+
+/// `ezdown -X <set>` alone after `ezdown -D`: the second run's request holds only the set, and
+/// the manifest still lists (and `--verify` still checks) what the first run saved.
+#[tokio::test]
+async fn a_later_run_for_other_items_keeps_the_earlier_ones_listed() {
+    let m = Mirror::start().await;
+    publish(&m);
+    let (_d, base) = tmp_base();
+    let local = base.parent().unwrap().join("nginx");
+    std::fs::write(&local, b"not really nginx").unwrap();
+    let first = Request {
+        versions: VersionTable::default(),
+        arch: Arch::Amd64,
+        artifacts: vec![],
+        images: vec![],
+        extra_files: vec![("bin/nginx".into(), local.clone())],
+        table: ChecksumTable::default(),
+    };
+    let (ev, _) = recorder();
+    let r = download(&hub_session(&base, &[&m], ev), &first)
+        .await
+        .unwrap();
+    assert!(r.failures.is_empty(), "{:?}", r.failures);
+    let (ev, _) = recorder();
+    let r = download(&hub_session(&base, &[&m], ev), &request(Arch::Amd64))
+        .await
+        .unwrap();
+    assert!(r.failures.is_empty(), "{:?}", r.failures);
+    let man = Manifest::load(&base).unwrap().unwrap();
+    let paths: Vec<&str> = man.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["bin/nginx", "down/busybox_1.tar"]);
+    let v = ez_bundle::verify::verify(&base, 2).await.unwrap();
+    assert!(v.ok(), "{v:?}");
+    // a file gone since is no longer claimed
+    std::fs::remove_file(base.join("bin/nginx")).unwrap();
+    let (ev, _) = recorder();
+    download(&hub_session(&base, &[&m], ev), &request(Arch::Amd64))
+        .await
+        .unwrap();
+    let man = Manifest::load(&base).unwrap().unwrap();
+    assert_eq!(man.files.len(), 1, "{:?}", man.files);
+}

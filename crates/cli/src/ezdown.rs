@@ -35,7 +35,9 @@ pub struct EzdownCli {
     /// mainland China for docker.io images), or a registry host to use for docker.io images.
     #[arg(short = 'm', value_name = "MIRROR", default_value = "standard")]
     pub mirror: String,
-    /// Extra image set (repeatable), e.g. cilium, flannel, conformance; an unknown name lists the valid ones.
+    /// Extra image set (repeatable), e.g. cilium, flannel, conformance; an unknown name lists
+    /// the valid ones. Without -D (as kubeasz's `ezdown -X <set>`): only that set, added to the
+    /// bundle already there.
     #[arg(short = 'X', value_name = "SET")]
     pub extra: Vec<String>,
     /// kubeasz ran itself in a container; kubeasz-rs needs none. Prints what to run instead.
@@ -124,8 +126,10 @@ pub async fn run(cli: EzdownCli) -> anyhow::Result<u8> {
         );
         return Ok(1);
     }
+    // kubeasz: `ezdown -X <set>` alone fetches just that set into the existing bundle.
+    let extra_only = !cli.download && !cli.extra.is_empty();
     let actions = [
-        cli.download,
+        cli.download || extra_only,
         cli.verify,
         cli.export.is_some(),
         cli.import.is_some(),
@@ -134,7 +138,7 @@ pub async fn run(cli: EzdownCli) -> anyhow::Result<u8> {
     match actions.iter().filter(|a| **a).count() {
         0 => {
             eprintln!(
-                "ezdown: no action given: use -D, --verify, --export, --import, --list-urls or -S (see ezdown --help)"
+                "ezdown: no action given: use -D, -X <set>, --verify, --export, --import, --list-urls or -S (see ezdown --help)"
             );
             return Ok(1);
         }
@@ -228,9 +232,15 @@ fn build_request(cli: &EzdownCli) -> Result<Request, String> {
         Some(a) => Arch::parse(a).map_err(|e| e.to_string())?,
         None => Arch::host(),
     };
-    let mut artifacts = catalog::binaries(&versions, arch).map_err(|e| e.to_string())?;
+    // `-X` without `-D`: only the extra sets (and --image), added to the existing bundle.
+    let everything = cli.download;
+    let mut artifacts = if everything {
+        catalog::binaries(&versions, arch).map_err(|e| e.to_string())?
+    } else {
+        Vec::new()
+    };
     let mut imgs = Vec::new();
-    if !cli.no_images {
+    if everything && !cli.no_images {
         imgs.extend(images::default_images(&versions));
     }
     for set in &cli.extra {
@@ -539,6 +549,31 @@ mod tests {
         let plain = build_request(&cli(&["-D", "--no-images"])).unwrap();
         assert!(!plain.artifacts.iter().any(|a| a.id == "sonobuoy"));
         let _ = std::fs::remove_dir_all(d);
+    }
+
+    #[test]
+    fn extra_set_alone_fetches_only_that_set() {
+        let r = build_request(&cli(&["-X", "cilium", "--arch", "amd64"])).unwrap();
+        assert!(r.artifacts.is_empty(), "{:?}", r.artifacts);
+        assert!(!r.images.is_empty());
+        assert!(
+            r.images.iter().all(|i| i.contains("cilium")),
+            "{:?}",
+            r.images
+        );
+        // with -D: everything plus the set
+        let all = build_request(&cli(&["-D", "-X", "cilium", "--arch", "amd64"])).unwrap();
+        assert_eq!(all.artifacts.len(), 13);
+        assert!(all.images.iter().any(|i| i.contains("calico")));
+        // -X conformance alone still brings the Sonobuoy CLI it needs
+        let c = build_request(&cli(&["-X", "conformance", "--arch", "amd64"])).unwrap();
+        assert_eq!(
+            c.artifacts
+                .iter()
+                .map(|a| a.id.as_str())
+                .collect::<Vec<_>>(),
+            ["sonobuoy"]
+        );
     }
 
     #[test]
