@@ -8,7 +8,10 @@
 //! a static web server away. Checksum files are looked up on the same source as the file.
 //!
 //! A **registry mirror** serves docker.io repositories under its own host
-//! (`<mirror>/calico/cni:v3.32.1`), the way kubeasz's `-m` fallback rewrites them.
+//! (`<mirror>/calico/cni:v3.32.1`), the way kubeasz's `-m` fallback rewrites them; written
+//! `REGISTRY=MIRROR` it serves that registry's repositories instead, optionally under a path
+//! (`registry.k8s.io=harbor.lan/k8s-proxy`: a proxy-cache project). See
+//! [`crate::oci::pull::endpoints`] for the order and what `mirror_only` forbids.
 
 /// The mirrors `-m cn` uses for docker.io images: the list kubeasz 3.7.0 writes into
 /// `/etc/docker/daemon.json` `registry-mirrors` (reference §1.3). Public, third-party, and
@@ -31,8 +34,8 @@ pub const CN_REGISTRY_MIRRORS: &[&str] = &[
 pub struct Sources {
     /// File mirrors (base URLs), tried before upstream, in order.
     pub binary_mirrors: Vec<String>,
-    /// Registry mirrors for docker.io images (`host[:port]`, optionally `http://host:port`),
-    /// tried after docker.io itself unless `mirror_only`.
+    /// Registry mirrors: `MIRROR` for docker.io, `REGISTRY=MIRROR` for another registry; MIRROR
+    /// is `[http://]host[:port][/path]`. Tried before the registry itself.
     pub registry_mirrors: Vec<String>,
     /// Never contact the upstream hosts: an air-gapped site with an intranet mirror.
     pub mirror_only: bool,

@@ -70,8 +70,10 @@ pub struct EzdownCli {
     /// A file mirror with the upstream layout (URL/<host>/<path>); tried before upstream. Repeatable.
     #[arg(long, value_name = "URL")]
     pub binary_mirror: Vec<String>,
-    /// A registry mirror for docker.io images (host[:port] or http://host:port). Repeatable.
-    #[arg(long, value_name = "HOST")]
+    /// A registry mirror: `MIRROR` for docker.io images (kubeasz's -m), or `REGISTRY=MIRROR`
+    /// for any registry, e.g. registry.k8s.io=harbor.lan/k8s-proxy (a proxy-cache project).
+    /// MIRROR is [http://]host[:port][/path]. Tried before the registry itself. Repeatable.
+    #[arg(long, value_name = "[REGISTRY=]MIRROR")]
     pub registry_mirror: Vec<String>,
     /// Never contact upstream hosts: only the mirrors (air-gapped sites).
     #[arg(long)]
@@ -190,8 +192,14 @@ fn e2e_images(version: &str, list: Option<(&str, &str)>) -> (Vec<String>, bool) 
         .and_then(|v| image_set(v, list).map_err(|e| e.to_string()));
     match set {
         Ok(set) => {
-            for n in &set.notes {
-                eprintln!("ezdown: -X conformance: {n}");
+            if set.complete || list.is_some() {
+                for n in &set.notes {
+                    eprintln!("ezdown: -X conformance: {n}");
+                }
+            } else {
+                eprintln!(
+                    "ezdown: -X conformance: no e2e image list embedded for {version}: it is asked of the conformance image's e2e.test once that is saved"
+                );
             }
             let images = set
                 .images
@@ -264,6 +272,15 @@ fn build_request(cli: &EzdownCli) -> Result<Request, String> {
         }
     }
     imgs.extend(cli.image.iter().cloned());
+    if let Some(bad) = cli
+        .registry_mirror
+        .iter()
+        .find(|m| ez_bundle::oci::pull::parse_mirror(m).is_none())
+    {
+        return Err(format!(
+            "--registry-mirror '{bad}': expected MIRROR (for docker.io) or REGISTRY=MIRROR, e.g. registry.k8s.io=harbor.lan/k8s-proxy"
+        ));
+    }
     for i in &imgs {
         ez_bundle::oci::ImageRef::parse(i).map_err(|e| e.to_string())?;
     }
@@ -515,6 +532,8 @@ mod tests {
         assert!(e.contains("amd64 or arm64"), "{e}");
         let e = build_request(&cli(&["-D", "--extra-file", "bin/nginx"])).unwrap_err();
         assert!(e.contains("DEST=SRC"), "{e}");
+        let e = build_request(&cli(&["-D", "--registry-mirror", "registry.k8s.io="])).unwrap_err();
+        assert!(e.contains("REGISTRY=MIRROR"), "{e}");
         let e = build_request(&cli(&["-D", "--image", "Not A Ref"])).unwrap_err();
         assert!(e.contains("invalid image reference"), "{e}");
     }

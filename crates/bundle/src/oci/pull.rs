@@ -47,22 +47,85 @@ struct ImageManifest {
     layers: Vec<Descriptor>,
 }
 
-/// Registry endpoints to try for an image: for docker.io, each configured registry mirror
-/// first (whoever sets `-m cn`/`--registry-mirror` usually cannot reach docker.io, and each
-/// unreachable endpoint costs the whole retry budget), then docker.io itself unless
-/// `mirror_only`; other registries are asked directly.
-pub fn endpoints(s: &Session, image: &ImageRef) -> Vec<String> {
-    if !image.is_docker_hub() {
-        return vec![api_base(&image.registry)];
+/// Registries on the public Internet: with `--mirror-only` they are never asked directly.
+const PUBLIC_REGISTRIES: &[&str] = &[
+    "docker.io",
+    "registry.k8s.io",
+    "k8s.gcr.io",
+    "gcr.io",
+    "quay.io",
+    "ghcr.io",
+    "mcr.microsoft.com",
+    "public.ecr.aws",
+    "ecr-public.aws.com",
+];
+
+/// One place to pull an image from: the registry API base and the repository there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub base: String,
+    pub repo: String,
+}
+
+/// `[http(s)://]host[:port][/path prefix]` of a mirror, for `repo`: a registry mirror or a
+/// proxy-cache project (`harbor.lan/k8s-proxy` serves `registry.k8s.io/pause` as
+/// `k8s-proxy/pause`).
+fn mirror_endpoint(mirror: &str, repo: &str) -> Endpoint {
+    let m = mirror.trim().trim_end_matches('/');
+    let (scheme, rest) = match m.split_once("://") {
+        Some((sch, r)) => (Some(sch), r),
+        None => (None, m),
+    };
+    let (host, prefix) = match rest.split_once('/') {
+        Some((h, p)) => (h, Some(p)),
+        None => (rest, None),
+    };
+    let base = match scheme {
+        Some(sch) => api_base(&format!("{sch}://{host}")),
+        None => api_base(host),
+    };
+    Endpoint {
+        base,
+        repo: match prefix {
+            Some(p) => format!("{p}/{repo}"),
+            None => repo.to_string(),
+        },
     }
-    let mut out: Vec<String> = s
+}
+
+/// Splits a `--registry-mirror` value: `REGISTRY=MIRROR`, or a plain `MIRROR` (for docker.io,
+/// kubeasz's meaning of `-m`). `None` for an empty side.
+pub fn parse_mirror(spec: &str) -> Option<(String, String)> {
+    let (reg, m) = match spec.split_once('=') {
+        Some((r, m)) => (r.trim(), m.trim()),
+        None => ("docker.io", spec.trim()),
+    };
+    let reg = match reg {
+        "index.docker.io" | "registry-1.docker.io" => "docker.io",
+        r => r,
+    };
+    (!reg.is_empty() && !m.is_empty()).then(|| (reg.to_string(), m.to_string()))
+}
+
+/// Registry endpoints to try for an image, in order: the mirrors configured for its registry
+/// (whoever configures one usually cannot reach the registry, and each unreachable endpoint
+/// costs the whole retry budget), then the registry itself — unless `mirror_only`, where a
+/// public registry is never asked (an intranet registry named in the reference still is).
+pub fn endpoints(s: &Session, image: &ImageRef) -> Vec<Endpoint> {
+    let mut out: Vec<Endpoint> = s
         .sources
         .registry_mirrors
         .iter()
-        .map(|m| api_base(m))
+        .filter_map(|m| parse_mirror(m))
+        .filter(|(reg, _)| *reg == image.registry)
+        .map(|(_, m)| mirror_endpoint(&m, &image.repo))
         .collect();
-    if !s.sources.mirror_only {
-        out.push(api_base("docker.io"));
+    let public = PUBLIC_REGISTRIES.contains(&image.registry.as_str());
+    if !s.sources.mirror_only || !public {
+        out.push(Endpoint {
+            base: api_base(&image.registry),
+            repo: image.repo.clone(),
+        });
     }
     out
 }
@@ -90,11 +153,13 @@ pub async fn pull_image(
     let eps = endpoints(s, image);
     if eps.is_empty() {
         return Err(BundleError::Other(format!(
-            "{id}: no registry to pull from (--mirror-only without a registry mirror; add --registry-mirror)"
+            "{id}: no registry to pull from (--mirror-only and no mirror for {}: add --registry-mirror {}=<your mirror>)",
+            image.registry, image.registry
         )));
     }
-    for base in eps {
-        match pull_from(s, image, arch, &base, &rel).await {
+    for ep in eps {
+        let base = ep.base.clone();
+        match pull_from(s, image, arch, &ep, &rel).await {
             Ok(e) => return Ok(e),
             Err(
                 e @ (BundleError::DiskFull(_)
@@ -123,10 +188,11 @@ async fn pull_from(
     s: &Session,
     image: &ImageRef,
     arch: Arch,
-    base: &str,
+    ep: &Endpoint,
     rel: &str,
 ) -> Result<FileEntry> {
-    let repo = Repo::new(s, base.to_string(), image.repo.clone());
+    let base = ep.base.as_str();
+    let repo = Repo::new(s, ep.base.clone(), ep.repo.clone());
     let top = repo.manifest(image.reference(), None).await?;
     let manifest = resolve_platform(&repo, image, arch, top).await?;
     let m: ImageManifest =
@@ -165,7 +231,7 @@ async fn pull_from(
     .map_err(|e| BundleError::Other(format!("tar task failed: {e}")))??;
     let (sha, size) = Sha256::of_file(&part).await?;
     move_into_place(&part, &s.base.join(rel), false).await?;
-    let source = format!("{base}/{}@sha256:{}", image.repo, manifest.digest.hex());
+    let source = format!("{base}/{}@sha256:{}", ep.repo, manifest.digest.hex());
     s.events.emit(Event::Done {
         id: image.full_name(),
         path: rel.to_string(),
@@ -287,4 +353,86 @@ async fn fetch_blob(s: &Session, repo: &Repo<'_>, id: &str, d: &Descriptor) -> R
         }
     }
     unreachable!("the loop returns on its second round")
+}
+
+#[cfg(test)]
+mod endpoint_tests {
+    use super::*;
+    use crate::events::Events;
+    use crate::fetch::FetchConfig;
+    use crate::mirrors::Sources;
+
+    fn session(mirrors: &[&str], mirror_only: bool) -> Session {
+        let sources = Sources {
+            binary_mirrors: vec![],
+            registry_mirrors: mirrors.iter().map(|m| m.to_string()).collect(),
+            mirror_only,
+        };
+        let base = std::env::temp_dir();
+        Session::new(&base, FetchConfig::default(), sources, Events::silent(), 1).unwrap()
+    }
+
+    fn eps(s: &Session, image: &str) -> Vec<(String, String)> {
+        endpoints(s, &ImageRef::parse(image).unwrap())
+            .into_iter()
+            .map(|e| (e.base, e.repo))
+            .collect()
+    }
+
+    fn ep(base: &str, repo: &str) -> (String, String) {
+        (base.to_string(), repo.to_string())
+    }
+
+    #[test]
+    fn mirrors_per_registry_with_path_prefixes() {
+        let s = session(
+            &[
+                "hub.lan:5000",
+                "registry.k8s.io=harbor.lan/k8s-proxy",
+                "registry.k8s.io=http://127.0.0.1:5001",
+                "quay.io=https://quay-cache.lan/",
+            ],
+            false,
+        );
+        assert_eq!(
+            eps(&s, "registry.k8s.io/conformance:v1.36.3"),
+            [
+                ep("https://harbor.lan", "k8s-proxy/conformance"),
+                ep("http://127.0.0.1:5001", "conformance"),
+                ep("https://registry.k8s.io", "conformance"),
+            ]
+        );
+        assert_eq!(
+            eps(&s, "calico/cni:v3.32.1"),
+            [
+                ep("https://hub.lan:5000", "calico/cni"),
+                ep("https://registry-1.docker.io", "calico/cni"),
+            ]
+        );
+        assert_eq!(
+            eps(&s, "quay.io/prometheus/prometheus:v3"),
+            [
+                ep("https://quay-cache.lan", "prometheus/prometheus"),
+                ep("https://quay.io", "prometheus/prometheus"),
+            ]
+        );
+    }
+
+    #[test]
+    fn mirror_only_never_asks_a_public_registry() {
+        let s = session(&["registry.k8s.io=harbor.lan/k8s"], true);
+        assert_eq!(
+            eps(&s, "registry.k8s.io/pause:3.10"),
+            [ep("https://harbor.lan", "k8s/pause")]
+        );
+        assert!(eps(&s, "quay.io/x/y:1").is_empty());
+        assert!(eps(&s, "busybox:1").is_empty());
+        // an intranet registry named in the reference is not "upstream"
+        assert_eq!(
+            eps(&s, "harbor.lan/apps/web:1"),
+            [ep("https://harbor.lan", "apps/web")]
+        );
+        assert_eq!(parse_mirror("=x"), None);
+        assert_eq!(parse_mirror("index.docker.io=m").unwrap().0, "docker.io");
+    }
 }
