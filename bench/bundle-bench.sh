@@ -32,12 +32,24 @@ echo "mirror: $(wc -l < "$work/mirror/urls.txt") files, $total bytes, jobs=$JOBS
 now() { date +%s.%N; }
 best() { sort -g | head -1; }
 
-curl_t=$(for _ in $(seq "$ROUNDS"); do
-  rm -rf "$work/curl"; mkdir -p "$work/curl"
-  t0=$(now)
-  sed "s|^|$mirror/|" "$work/mirror/urls.txt" | (cd "$work/curl" && xargs -P "$JOBS" -n 1 curl -sf -x '' -O)
-  echo "$(now) - $t0" | bc
-done | best)
+# best-of-ROUNDS seconds of parallel curl of every file from server $1
+curl_best() {
+  for _ in $(seq "$ROUNDS"); do
+    rm -rf "$work/curl"; mkdir -p "$work/curl"
+    t0=$(now)
+    sed "s|^|$1/|" "$work/mirror/urls.txt" | (cd "$work/curl" && xargs -P "$JOBS" -n 1 curl -sf -x '' -O)
+    echo "$(now) - $t0" | bc
+  done | best
+}
+# best-of-ROUNDS seconds of the ezdown fetch from server $1 into a fresh $work/$2
+ez_best() {
+  for _ in $(seq "$ROUNDS"); do
+    rm -rf "${work:?}/$2"
+    "$B" fetch "$work/$2" "$1" "$JOBS" | cut -d' ' -f1
+  done | best
+}
+
+curl_t=$(curl_best "$mirror")
 
 # The same work done with shell tools: curl, then sha256sum of every file, then tar -xzf of
 # every archive (what ezdown does besides the transfer), for context.
@@ -50,10 +62,7 @@ shell_t=$(for _ in $(seq "$ROUNDS"); do
   echo "$(now) - $t0" | bc
 done | best)
 
-ez_t=$(for _ in $(seq "$ROUNDS"); do
-  rm -rf "$work/base"
-  "$B" fetch "$work/base" "$mirror" "$JOBS" | cut -d' ' -f1
-done | best)
+ez_t=$(ez_best "$mirror" base)
 
 sha_t=$(for _ in $(seq "$ROUNDS"); do
   t0=$(now)
@@ -92,16 +101,8 @@ link_pid=$!
 trap 'kill "$link_pid" 2>/dev/null; cleanup' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$lport/urls.txt" >/dev/null && break; sleep 0.1; done
 link="http://127.0.0.1:$lport"
-lcurl_t=$(for _ in $(seq "$ROUNDS"); do
-  rm -rf "$work/curl"; mkdir -p "$work/curl"
-  t0=$(now)
-  sed "s|^|$link/|" "$work/mirror/urls.txt" | (cd "$work/curl" && xargs -P "$JOBS" -n 1 curl -sf -x '' -O)
-  echo "$(now) - $t0" | bc
-done | best)
-lez_t=$(for _ in $(seq "$ROUNDS"); do
-  rm -rf "$work/base2"
-  "$B" fetch "$work/base2" "$link" "$JOBS" | cut -d' ' -f1
-done | best)
+lcurl_t=$(curl_best "$link")
+lez_t=$(ez_best "$link" base2)
 
 printf 'fetch : curl -P%s %.3fs  ezdown %.3fs  ratio(curl/ezdown) = %.2f  (target >= 0.8)\n' "$JOBS" "$curl_t" "$ez_t" "$(echo "$curl_t / $ez_t" | bc -l)"
 printf 'fetch : curl+sha256sum+tar -xzf (same work) %.3fs  ratio(that/ezdown) = %.2f\n' "$shell_t" "$(echo "$shell_t / $ez_t" | bc -l)"

@@ -11,116 +11,9 @@ use ez_bundle::catalog::Arch;
 use ez_bundle::checksum::ChecksumTable;
 use ez_inventory::VersionTable;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 use support::*;
-
-fn have(bin: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {bin}"))
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Skips loudly (or fails under CI=true) when a tool is missing.
-fn require(bins: &[&str]) -> bool {
-    let missing: Vec<_> = bins.iter().filter(|b| !have(b)).collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let msg = format!(
-        "registry tests need {missing:?}: apt-get install docker-registry skopeo umoci busybox-static"
-    );
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{msg}");
-    }
-    eprintln!("SKIPPED: {msg}");
-    false
-}
-
-fn sh(cmd: &str) {
-    let out = Command::new("bash").arg("-c").arg(cmd).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd}\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn sh_out(cmd: &str) -> String {
-    let out = Command::new("bash").arg("-c").arg(cmd).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-struct Registry {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_registry(dir: &Path) -> Registry {
-    start_registry_with(dir, None)
-}
-
-/// A registry; with `htpasswd`, every request needs that HTTP Basic login.
-fn start_registry_with(dir: &Path, htpasswd: Option<&Path>) -> Registry {
-    let addr = format!("127.0.0.1:{}", free_port());
-    let cfg = dir.join("config.yml");
-    let auth = htpasswd
-        .map(|p| {
-            format!(
-                "auth:\n  htpasswd:\n    realm: ezdown-test\n    path: {}\n",
-                p.display()
-            )
-        })
-        .unwrap_or_default();
-    std::fs::write(
-        &cfg,
-        format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n{auth}",
-            dir.join("data").display()
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new("docker-registry")
-        .arg("serve")
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(&addr).is_ok() {
-            return Registry { child, addr };
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("docker-registry did not come up on {addr}");
-}
 
 /// Builds an OCI layout with tags `amd64`, `arm64` and `multi` (an index of both).
 fn build_images(dir: &Path) -> PathBuf {
@@ -494,11 +387,7 @@ async fn private_registry_with_a_basic_login_from_an_auth_file() {
     let r = download(&s, &request(vec!["busybox:1".into()], Arch::Amd64))
         .await
         .unwrap();
-    let msg = r
-        .failures
-        .first()
-        .map(|f| f.1.to_string())
-        .unwrap_or_default();
+    let msg = first_failure(&r);
     assert!(
         msg.contains("needs a login") && msg.contains(&format!("docker login {}", reg.addr)),
         "{msg}"

@@ -251,11 +251,7 @@ async fn a_login_from_the_auth_file_reaches_the_token_service() {
     let r = download(&hub_session(&base, &[&m], ev), &request(Arch::Amd64))
         .await
         .unwrap();
-    let msg = r
-        .failures
-        .first()
-        .map(|f| f.1.to_string())
-        .unwrap_or_default();
+    let msg = first_failure(&r);
     assert!(
         msg.contains("needs a login") && msg.contains(&format!("docker login {host}")),
         "{msg}"
@@ -270,11 +266,7 @@ async fn a_login_from_the_auth_file_reaches_the_token_service() {
     let mut s = hub_session(&base, &[&m], ev);
     s.registry_auth = vec![f.clone()];
     let r = download(&s, &request(Arch::Amd64)).await.unwrap();
-    let msg = r
-        .failures
-        .first()
-        .map(|f| f.1.to_string())
-        .unwrap_or_default();
+    let msg = first_failure(&r);
     assert!(
         msg.contains("refused the credentials from") && msg.contains(&f.display().to_string()),
         "{msg}"

@@ -10,81 +10,7 @@ mod support;
 
 use clap::Parser;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-fn require(bins: &[&str]) -> bool {
-    let missing: Vec<_> = bins
-        .iter()
-        .filter(|b| {
-            !Command::new("sh")
-                .arg("-c")
-                .arg(format!("command -v {b}"))
-                .stdout(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        })
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let msg = format!("needs {missing:?}: apt-get install docker-registry skopeo umoci");
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "{msg}");
-    eprintln!("!!! SKIPPED: {msg}");
-    false
-}
-
-fn sh(cmd: &str) {
-    let out = Command::new("bash").arg("-c").arg(cmd).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd}\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-struct Registry(Child);
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_registry(dir: &Path) -> (Registry, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let cfg = dir.join("registry.yml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
-            dir.join("data").display()
-        ),
-    )
-    .unwrap();
-    let child = Command::new("docker-registry")
-        .arg("serve")
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let reg = Registry(child);
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(&addr).is_ok() {
-            return (reg, addr);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("docker-registry did not come up on {addr}");
-}
+use support::{require, sh, start_registry};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_images_of_a_version_with_no_embedded_list_come_from_its_own_e2e_test() {
@@ -106,7 +32,8 @@ async fn conformance_images_of_a_version_with_no_embedded_list_come_from_its_own
         w = w.display(),
         d = double.display()
     ));
-    let (_reg, addr) = start_registry(w);
+    let reg = start_registry(w);
+    let addr = reg.addr.clone();
     let push = |tag: &str, name: &str| {
         sh(&format!(
             "skopeo copy --dest-tls-verify=false oci:{}/layout:{tag} docker://{addr}/k8s/{name}",

@@ -254,18 +254,7 @@ pub(crate) fn put(
         }
     };
     let (qt, qs) = (quote(&tmp), quote(&staging));
-    // After the rename: leftovers of interrupted uploads (the comparison step removes them
-    // otherwise), then the caller's command.
-    let mut after = String::new();
-    if dest.known_stale.is_some() {
-        after.push_str(&format!(
-            "; [ $rc = 0 ] && rm -f -- {}* 2>/dev/null",
-            quote(&stale)
-        ));
-    }
-    if let Some(cmd) = &dest.then {
-        after.push_str(&format!("; [ $rc = 0 ] && {{ {cmd}\n}}; rc=$?"));
-    }
+    let after = after_placing(dest, &stale);
     let size_check = format!(
         "[ \"$(stat -c %s -- {qs})\" = {size} ] || {{ echo 'size mismatch after upload' >&2; rm -f -- {qs}; exit 3; }}"
     );
@@ -299,17 +288,10 @@ pub(crate) fn put(
         if !f.err.poisons_session() {
             let _ = helper(ctx, format!("rm -f -- {qs} {qt}"), sudo);
         }
-        let err = match f.err {
-            ExecError::CommandFailed {
-                host, stderr_tail, ..
-            } => ExecError::Transfer {
-                host,
-                path: dest.path.clone(),
-                reason: format!("placing the file failed: {stderr_tail}"),
-            },
-            other => other,
-        };
-        return Err(ExecFailure { err, started: true });
+        return Err(ExecFailure {
+            err: placing_failed(f.err, &dest.path),
+            started: true,
+        });
     }
     Ok(PutReport {
         transferred_bytes: sent,
@@ -362,6 +344,38 @@ fn put_inline(
         .as_ref()
         .map(|o| format!(" && chown {} -- {qt}", quote(o)))
         .unwrap_or_default();
+    let after = after_placing(dest, stale);
+    let script = format!(
+        "umask 077; cat > {qt} || {{ rm -f -- {qt}; exit 3; }}; \
+         [ \"$(stat -c %s -- {qt})\" = {size} ] || {{ echo 'size mismatch after upload' >&2; rm -f -- {qt}; exit 3; }}; \
+         chmod {mode} -- {qt}{chown} && mv -f -- {qt} {qp}; rc=$?; rm -f -- {qt}{after}; exit $rc"
+    );
+    let t = ctx.cfg.io_timeout;
+    let out = run_command(ctx, &Command::new(script).stdin(data), &SudoMode::None, t)?;
+    out.check().map(|_| ()).map_err(|e| ExecFailure {
+        err: placing_failed(e, &dest.path),
+        started: true,
+    })
+}
+
+/// A failed placing command, as a transfer error about `path` with the command's stderr.
+fn placing_failed(err: ExecError, path: &str) -> ExecError {
+    match err {
+        ExecError::CommandFailed {
+            host, stderr_tail, ..
+        } => ExecError::Transfer {
+            host,
+            path: path.to_string(),
+            reason: format!("placing the file failed: {stderr_tail}"),
+        },
+        other => other,
+    }
+}
+
+/// What the placing shell runs after the rename (`$rc` is its status): leftovers of
+/// interrupted uploads removed (a put that skipped the comparison step, which removes them
+/// otherwise), then the caller's command.
+fn after_placing(dest: &RemoteFile, stale: &str) -> String {
     let mut after = String::new();
     if dest.known_stale.is_some() {
         after.push_str(&format!(
@@ -372,26 +386,7 @@ fn put_inline(
     if let Some(cmd) = &dest.then {
         after.push_str(&format!("; [ $rc = 0 ] && {{ {cmd}\n}}; rc=$?"));
     }
-    let script = format!(
-        "umask 077; cat > {qt} || {{ rm -f -- {qt}; exit 3; }}; \
-         [ \"$(stat -c %s -- {qt})\" = {size} ] || {{ echo 'size mismatch after upload' >&2; rm -f -- {qt}; exit 3; }}; \
-         chmod {mode} -- {qt}{chown} && mv -f -- {qt} {qp}; rc=$?; rm -f -- {qt}{after}; exit $rc"
-    );
-    let t = ctx.cfg.io_timeout;
-    let out = run_command(ctx, &Command::new(script).stdin(data), &SudoMode::None, t)?;
-    out.check().map(|_| ()).map_err(|f| {
-        let err = match f {
-            ExecError::CommandFailed {
-                host, stderr_tail, ..
-            } => ExecError::Transfer {
-                host,
-                path: dest.path.clone(),
-                reason: format!("placing the file failed: {stderr_tail}"),
-            },
-            other => other,
-        };
-        ExecFailure { err, started: true }
-    })
+    after
 }
 
 /// Stream `src` (`size` bytes) to `remote` with mode 0600; returns bytes sent.

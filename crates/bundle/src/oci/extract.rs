@@ -172,42 +172,17 @@ pub fn extract_file(tar: &Path, path: &str, dest: &Path) -> Result<Extracted> {
 }
 
 #[cfg(test)]
+#[path = "test_image.rs"]
+mod test_image;
+
+#[cfg(test)]
 mod tests {
+    use super::test_image::{docker_archive, gz, tar_of};
     use super::*;
 
-    fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
-        let mut b = tar::Builder::new(Vec::new());
-        for (name, data) in files {
-            let mut h = tar::Header::new_gnu();
-            h.set_size(data.len() as u64);
-            h.set_mode(0o755);
-            h.set_cksum();
-            b.append_data(&mut h, name, *data).unwrap();
-        }
-        b.into_inner().unwrap()
-    }
-
-    fn gz(data: &[u8]) -> Vec<u8> {
-        use std::io::Write;
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        e.write_all(data).unwrap();
-        e.finish().unwrap()
-    }
-
-    /// A docker-archive with these layers (bottom first), the outer entries in reverse order.
     fn image(dir: &Path, layers: &[Vec<u8>]) -> std::path::PathBuf {
-        let names: Vec<String> = (0..layers.len())
-            .map(|i| format!("blobs/sha256/l{i}"))
-            .collect();
-        let manifest = serde_json::json!([{"Config": "blobs/sha256/cfg", "RepoTags": ["x:1"], "Layers": names}]);
-        let cfg = br#"{"architecture":"arm64","os":"linux"}"#;
-        let m = serde_json::to_vec(&manifest).unwrap();
-        let mut files: Vec<(&str, &[u8])> = vec![("manifest.json", &m), ("blobs/sha256/cfg", cfg)];
-        for (n, l) in names.iter().zip(layers).rev() {
-            files.push((n, l));
-        }
         let p = dir.join("image.tar");
-        std::fs::write(&p, tar_of(&files)).unwrap();
+        docker_archive(&p, layers, "arm64");
         p
     }
 

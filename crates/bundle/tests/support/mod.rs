@@ -559,3 +559,128 @@ pub fn tmp_base() -> (tempfile::TempDir, PathBuf) {
     let p = d.path().join("kubeasz");
     (d, p)
 }
+
+// ---- real tools (docker-registry, skopeo, umoci): present in CI, else skipped loudly ----
+
+pub fn have(bin: &str) -> bool {
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {bin}"))
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Skips loudly (or fails under CI=true) when a tool is missing.
+pub fn require(bins: &[&str]) -> bool {
+    let missing: Vec<_> = bins.iter().filter(|b| !have(b)).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let msg = format!(
+        "registry tests need {missing:?}: apt-get install docker-registry skopeo umoci busybox-static"
+    );
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{msg}");
+    }
+    eprintln!("SKIPPED: {msg}");
+    false
+}
+
+pub fn sh(cmd: &str) {
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(cmd)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd}\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+pub fn sh_out(cmd: &str) -> String {
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(cmd)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+pub struct Registry {
+    child: std::process::Child,
+    pub addr: String,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn start_registry(dir: &Path) -> Registry {
+    start_registry_with(dir, None)
+}
+
+/// A registry; with `htpasswd`, every request needs that HTTP Basic login.
+pub fn start_registry_with(dir: &Path, htpasswd: Option<&Path>) -> Registry {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let cfg = dir.join("config.yml");
+    let auth = htpasswd
+        .map(|p| {
+            format!(
+                "auth:\n  htpasswd:\n    realm: ezdown-test\n    path: {}\n",
+                p.display()
+            )
+        })
+        .unwrap_or_default();
+    std::fs::write(
+        &cfg,
+        format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n{auth}",
+            dir.join("data").display()
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new("docker-registry")
+        .arg("serve")
+        .arg(&cfg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(&addr).is_ok() {
+            return Registry { child, addr };
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("docker-registry did not come up on {addr}");
+}
+
+/// The first failure of a run, as text (empty when none).
+pub fn first_failure(r: &ez_bundle::bundle::Report) -> String {
+    r.failures
+        .first()
+        .map(|f| f.1.to_string())
+        .unwrap_or_default()
+}

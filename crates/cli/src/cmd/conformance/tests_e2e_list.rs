@@ -2,53 +2,22 @@
 //! ezdown saves them) holding the e2e.test test double (`tests/doubles/e2e-test/`).
 
 use super::EXIT_UNREADABLE;
+#[path = "../../../../bundle/src/oci/test_image.rs"]
+mod test_image;
 use super::e2e_list::{bundled_image, list_from_image};
 use super::tests::{TempDir, exec};
 use std::path::{Path, PathBuf};
+use test_image::{docker_archive, gz, tar_of};
 
 fn double() -> Vec<u8> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/doubles/e2e-test/e2e.test");
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for (name, data) in files {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o755);
-        h.set_cksum();
-        b.append_data(&mut h, name, *data).unwrap();
-    }
-    b.into_inner().unwrap()
-}
-
-fn gz(data: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
-
-/// A docker-archive at `out`: `layers` bottom first (gzip), config with `arch`.
+/// A docker-archive at `out`: `layers` (plain tars) bottom first, gzip-compressed.
 fn image(out: &Path, layers: &[Vec<u8>], arch: &str) {
-    let names: Vec<String> = (0..layers.len())
-        .map(|i| format!("blobs/sha256/{i:064}"))
-        .collect();
-    let m = serde_json::to_vec(&serde_json::json!([{
-        "Config": "blobs/sha256/config", "RepoTags": ["registry.k8s.io/conformance:v1.36.3"], "Layers": names
-    }]))
-    .unwrap();
-    let cfg =
-        serde_json::to_vec(&serde_json::json!({"architecture": arch, "os": "linux"})).unwrap();
     let gzl: Vec<Vec<u8>> = layers.iter().map(|l| gz(l)).collect();
-    let mut files: Vec<(&str, &[u8])> = vec![("blobs/sha256/config", &cfg)];
-    for (n, l) in names.iter().zip(&gzl) {
-        files.push((n, l));
-    }
-    files.push(("manifest.json", &m));
-    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
-    std::fs::write(out, tar_of(&files)).unwrap();
+    docker_archive(out, &gzl, arch);
 }
 
 fn here() -> &'static str {
