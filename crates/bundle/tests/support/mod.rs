@@ -587,18 +587,9 @@ pub fn require(bins: &[&str]) -> bool {
     false
 }
 
+/// Runs `cmd` with bash; panics with its output when it fails.
 pub fn sh(cmd: &str) {
-    let out = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(cmd)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd}\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sh_out(cmd);
 }
 
 pub fn sh_out(cmd: &str) -> String {
@@ -609,7 +600,8 @@ pub fn sh_out(cmd: &str) -> String {
         .unwrap();
     assert!(
         out.status.success(),
-        "{cmd}\n{}",
+        "{cmd}\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).to_string()
