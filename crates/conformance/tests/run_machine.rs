@@ -307,3 +307,33 @@ async fn attach_existing_starts_a_run_when_there_is_none() {
         "{reqs:?}"
     );
 }
+
+#[tokio::test]
+async fn a_kubeconfig_without_the_rights_is_told_what_to_use_and_nothing_is_created() {
+    for (code, says) in [(403, "cluster-admin"), (401, "credentials")] {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut st = base_state();
+        st.refuse = Some(code);
+        let (r, _, reqs) = go(st, cfg(tmp.path())).await;
+        let e = r.unwrap_err().to_string();
+        assert!(
+            e.contains(says) && e.contains("--kubeconfig"),
+            "{code}: {e}"
+        );
+        assert!(!reqs.iter().any(|r| r.starts_with("POST")), "{reqs:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_api_server_is_named_as_such() {
+    // a port that was just free: nothing listens there
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let api = client(addr).await;
+    let r = machine::run(&api, &cfg(tmp.path()), &[], &mut |_| {}).await;
+    let e = r.unwrap_err().to_string();
+    assert!(e.contains("cannot reach the API server"), "{e}");
+}

@@ -18,8 +18,25 @@ pub struct KubeApi {
     pub client: Client,
 }
 
+/// The client's error as one line saying what to do for the common cases.
 fn e(err: kube::Error) -> ApiError {
-    ApiError(err.to_string())
+    const WHO: &str = "use the cluster's admin kubeconfig (clusters/<cluster>/kubectl.kubeconfig) or pass --kubeconfig";
+    match &err {
+        kube::Error::Api(s) if s.code == 401 => ApiError(format!(
+            "the API server does not accept these credentials (HTTP 401: {}); {WHO}",
+            s.message
+        )),
+        kube::Error::Api(s) if s.code == 403 => ApiError(format!(
+            "forbidden (HTTP 403: {}): a conformance run needs cluster-admin rights (it creates \
+             a namespace, a ClusterRole and its binding); {WHO}",
+            s.message
+        )),
+        kube::Error::HyperError(_) | kube::Error::Service(_) => ApiError(format!(
+            "cannot reach the API server ({err}); check that it runs and that the kubeconfig's \
+             server address is reachable from here"
+        )),
+        _ => ApiError(err.to_string()),
+    }
 }
 
 fn is_not_found(err: &kube::Error) -> bool {

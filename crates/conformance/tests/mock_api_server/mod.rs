@@ -36,6 +36,9 @@ pub struct State {
     pub suite_log: String,
     pub sidecar_log: String,
     pub requests: Vec<String>,
+    /// Every request but `/version` is refused with this HTTP status (401/403: a kubeconfig
+    /// without the rights a run needs).
+    pub refuse: Option<u16>,
 }
 
 pub type Shared = Arc<Mutex<State>>;
@@ -107,6 +110,22 @@ async fn handle(st: Shared, req: Request<Incoming>) -> Result<Response<Full<Byte
         .unwrap_or_default();
     let mut s = st.lock().unwrap();
     s.requests.push(format!("{method} {path}"));
+    if let Some(code) = s.refuse
+        && path != "/version"
+    {
+        let reason = if code == 401 {
+            "Unauthorized"
+        } else {
+            "Forbidden"
+        };
+        let mut body = status(code, reason);
+        body["message"] = json!(format!(
+            "namespaces is {} : User \"viewer\" cannot get resource \"namespaces\"",
+            reason.to_lowercase()
+        ));
+        let sc = StatusCode::from_u16(code).unwrap_or(StatusCode::FORBIDDEN);
+        return Ok(json_reply(sc, &body));
+    }
     let ok = StatusCode::OK;
     let created = StatusCode::CREATED;
     let echo = || -> Value { serde_json::from_slice(&body).unwrap_or(json!({})) };
