@@ -2,6 +2,8 @@
 //! All the work is in `ez_bundle`; this module maps flags to a request, shows events, and
 //! turns outcomes into one clear message and an exit code (0 ok, 1 failed, 130 interrupted).
 
+mod carry;
+mod conformance;
 mod progress;
 
 use clap::Parser;
@@ -9,9 +11,9 @@ use ez_bundle::bundle::{self, Request};
 use ez_bundle::catalog::{self, Arch};
 use ez_bundle::checksum::ChecksumTable;
 use ez_bundle::fetch::FetchConfig;
+use ez_bundle::images;
 use ez_bundle::mirrors::Sources;
 use ez_bundle::session::Session;
-use ez_bundle::{images, transport, verify};
 use ez_inventory::VersionTable;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -153,13 +155,13 @@ pub async fn run(cli: EzdownCli) -> anyhow::Result<u8> {
         }
     }
     if cli.verify {
-        return do_verify(&cli).await;
+        return carry::do_verify(&cli).await;
     }
     if let Some(out) = &cli.export {
-        return do_export(&cli, out.clone()).await;
+        return carry::do_export(&cli, out.clone()).await;
     }
     if let Some(file) = &cli.import {
-        return do_import(&cli, file.clone()).await;
+        return carry::do_import(&cli, file.clone()).await;
     }
     let req = match build_request(&cli) {
         Ok(r) => r,
@@ -178,56 +180,6 @@ pub async fn run(cli: EzdownCli) -> anyhow::Result<u8> {
         return Ok(0);
     }
     do_download(&cli, req).await
-}
-
-/// The e2e images to save for `version`: from `list` (text, origin) when given, else the
-/// embedded list (its tag or nearest patch, else the observed floor); the results sidecar
-/// included, the images no mirror can hold left out; notes go to stderr. The flag says
-/// whether the list is complete.
-fn e2e_images(version: &str, list: Option<(&str, &str)>) -> (Vec<String>, bool) {
-    use ez_conformance::images::image_set;
-    let set = version
-        .parse()
-        .map_err(|e: ez_conformance::version::VersionParseError| e.to_string())
-        .and_then(|v| image_set(v, list).map_err(|e| e.to_string()));
-    match set {
-        Ok(set) => {
-            if set.complete || list.is_some() {
-                for n in &set.notes {
-                    eprintln!("ezdown: -X conformance: {n}");
-                }
-            } else {
-                eprintln!(
-                    "ezdown: -X conformance: no e2e image list embedded for {version}: it is asked of the conformance image's e2e.test once that is saved"
-                );
-            }
-            let images = set
-                .images
-                .into_iter()
-                .filter(|i| i.role == "e2e" || i.role == "sidecar")
-                .map(|i| i.image)
-                .collect();
-            (images, set.complete)
-        }
-        Err(e) => {
-            eprintln!("ezdown: -X conformance: {e}; only the conformance image itself is saved");
-            (Vec::new(), false)
-        }
-    }
-}
-
-/// The Kubernetes version whose e2e list must be asked of its conformance image once that is
-/// saved: `-X conformance` without `--e2e-images` for a version with no embedded list.
-fn list_from_saved_image(cli: &EzdownCli, req: &Request) -> Option<String> {
-    let embedded = req
-        .versions
-        .kubernetes
-        .parse()
-        .ok()
-        .and_then(|v| ez_conformance::images::image_set(v, None).ok())
-        .is_some_and(|s| s.complete);
-    (cli.extra.iter().any(|x| x == "conformance") && cli.e2e_images.is_none() && !embedded)
-        .then(|| req.versions.kubernetes.clone())
 }
 
 fn build_request(cli: &EzdownCli) -> Result<Request, String> {
@@ -257,12 +209,12 @@ fn build_request(cli: &EzdownCli) -> Result<Request, String> {
                 Some(f) => {
                     let text = std::fs::read_to_string(f)
                         .map_err(|e| format!("--e2e-images {}: {e}", f.display()))?;
-                    e2e_images(
+                    conformance::e2e_images(
                         &versions.kubernetes,
                         Some((&text, &f.display().to_string())),
                     )
                 }
-                None => e2e_images(&versions.kubernetes, None),
+                None => conformance::e2e_images(&versions.kubernetes, None),
             };
             imgs.extend(images::conformance_images(&versions.kubernetes, &e2e));
             // For `ezctl conformance run --runner sonobuoy` on an offline deploy host.
@@ -332,7 +284,7 @@ async fn do_download(cli: &EzdownCli, req: Request) -> anyhow::Result<u8> {
         session.registry_auth = cli.registry_auth.clone();
     }
     let mut req = req;
-    let second = list_from_saved_image(cli, &req);
+    let second = conformance::list_from_saved_image(cli, &req);
     let mut code = download_once(cli, &session, &req, second.is_none()).await?;
     if code == 0
         && let Some(version) = second
@@ -348,7 +300,8 @@ async fn do_download(cli: &EzdownCli, req: Request) -> anyhow::Result<u8> {
                 return Ok(1);
             }
         };
-        let (more, _) = e2e_images(&version, Some((&text, "the conformance image's e2e.test")));
+        let (more, _) =
+            conformance::e2e_images(&version, Some((&text, "the conformance image's e2e.test")));
         let before = req.images.len();
         for i in more {
             if !req.images.contains(&i) {
@@ -404,98 +357,6 @@ async fn download_once(
         }
         Err(e) => {
             eprintln!("ezdown: {e}");
-            Ok(1)
-        }
-    }
-}
-
-async fn do_verify(cli: &EzdownCli) -> anyhow::Result<u8> {
-    let jobs = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
-        .max(cli.jobs);
-    let r = match verify::verify(&cli.base, jobs).await {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("ezdown: {e}");
-            return Ok(1);
-        }
-    };
-    if cli.json {
-        println!("{}", serde_json::to_string(&r)?);
-    } else {
-        for p in &r.missing {
-            eprintln!("missing: {p}");
-        }
-        for (p, want, got) in &r.changed {
-            eprintln!("changed: {p} (expected {want}, found {got})");
-        }
-        for p in &r.extra {
-            eprintln!("extra:   {p} (not in manifest.json)");
-        }
-        if r.incomplete {
-            eprintln!(
-                "incomplete: the run that wrote manifest.json had failures; run `ezdown -D` again"
-            );
-        }
-        eprintln!(
-            "ezdown: verified {} files ({} bytes): {}",
-            r.checked,
-            r.bytes,
-            if r.ok() { "OK" } else { "PROBLEMS FOUND" }
-        );
-    }
-    Ok(if r.ok() { 0 } else { 1 })
-}
-
-async fn do_export(cli: &EzdownCli, out: PathBuf) -> anyhow::Result<u8> {
-    let jobs = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
-    match verify::verify(&cli.base, jobs).await {
-        Ok(r) if r.ok() => {}
-        Ok(_) => {
-            eprintln!(
-                "ezdown: the bundle does not verify; run `ezdown --verify` for details and `ezdown -D` to repair before exporting"
-            );
-            return Ok(1);
-        }
-        Err(e) => {
-            eprintln!("ezdown: {e}");
-            return Ok(1);
-        }
-    }
-    let base = cli.base.clone();
-    let o = out.clone();
-    match tokio::task::spawn_blocking(move || transport::export(&base, &o)).await? {
-        Ok(bytes) => {
-            eprintln!(
-                "ezdown: exported {bytes} bytes of bundle into {}; on the offline host: ezdown --import {}",
-                out.display(),
-                out.display()
-            );
-            Ok(0)
-        }
-        Err(e) => {
-            eprintln!("ezdown: {e}");
-            Ok(1)
-        }
-    }
-}
-
-async fn do_import(cli: &EzdownCli, file: PathBuf) -> anyhow::Result<u8> {
-    let base = cli.base.clone();
-    match tokio::task::spawn_blocking(move || transport::import(&file, &base)).await? {
-        Ok(m) => {
-            eprintln!(
-                "ezdown: imported and verified {} files into {}",
-                m.files.len(),
-                cli.base.display()
-            );
-            Ok(0)
-        }
-        Err(e) => {
-            eprintln!("ezdown: {e}; nothing was changed in {}", cli.base.display());
             Ok(1)
         }
     }
@@ -595,37 +456,6 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["sonobuoy"]
         );
-    }
-
-    #[test]
-    fn a_version_without_an_embedded_list_asks_the_saved_conformance_image() {
-        let want = |args: &[&str]| {
-            let c = cli(args);
-            let r = build_request(&c).unwrap();
-            list_from_saved_image(&c, &r)
-        };
-        // the default v1.36.3 has no embedded list: ask its image once saved
-        assert_eq!(
-            want(&["-D", "--no-images", "-X", "conformance"]).as_deref(),
-            Some("v1.36.3")
-        );
-        // an embedded list, a list file, or no conformance set: nothing to ask
-        assert_eq!(
-            want(&["-D", "--no-images", "-X", "conformance", "-k", "v1.35.4"]),
-            None
-        );
-        assert_eq!(
-            want(&[
-                "-D",
-                "--no-images",
-                "-X",
-                "conformance",
-                "--e2e-images",
-                "/dev/null"
-            ]),
-            None
-        );
-        assert_eq!(want(&["-D", "--no-images"]), None);
     }
 
     #[test]

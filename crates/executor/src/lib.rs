@@ -42,6 +42,7 @@ mod digest;
 mod error;
 mod exec;
 mod fanout;
+mod getback;
 mod handle;
 mod host;
 mod hostkeys;
