@@ -90,18 +90,24 @@ fn images_uses_the_bundled_conformance_image_for_a_version_with_no_embedded_list
     let base = tmp.path().display().to_string();
     let out = tmp.path().join("repo-list.yaml");
     let out_s = out.display().to_string();
-    let args = [
-        "--base",
-        &base,
-        "conformance",
-        "images",
-        "--version",
+    // `ezctl --base <tmp> conformance images --version <v> <more…>`
+    let images = |v: &'static str, more: &[&str]| -> Vec<String> {
+        ["--base", &base, "conformance", "images", "--version", v]
+            .iter()
+            .chain(more)
+            .map(|a| a.to_string())
+            .collect()
+    };
+    let owned = images(
         "v1.36.3",
-        "--local-registry",
-        "easzlab.io.local:5000",
-        "--write-repo-list",
-        &out_s,
-    ];
+        &[
+            "--local-registry",
+            "easzlab.io.local:5000",
+            "--write-repo-list",
+            &out_s,
+        ],
+    );
+    let args: Vec<&str> = owned.iter().map(String::as_str).collect();
     let source = |argv: &[&str]| {
         let t = super::tests::parse(argv);
         let ctx = crate::ctx::Ctx::from_args(&t.0);
@@ -126,31 +132,19 @@ fn images_uses_the_bundled_conformance_image_for_a_version_with_no_embedded_list
     );
     // a version with an embedded list keeps it, bundle or not
     conformance_image(&bundled_image(tmp.path(), "v1.33.4"), here());
-    let emb = [
-        "--base",
-        &base,
-        "conformance",
-        "images",
-        "--version",
-        "v1.33.4",
-    ];
-    assert_eq!(source(&emb), None);
+    let emb = images("v1.33.4", &[]);
+    assert_eq!(
+        source(&emb.iter().map(String::as_str).collect::<Vec<_>>()),
+        None
+    );
     // a named image that cannot be run here is an error
     let other = if here() == "amd64" { "arm64" } else { "amd64" };
     let foreign = tmp.path().join("foreign.tar");
     conformance_image(&foreign, other);
     let f = foreign.display().to_string();
+    let named = images("v1.36.3", &["--from-image", &f]);
     assert_eq!(
-        exec(&[
-            "--base",
-            &base,
-            "conformance",
-            "images",
-            "--version",
-            "v1.36.3",
-            "--from-image",
-            &f
-        ]),
+        exec(&named.iter().map(String::as_str).collect::<Vec<_>>()),
         EXIT_UNREADABLE
     );
 }
