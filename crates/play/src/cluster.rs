@@ -9,6 +9,17 @@ use std::path::Path;
 /// The engine's view of a cluster: groups of host names, per-host values and cluster values
 /// (config.yml, derived values, facts of the bundle in `base`).
 pub fn inventory_from_cluster(cluster: &Cluster, base: &Path, deploy_ip: &str) -> Inventory {
+    inventory_with_facts(cluster, base, deploy_ip, crate::facts::bundle_vars(base))
+}
+
+/// [`inventory_from_cluster`] with the bundle facts already gathered (`facts::bundle_vars`
+/// runs the bundle's containerd: a caller can do that while it connects to the hosts).
+pub fn inventory_with_facts(
+    cluster: &Cluster,
+    base: &Path,
+    deploy_ip: &str,
+    facts: Vars,
+) -> Inventory {
     let mut inv = Inventory::default();
     for g in &cluster.inventory.groups {
         inv.groups.insert(
@@ -21,7 +32,7 @@ pub fn inventory_from_cluster(cluster: &Cluster, base: &Path, deploy_ip: &str) -
         );
     }
     let mut vars: Vars = cluster.values().into_iter().collect();
-    vars.extend(crate::facts::bundle_vars(base));
+    vars.extend(facts);
     vars.insert("base_dir".into(), json!(base.to_string_lossy()));
     vars.insert("cluster_dir".into(), json!(cluster.dir.to_string_lossy()));
     vars.insert("deploy_ip".into(), json!(deploy_ip));

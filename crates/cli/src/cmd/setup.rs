@@ -138,6 +138,9 @@ pub async fn setup_summaries(
     opts.state_dir = Some(dir.join("state"));
     abort_window(ctx, name, &format!("setup {step}"), opts.plan).await?;
 
+    // The bundle's facts (it runs the bundle's containerd) are gathered while connecting.
+    let base = ctx.base.clone();
+    let facts = tokio::task::spawn_blocking(move || ez_play::facts::bundle_vars(&base));
     let exec = connect::executor_for(ctx, &cluster);
     let hosts: Vec<String> = cluster
         .hosts
@@ -159,7 +162,12 @@ pub async fn setup_summaries(
         Some(r) => connect::deploy_ip(r.as_ref()).await,
         None => bail!("no host of cluster {name} matches --limit {:?}", opts.limit),
     };
-    let inv = Arc::new(deploy::play_inventory(&cluster, &ctx.base, &deploy_ip));
+    let facts = facts
+        .await
+        .map_err(|e| anyhow::anyhow!("reading the bundle's facts failed: {e}"))?;
+    let inv = Arc::new(ez_play::cluster::inventory_with_facts(
+        &cluster, &ctx.base, &deploy_ip, facts,
+    ));
     let display = Arc::new(super::setup_display::Display::new(ctx.json));
     let shown = display.clone();
     let sink: Arc<dyn Fn(Event) + Send + Sync> = Arc::new(move |e| shown.event(&e));
