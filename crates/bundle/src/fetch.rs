@@ -29,6 +29,9 @@ pub struct FetchConfig {
     pub connect_timeout: Duration,
     /// No byte for this long (headers or body) cuts the connection.
     pub read_timeout: Duration,
+    /// PEM files whose certificates are trusted besides the built-in and system roots (an
+    /// intranet mirror signed by a private CA: `--ca-cert`).
+    pub ca_certs: Vec<std::path::PathBuf>,
 }
 
 impl Default for FetchConfig {
@@ -40,17 +43,33 @@ impl Default for FetchConfig {
             retry_after_max: Duration::from_secs(120),
             connect_timeout: Duration::from_secs(15),
             read_timeout: Duration::from_secs(30),
+            ca_certs: Vec::new(),
         }
     }
 }
 
-/// Builds the shared HTTP client: rustls, system proxy settings (`HTTPS_PROXY`, `NO_PROXY`,
-/// … are honoured by reqwest), connect timeout, redirects followed.
+/// Builds the shared HTTP client: rustls trusting the built-in (Mozilla) roots, the system's
+/// trust store (a CA installed with update-ca-certificates works as it does for curl) and
+/// `cfg.ca_certs`; system proxy settings (`HTTPS_PROXY`, `NO_PROXY`, … are honoured by
+/// reqwest), connect timeout, redirects followed.
 pub fn client(cfg: &FetchConfig) -> Result<reqwest::Client> {
-    reqwest::Client::builder()
+    let mut b = reqwest::Client::builder()
         .connect_timeout(cfg.connect_timeout)
-        .user_agent(concat!("kubeasz-rs-ezdown/", env!("CARGO_PKG_VERSION")))
-        .build()
+        .user_agent(concat!("kubeasz-rs-ezdown/", env!("CARGO_PKG_VERSION")));
+    for f in &cfg.ca_certs {
+        let pem = std::fs::read(f).map_err(|e| BundleError::io("read", f, e))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).unwrap_or_default();
+        if certs.is_empty() {
+            return Err(BundleError::Other(format!(
+                "--ca-cert {}: no PEM certificate in it (expected -----BEGIN CERTIFICATE-----)",
+                f.display()
+            )));
+        }
+        for c in certs {
+            b = b.add_root_certificate(c);
+        }
+    }
+    b.build()
         .map_err(|e| BundleError::Other(format!("cannot build the HTTP client: {e}")))
 }
 
@@ -195,6 +214,12 @@ fn transfer(url: &str, e: &reqwest::Error) -> Attempt {
         msg.push_str(": ");
         msg.push_str(&s.to_string());
         src = s.source();
+    }
+    if msg.contains("certificate") {
+        msg.push_str(
+            " (a mirror signed by a private CA: pass --ca-cert FILE with the CA in PEM, or add \
+             it to the system trust store)",
+        );
     }
     BundleError::Transfer {
         url: url.to_string(),

@@ -80,6 +80,10 @@ pub struct EzdownCli {
     /// Never contact upstream hosts: only the mirrors (air-gapped sites).
     #[arg(long)]
     pub mirror_only: bool,
+    /// Trust this CA (PEM file) too, for an intranet mirror signed by a private CA (the system
+    /// trust store and the built-in roots are always trusted). Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Vec<PathBuf>,
     /// Registry logins: an auth file as `docker login` / `podman login` write it. Repeatable;
     /// replaces the default search ($REGISTRY_AUTH_FILE, $DOCKER_CONFIG/config.json or
     /// ~/.docker/config.json, $XDG_RUNTIME_DIR/containers/auth.json).
@@ -270,6 +274,7 @@ async fn do_download(cli: &EzdownCli, req: Request) -> anyhow::Result<u8> {
     let fetch = FetchConfig {
         retries: cli.retries,
         read_timeout: Duration::from_secs(cli.timeout.max(1)),
+        ca_certs: cli.ca_cert.clone(),
         ..FetchConfig::default()
     };
     let mut session = Session::new(&cli.base, fetch, sources, events, cli.jobs)?;

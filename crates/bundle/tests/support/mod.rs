@@ -529,6 +529,7 @@ pub fn session(
         retry_after_max: Duration::from_secs(3),
         connect_timeout: Duration::from_secs(2),
         read_timeout: Duration::from_millis(1500),
+        ca_certs: vec![],
     };
     let sources = ez_bundle::mirrors::Sources {
         binary_mirrors: mirrors.iter().map(|m| m.url.clone()).collect(),
