@@ -58,6 +58,13 @@ pub enum BundleError {
     #[error("{url}: {msg}")]
     Transfer { url: String, msg: String },
 
+    /// The server's TLS certificate is not trusted: retrying cannot help.
+    #[error(
+        "{url}: {msg} (a mirror signed by a private CA: pass --ca-cert FILE with the CA in PEM, \
+         or add it to the system trust store)"
+    )]
+    Untrusted { url: String, msg: String },
+
     #[error("{url}: no data for {secs} s; the connection was cut")]
     Stalled { url: String, secs: u64 },
 

@@ -216,10 +216,11 @@ fn transfer(url: &str, e: &reqwest::Error) -> Attempt {
         src = s.source();
     }
     if msg.contains("certificate") {
-        msg.push_str(
-            " (a mirror signed by a private CA: pass --ca-cert FILE with the CA in PEM, or add \
-             it to the system trust store)",
-        );
+        return BundleError::Untrusted {
+            url: url.to_string(),
+            msg,
+        }
+        .into();
     }
     BundleError::Transfer {
         url: url.to_string(),

@@ -91,12 +91,20 @@ async fn a_mirror_signed_by_a_private_ca_needs_ca_cert() {
 
     // not trusted: refused, and the message says what to do
     let (_d, base) = tmp_base();
-    let (ev, _) = recorder();
+    let (ev, log) = recorder();
     let mut s = session(&base, &[], ev);
     s.sources.binary_mirrors = vec![url.clone()];
     let r = download(&s, &runc_only()).await.unwrap();
     let msg = first_failure(&r);
     assert!(msg.contains("--ca-cert"), "{msg}");
+    // an untrusted certificate is not retried: no retry can change it
+    let retries = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "retry")
+        .count();
+    assert_eq!(retries, 0, "{:?}", log.lock().unwrap());
     assert!(!base.join("bin/containerd-bin/runc").exists());
 
     // trusted with --ca-cert: fetched and verified
