@@ -24,23 +24,35 @@ fn bad(tar: &Path, msg: impl std::fmt::Display) -> BundleError {
     }
 }
 
-/// The docker-archive `manifest.json` of the tar: (config path, layer paths bottom to top).
+/// JSON documents small enough to be metadata (`manifest.json`, `index.json`, manifest and
+/// config blobs) are read whole; layers never are.
+const META_MAX: u64 = 4 << 20;
+
+/// The image's config path and layer paths (bottom to top) inside the tar: from the
+/// docker-archive `manifest.json` when there is one, else from the OCI layout (`index.json` →
+/// [index →] manifest; the entry for this machine's architecture in a multi-platform index).
 fn read_manifest(tar: &Path) -> Result<(String, Vec<String>)> {
     let f = std::fs::File::open(tar).map_err(|e| BundleError::io("open", tar, e))?;
     let mut a = tar::Archive::new(BufReader::new(f));
+    let mut docs: std::collections::HashMap<String, serde_json::Value> = Default::default();
     for entry in a.entries().map_err(|e| bad(tar, e))? {
-        let mut e = entry.map_err(|e| bad(tar, e))?;
+        let e = entry.map_err(|e| bad(tar, e))?;
         let name = e
             .path()
             .map_err(|e| bad(tar, e))?
             .to_string_lossy()
-            .into_owned();
-        if name.trim_start_matches("./") != "manifest.json" {
+            .trim_start_matches("./")
+            .to_string();
+        let wanted = name == "manifest.json" || name == "index.json" || name.starts_with("blobs/");
+        if !wanted || e.header().size().unwrap_or(u64::MAX) > META_MAX {
             continue;
         }
-        let mut text = String::new();
-        e.read_to_string(&mut text).map_err(|e| bad(tar, e))?;
-        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(tar, e))?;
+        // Not JSON (a small layer): not metadata.
+        if let Ok(v) = serde_json::from_reader::<_, serde_json::Value>(e) {
+            docs.insert(name, v);
+        }
+    }
+    if let Some(v) = docs.get("manifest.json") {
         let first = v
             .as_array()
             .and_then(|a| a.first())
@@ -59,10 +71,41 @@ fn read_manifest(tar: &Path) -> Result<(String, Vec<String>)> {
             .collect();
         return Ok((config, layers));
     }
-    Err(bad(
-        tar,
-        "no manifest.json (not an image tar written by ezdown or docker save)",
-    ))
+    let Some(index) = docs.get("index.json") else {
+        return Err(bad(
+            tar,
+            "neither manifest.json nor index.json (not an image tar: docker save, ezdown, or an OCI archive)",
+        ));
+    };
+    let blob = |d: &str| format!("blobs/{}", d.replace(':', "/"));
+    let here = crate::catalog::Arch::host().as_str();
+    let mut doc = index;
+    // Follow indexes down to an image manifest (at most a few levels).
+    for _ in 0..4 {
+        let Some(entries) = doc.get("manifests").and_then(|m| m.as_array()) else {
+            break;
+        };
+        let pick = entries
+            .iter()
+            .find(|m| m["platform"]["architecture"].as_str() == Some(here))
+            .or_else(|| entries.first())
+            .and_then(|m| m["digest"].as_str())
+            .ok_or_else(|| bad(tar, "index.json lists no manifest"))?;
+        doc = docs
+            .get(&blob(pick))
+            .ok_or_else(|| bad(tar, format!("{} is not in the archive", blob(pick))))?;
+    }
+    let config = doc["config"]["digest"]
+        .as_str()
+        .map(blob)
+        .ok_or_else(|| bad(tar, "the image manifest has no config"))?;
+    let layers = doc["layers"]
+        .as_array()
+        .ok_or_else(|| bad(tar, "the image manifest has no layers"))?
+        .iter()
+        .filter_map(|l| l["digest"].as_str().map(blob))
+        .collect();
+    Ok((config, layers))
 }
 
 /// A layer stream, decompressed by its magic bytes (gzip, zstd, or plain tar).
@@ -177,7 +220,7 @@ mod test_image;
 
 #[cfg(test)]
 mod tests {
-    use super::test_image::{docker_archive, gz, tar_of};
+    use super::test_image::{docker_archive, gz, oci_archive, tar_of};
     use super::*;
 
     fn image(dir: &Path, layers: &[Vec<u8>]) -> std::path::PathBuf {
@@ -230,11 +273,24 @@ mod tests {
     }
 
     #[test]
+    fn an_oci_archive_without_docker_manifest_works_too() {
+        let d = tempfile::tempdir().unwrap();
+        let old = gz(&tar_of(&[("usr/local/bin/e2e.test", b"old")]));
+        let new = gz(&tar_of(&[("usr/local/bin/e2e.test", b"new")]));
+        let p = d.path().join("oci.tar");
+        oci_archive(&p, &[old, new], "amd64");
+        let dest = d.path().join("e2e.test");
+        let got = extract_file(&p, "/usr/local/bin/e2e.test", &dest).unwrap();
+        assert_eq!((got.architecture.as_str(), got.found), ("amd64", true));
+        assert_eq!(std::fs::read(&dest).unwrap(), b"new");
+    }
+
+    #[test]
     fn not_an_image_tar_is_named() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("plain.tar");
         std::fs::write(&p, tar_of(&[("hello", b"x")])).unwrap();
         let e = extract_file(&p, "/usr/local/bin/e2e.test", &d.path().join("o")).unwrap_err();
-        assert!(e.to_string().contains("manifest.json"), "{e}");
+        assert!(e.to_string().contains("index.json"), "{e}");
     }
 }

@@ -49,3 +49,46 @@ pub fn docker_archive(out: &Path, layers: &[Vec<u8>], arch: &str) {
     }
     std::fs::write(out, tar_of(&files)).unwrap();
 }
+
+/// Writes an OCI image-layout archive (no docker `manifest.json`) to `out`: `index.json` →
+/// image manifest → config (`arch`) and `layers` (blobs as given, bottom first).
+pub fn oci_archive(out: &Path, layers: &[Vec<u8>], arch: &str) {
+    use sha2::Digest;
+    let d = |b: &[u8]| format!("sha256:{}", hex::encode(sha2::Sha256::digest(b)));
+    let config =
+        serde_json::to_vec(&serde_json::json!({"architecture": arch, "os": "linux"})).unwrap();
+    let layer_descs: Vec<serde_json::Value> = layers
+        .iter()
+        .map(|l| serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": d(l), "size": l.len()}))
+        .collect();
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": d(&config), "size": config.len()},
+        "layers": layer_descs,
+    }))
+    .unwrap();
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": d(&manifest), "size": manifest.len()}],
+    }))
+    .unwrap();
+    let path = |b: &[u8]| format!("blobs/{}", d(b).replace(':', "/"));
+    let names: Vec<String> = [&config[..], &manifest[..]]
+        .into_iter()
+        .chain(layers.iter().map(|l| &l[..]))
+        .map(path)
+        .collect();
+    let mut files: Vec<(&str, &[u8])> = vec![
+        ("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#),
+        ("index.json", &index),
+        (&names[0], &config),
+        (&names[1], &manifest),
+    ];
+    for (n, l) in names[2..].iter().zip(layers) {
+        files.push((n, l));
+    }
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    std::fs::write(out, tar_of(&files)).unwrap();
+}

@@ -7,7 +7,7 @@ mod test_image;
 use super::e2e_list::{bundled_image, list_from_image};
 use super::tests::{TempDir, exec};
 use std::path::{Path, PathBuf};
-use test_image::{docker_archive, gz, tar_of};
+use test_image::{docker_archive, gz, oci_archive, tar_of};
 
 fn double() -> Vec<u8> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/doubles/e2e-test/e2e.test");
@@ -53,6 +53,11 @@ fn the_list_comes_from_the_topmost_e2e_test_of_the_image() {
         !out.contains("stale"),
         "the lower layer's copy was used: {out}"
     );
+    // the same image as an OCI archive (skopeo's oci-archive:, no docker manifest.json)
+    let oci = tmp.path().join("c-oci.tar");
+    let layer = gz(&tar_of(&[("usr/local/bin/e2e.test", &double())]));
+    oci_archive(&oci, &[layer], here());
+    assert_eq!(list_from_image(&oci).unwrap(), out);
 }
 
 #[test]
