@@ -8,6 +8,7 @@
 //! Hosts 13–16 belong to this file.
 
 mod cluster_common;
+use cluster_common::{node_name, sh_status as sh};
 mod support;
 
 use cluster_common::ready;
@@ -17,18 +18,6 @@ use ez_testbed::{Host, Mode, Testbed};
 
 const ETCDCTL: &str = "ETCDCTL_API=3 /opt/kube/bin/etcdctl --cacert=/etc/kubernetes/ssl/ca.pem --cert=/etc/kubernetes/ssl/etcd.pem --key=/etc/kubernetes/ssl/etcd-key.pem";
 
-fn sh(h: &Host, cmd: &str) -> (bool, String) {
-    let out = h.ssh(cmd).unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
-
 fn etcdctl(h: &Host, args: &str) -> String {
     let (ok, out) = sh(
         h,
@@ -36,10 +25,6 @@ fn etcdctl(h: &Host, args: &str) -> String {
     );
     assert!(ok, "etcdctl {args} on {}: {out}", h.name);
     out
-}
-
-fn node_name(h: &Host) -> String {
-    format!("k8s-{}", h.ip.to_string().replace('.', "-"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -7,6 +7,7 @@
 //! Hosts 17–19 belong to this file.
 
 mod cluster_common;
+use cluster_common::{node_name, sh};
 mod support;
 
 use cluster_common::ready;
@@ -16,19 +17,6 @@ use ez_testbed::{Host, Mode, Testbed};
 
 const MASTER_UNITS: &str = "etcd kube-apiserver kube-controller-manager kube-scheduler kube-lb containerd kubelet kube-proxy";
 const NODE_UNITS: &str = "kube-lb containerd kubelet kube-proxy";
-
-fn sh(h: &Host, cmd: &str) -> String {
-    let out = h.ssh(cmd).unwrap();
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn node_name(h: &Host) -> String {
-    format!("k8s-{}", h.ip.to_string().replace('.', "-"))
-}
 
 async fn setup_all(ctx: &ez_cli::ctx::Ctx, name: &str) {
     for step in ["01", "02", "03", "04", "05", "06", "07"] {

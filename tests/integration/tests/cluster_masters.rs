@@ -10,6 +10,7 @@
 //! Hosts 19, 20 and 36 belong to this file.
 
 mod cluster_common;
+use cluster_common::{node_name, sh};
 mod support;
 
 use cluster_common::{kubectl, ready};
@@ -17,19 +18,6 @@ use ez_cli::cmd::ops;
 use ez_play::RunOptions;
 use ez_testbed::{Host, Mode, Testbed};
 use std::io::Write;
-
-fn sh(h: &Host, cmd: &str) -> String {
-    let out = h.ssh(cmd).unwrap();
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn node_name(h: &Host) -> String {
-    format!("k8s-{}", h.ip.to_string().replace('.', "-"))
-}
 
 async fn wait_ready(base: &std::path::Path, node: &str) -> String {
     let mut r = String::new();

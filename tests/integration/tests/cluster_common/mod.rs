@@ -168,3 +168,26 @@ pub fn pod_status(base: &Path, cluster: &str, selector: &str, node: &str) -> Str
         .map(|l| l.split_whitespace().next().unwrap_or("").to_string())
         .unwrap_or_default()
 }
+
+/// Runs `cmd` on `h` over ssh: (success, stdout then stderr).
+pub fn sh_status(h: &ez_testbed::Host, cmd: &str) -> (bool, String) {
+    let out = h.ssh(cmd).unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// Runs `cmd` on `h` over ssh: stdout then stderr, whatever the exit status.
+pub fn sh(h: &ez_testbed::Host, cmd: &str) -> String {
+    sh_status(h, cmd).1
+}
+
+/// The Kubernetes node name kubeasz gives the host (`k8s-10-250-0-61`).
+pub fn node_name(h: &ez_testbed::Host) -> String {
+    format!("k8s-{}", h.ip.to_string().replace('.', "-"))
+}

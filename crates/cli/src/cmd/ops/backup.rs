@@ -24,10 +24,6 @@ fn snapshot_name() -> anyhow::Result<String> {
     Ok(format!("snapshot_{stamp}.db"))
 }
 
-fn names(hosts: &[&ez_inventory::Host]) -> Vec<String> {
-    hosts.iter().map(|h| h.name.clone()).collect()
-}
-
 /// `ezctl backup <c>`: `etcdctl snapshot save` on the first healthy etcd member, copied to
 /// `clusters/<c>/backup/snapshot_<ts>.db` and `snapshot.db`.
 pub async fn backup(ctx: &Ctx, name: &str) -> anyhow::Result<u8> {
@@ -35,7 +31,7 @@ pub async fn backup(ctx: &Ctx, name: &str) -> anyhow::Result<u8> {
     let cluster = deploy::load_cluster(&dir, name)?;
     crate::cmd::setup::abort_window(ctx, name, "backup", false).await?;
     let _lock = ClusterLock::acquire(&dir, name, &format!("ezctl backup {name}"))?;
-    let etcd = names(&cluster.etcd());
+    let etcd = super::run::unique_names(cluster.etcd());
     let session = match Session::open(ctx, &cluster, &etcd, false).await? {
         Ok(s) => s,
         Err(Stopped::Connect(msg)) => {
@@ -107,12 +103,7 @@ pub async fn restore(ctx: &Ctx, name: &str, snapshot: Option<&str>) -> anyhow::R
         .with_context(|| format!("resolving {}", snap.display()))?;
     crate::cmd::setup::abort_window(ctx, name, "restore", false).await?;
     let _lock = ClusterLock::acquire(&dir, name, &format!("ezctl restore {name}"))?;
-    let mut hosts = names(&cluster.etcd());
-    for h in names(&cluster.k8s_hosts()) {
-        if !hosts.contains(&h) {
-            hosts.push(h);
-        }
-    }
+    let hosts = super::run::unique_names(cluster.etcd().into_iter().chain(cluster.k8s_hosts()));
     let session = match Session::open(ctx, &cluster, &hosts, false).await? {
         Ok(s) => s,
         Err(Stopped::Connect(msg)) => {

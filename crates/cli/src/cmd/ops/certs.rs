@@ -24,12 +24,7 @@ pub async fn kca_renew(ctx: &Ctx, name: &str) -> anyhow::Result<u8> {
     );
     crate::cmd::setup::abort_window(ctx, name, "kca-renew", false).await?;
     let _lock = ClusterLock::acquire(&dir, name, &format!("ezctl kca-renew {name}"))?;
-    let mut hosts: Vec<String> = cluster.etcd().iter().map(|h| h.name.clone()).collect();
-    for h in cluster.k8s_hosts() {
-        if !hosts.contains(&h.name) {
-            hosts.push(h.name.clone());
-        }
-    }
+    let hosts = super::run::unique_names(cluster.etcd().into_iter().chain(cluster.k8s_hosts()));
     let session = match Session::open(ctx, &cluster, &hosts, false).await? {
         Ok(s) => s,
         Err(Stopped::Connect(msg)) => {

@@ -6,7 +6,7 @@
 //! becomes healthy is removed from the etcd cluster again (quorum is not left weakened).
 
 use super::inventory;
-use super::run::{Session, Step, Stopped, first_failure};
+use super::run::{Session, Step, Stopped, first_failure, run_steps};
 use crate::ctx::Ctx;
 use crate::deploy;
 use anyhow::Context;
@@ -97,13 +97,7 @@ pub(super) fn with_host_added(
 
 /// Inventory names of etcd members and masters, without duplicates.
 fn etcd_and_masters(c: &Cluster) -> Vec<String> {
-    let mut out: Vec<String> = c.etcd().iter().map(|h| h.name.clone()).collect();
-    for m in c.kube_master() {
-        if !out.contains(&m.name) {
-            out.push(m.name.clone());
-        }
-    }
-    out
+    super::run::unique_names(c.etcd().into_iter().chain(c.kube_master()))
 }
 
 /// The steps that make every member and apiserver agree with the membership of the cluster
@@ -292,7 +286,15 @@ pub async fn del_etcd(ctx: &Ctx, name: &str, ip: &str) -> anyhow::Result<u8> {
         );
         return Ok(1);
     }
-    let session = match Session::open(ctx, &new, &etcd_and_masters(&new), true).await? {
+    let sums = match run_steps(
+        ctx,
+        &new,
+        &converge_steps(&new),
+        &etcd_and_masters(&new),
+        true,
+    )
+    .await?
+    {
         Ok(s) => s,
         Err(Stopped::Connect(msg)) => {
             eprintln!("ezctl: error: {msg}");
@@ -303,8 +305,6 @@ pub async fn del_etcd(ctx: &Ctx, name: &str, ip: &str) -> anyhow::Result<u8> {
             return Ok(1);
         }
     };
-    let sums = session.run_all(&converge_steps(&new)).await?;
-    session.close();
     if let Some((host, msg)) = first_failure(&sums) {
         eprintln!("       (member {ip} is removed from etcd; a re-run finishes the change)");
         report(

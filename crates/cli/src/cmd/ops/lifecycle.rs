@@ -42,12 +42,7 @@ pub async fn run(ctx: &Ctx, name: &str, what: Lifecycle) -> anyhow::Result<u8> {
     let word = what.word();
     crate::cmd::setup::abort_window(ctx, name, word, false).await?;
     let _lock = ClusterLock::acquire(&dir, name, &format!("ezctl {word} {name}"))?;
-    let mut hosts: Vec<String> = cluster.etcd().iter().map(|h| h.name.clone()).collect();
-    for h in cluster.k8s_hosts() {
-        if !hosts.contains(&h.name) {
-            hosts.push(h.name.clone());
-        }
-    }
+    let hosts = super::run::unique_names(cluster.etcd().into_iter().chain(cluster.k8s_hosts()));
     let session = match Session::open(ctx, &cluster, &hosts, false).await? {
         Ok(s) => s,
         Err(Stopped::Connect(msg)) => {

@@ -7,7 +7,7 @@
 
 use super::etcd::{candidate, with_host_added};
 use super::inventory;
-use super::run::{Session, Step, Stopped, first_failure};
+use super::run::{Step, Stopped, first_failure, run_steps};
 use crate::ctx::Ctx;
 use crate::deploy;
 use anyhow::Context;
@@ -46,7 +46,12 @@ pub async fn add_master(ctx: &Ctx, name: &str, ip: &str, vars: &[String]) -> any
     };
     // The apiserver certificate is reissued with the new address; the existing masters keep
     // theirs until their next `setup 04` (as kubeasz: only the new master gets the new one).
-    let session = match Session::open(&ctx, &new, &k8s_names(&new), true).await? {
+    let mut steps = vec![
+        Step::new("01.prepare", &["set_hosts"], &[]).fresh(),
+        Step::new("23.addmaster", &[], &[]).var("NODE_TO_ADD", ip),
+    ];
+    steps.extend(kube_lb_steps());
+    let sums = match run_steps(&ctx, &new, &steps, &k8s_names(&new), true).await? {
         Ok(s) => s,
         Err(Stopped::Connect(msg)) => {
             eprintln!("ezctl: error: {msg}");
@@ -57,14 +62,7 @@ pub async fn add_master(ctx: &Ctx, name: &str, ip: &str, vars: &[String]) -> any
             return Ok(1);
         }
     };
-    let mut steps = vec![
-        Step::new("01.prepare", &["set_hosts"], &[]).fresh(),
-        Step::new("23.addmaster", &[], &[]).var("NODE_TO_ADD", ip),
-    ];
-    steps.extend(kube_lb_steps());
-    let sums = session.run_all(&steps).await;
-    session.close();
-    if let Some((host, msg)) = first_failure(&sums?) {
+    if let Some((host, msg)) = first_failure(&sums) {
         eprintln!("ezctl: error: {msg}");
         eprintln!(
             "       {} was not changed: fix the cause on {host}, then run `ezctl add-master {name} {ip}` again (tasks already done are not repeated)",
@@ -105,7 +103,19 @@ pub async fn del_master(ctx: &Ctx, name: &str, ip: &str) -> anyhow::Result<u8> {
     let Some(other) = new.kube_master().first().map(|h| h.name.clone()) else {
         anyhow::bail!("no master would be left");
     };
-    let session = match Session::open(ctx, &cluster, &k8s_names(&cluster), false).await? {
+    let step = Step::new("33.delmaster", &[], &[])
+        .var("NODE_TO_DEL", ip)
+        .var("KUBECTL_HOST", other)
+        .fresh();
+    let sums = match run_steps(
+        ctx,
+        &cluster,
+        std::slice::from_ref(&step),
+        &k8s_names(&cluster),
+        false,
+    )
+    .await?
+    {
         Ok(s) => s,
         Err(Stopped::Connect(msg)) => {
             eprintln!("ezctl: error: {msg}");
@@ -113,13 +123,7 @@ pub async fn del_master(ctx: &Ctx, name: &str, ip: &str) -> anyhow::Result<u8> {
             return Ok(1);
         }
     };
-    let step = Step::new("33.delmaster", &[], &[])
-        .var("NODE_TO_DEL", ip)
-        .var("KUBECTL_HOST", other)
-        .fresh();
-    let sums = session.run_all(std::slice::from_ref(&step)).await;
-    session.close();
-    if let Some((host, msg)) = first_failure(&sums?) {
+    if let Some((host, msg)) = first_failure(&sums) {
         eprintln!("ezctl: error: {msg}");
         eprintln!(
             "       {} was not changed: fix the cause on {host}, then run `ezctl del-master {name} {ip}` again",
@@ -131,7 +135,9 @@ pub async fn del_master(ctx: &Ctx, name: &str, ip: &str) -> anyhow::Result<u8> {
         .host(ip)
         .map(|h| h.node_name.clone())
         .unwrap_or_default();
-    let session = match Session::open(ctx, &new, &k8s_names(&new), true).await? {
+    let mut steps = vec![Step::new("01.prepare", &["set_hosts"], &[]).fresh()];
+    steps.extend(kube_lb_steps());
+    let sums = match run_steps(ctx, &new, &steps, &k8s_names(&new), true).await? {
         Ok(s) => s,
         Err(Stopped::Connect(msg)) => {
             eprintln!("ezctl: error: {msg}");
@@ -142,11 +148,7 @@ pub async fn del_master(ctx: &Ctx, name: &str, ip: &str) -> anyhow::Result<u8> {
             return Ok(1);
         }
     };
-    let mut steps = vec![Step::new("01.prepare", &["set_hosts"], &[]).fresh()];
-    steps.extend(kube_lb_steps());
-    let sums = session.run_all(&steps).await;
-    session.close();
-    if let Some((host, msg)) = first_failure(&sums?) {
+    if let Some((host, msg)) = first_failure(&sums) {
         eprintln!("ezctl: error: {msg}");
         eprintln!(
             "       master {ip} is removed; {} still lists it: fix the cause on {host}, then run `ezctl del-master {name} {ip}` again",

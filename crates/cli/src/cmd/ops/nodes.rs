@@ -126,7 +126,7 @@ pub async fn add_nodes(
         Step::new("22.addnode", &[], &ips),
     ];
     let keep = format!("{} was not changed", hosts_path.display());
-    match run::run_steps(&ctx, &new_cluster, &steps, &k8s).await? {
+    match run::run_steps(&ctx, &new_cluster, &steps, &k8s, false).await? {
         Err(Stopped::Connect(msg)) => {
             eprintln!("ezctl: error: {msg}");
             if msg.contains("authentication") {
@@ -194,8 +194,13 @@ pub async fn del_node(ctx: &Ctx, name: &str, ip: &str) -> anyhow::Result<u8> {
     let node_name = host.node_name.clone();
     let master = cluster.first_master().name.clone();
     let _lock = ClusterLock::acquire(&dir, name, &format!("ezctl del-node {name} {ip}"))?;
-    let session =
-        match run::Session::open(ctx, &cluster, &[ip.to_string(), master.clone()], false).await? {
+    let hosts = [ip.to_string(), master.clone()];
+    let step = Step::new("32.delnode", &[], &[])
+        .var("NODE_TO_DEL", ip)
+        .var("KUBECTL_HOST", master)
+        .fresh();
+    let sums =
+        match run::run_steps(ctx, &cluster, std::slice::from_ref(&step), &hosts, false).await? {
             Ok(s) => s,
             Err(Stopped::Connect(msg)) => {
                 eprintln!("ezctl: error: {msg}");
@@ -203,13 +208,7 @@ pub async fn del_node(ctx: &Ctx, name: &str, ip: &str) -> anyhow::Result<u8> {
                 return Ok(1);
             }
         };
-    let step = Step::new("32.delnode", &[], &[])
-        .var("NODE_TO_DEL", ip)
-        .var("KUBECTL_HOST", master)
-        .fresh();
-    let sums = session.run_all(std::slice::from_ref(&step)).await;
-    session.close();
-    if let Some((_, why)) = run::first_failure(&sums?) {
+    if let Some((_, why)) = run::first_failure(&sums) {
         eprintln!("ezctl: error: cleaning {ip} failed: {why}");
         eprintln!(
             "       {} was not changed; fix the cause and run `ezctl del-node {name} {ip}` again",

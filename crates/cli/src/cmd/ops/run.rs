@@ -193,21 +193,35 @@ pub fn var(cluster: &Cluster, key: &str, default: &str) -> String {
         .to_string()
 }
 
-/// Connects to `hosts`, ensures the PKI of `cluster`, then runs `steps` in order, stopping at
-/// the first playbook with a failed host. Returns the summaries run so far.
+/// Opens a [`Session`] on `hosts` (`change_cert` as [`Session::open`]), runs `steps` in order,
+/// stopping at the first playbook with a failed host, and closes it. Returns the summaries run
+/// so far.
 pub async fn run_steps(
     ctx: &Ctx,
     cluster: &Cluster,
     steps: &[Step],
     hosts: &[String],
+    change_cert: bool,
 ) -> anyhow::Result<Result<Vec<Summary>, Stopped>> {
-    let session = match Session::open(ctx, cluster, hosts, false).await? {
+    let session = match Session::open(ctx, cluster, hosts, change_cert).await? {
         Ok(s) => s,
         Err(e) => return Ok(Err(e)),
     };
     let out = session.run_all(steps).await;
     session.close();
     out.map(Ok)
+}
+
+/// Inventory names of `hosts`, each once, in order of first appearance (hosts belong to
+/// several groups).
+pub fn unique_names<'a>(hosts: impl IntoIterator<Item = &'a ez_inventory::Host>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for h in hosts {
+        if !out.contains(&h.name) {
+            out.push(h.name.clone());
+        }
+    }
+    out
 }
 
 /// The first failure of a list of summaries: (host, message).
