@@ -3,8 +3,8 @@
 #
 #   (a) 20 small commands per host on N hosts (one connection per host, `forks` = N):
 #       wall time, and T(N)/T(1).
-#   (b) a 100 MB file uploaded to every host: aggregate MB/s of ez-executor (SCP and SFTP
-#       transports) next to OpenSSH `scp` run with the same parallelism to the same hosts.
+#   (b) a 100 MB file uploaded to every host: aggregate MB/s of ez-executor (its three
+#       transports: stdin of the placing command (default, the ratio column), SCP, SFTP) next to OpenSSH `scp` run with the same parallelism to the same hosts.
 #
 # Hosts: test bed indices BENCH_FIRST.. (default 1..30), plain mode, started with
 # tests/testbed/up.sh and left running like every bed user does (tests/testbed/down.sh
@@ -39,7 +39,7 @@ secs() { echo "$2 - $1" | bc; }
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r), $(. /etc/os-release; echo "$PRETTY_NAME")"
 echo "openssh: $(ssh -V 2>&1); payload ${SIZE_MB} MB; ${COUNT} commands/host"
-printf '%-4s | %-8s %-8s %-8s %-8s %-8s | %-9s %-9s | %-10s %-10s %-10s %-10s\n' N ez_conn ez_cmds ez_wall wall/T1 cmds/C1 ssh_wall ssh/S1 ez_scp_MBs ez_sftp_MBs openssh_MBs ez/openssh
+printf '%-4s | %-8s %-8s %-8s %-8s %-8s | %-9s %-9s | %-12s %-10s %-10s %-10s %-10s\n' N ez_conn ez_cmds ez_wall wall/T1 cmds/C1 ssh_wall ssh/S1 ez_stdin_MBs ez_scp_MBs ez_sftp_MBs openssh_MBs ez/openssh
 T1=""; C1=""; S1=""
 for n in "${NS[@]}"; do
   list=$(ips "$n" | paste -sd,)
@@ -49,6 +49,7 @@ for n in "${NS[@]}"; do
   ips "$n" | xargs -P "$n" -I{} bash -c 'for i in $(seq '"$COUNT"'); do ssh "$@" root@{} hostname >/dev/null; done' _ "${SSH_OPTS[@]}"
   so=$(secs "$t0" "$(now)")
   [ -z "$T1" ] && T1=$ez && C1=$em && S1=$so
+  stdin_r=$("$BIN" --hosts "$list" --key "$KEY" --known-hosts "$KH" --forks "$n" upload "$WORK/payload" stdin | sed 's/.*aggregate_mb_s=\([0-9.]*\).*/\1/')
   scp_r=$("$BIN" --hosts "$list" --key "$KEY" --known-hosts "$KH" --forks "$n" upload "$WORK/payload" scp | sed 's/.*aggregate_mb_s=\([0-9.]*\).*/\1/')
   sftp_r=$("$BIN" --hosts "$list" --key "$KEY" --known-hosts "$KH" --forks "$n" upload "$WORK/payload" sftp | sed 's/.*aggregate_mb_s=\([0-9.]*\).*/\1/')
   t0=$(now)
@@ -56,8 +57,8 @@ for n in "${NS[@]}"; do
   up=$(secs "$t0" "$(now)")
   ips "$n" | xargs -P "$n" -I{} ssh "${SSH_OPTS[@]}" root@{} rm -f /var/tmp/ssh-bench-payload
   os_r=$(echo "scale=1; $n * $SIZE_MB / $up" | bc)
-  printf '%-4s | %-8.2f %-8.2f %-8.2f %-8.2f %-8.2f | %-9.2f %-9.2f | %-10s %-10s %-10s %-10.2f\n' "$n" "$ec" "$em" "$ez" \
+  printf '%-4s | %-8.2f %-8.2f %-8.2f %-8.2f %-8.2f | %-9.2f %-9.2f | %-12s %-10s %-10s %-10s %-10.2f\n' "$n" "$ec" "$em" "$ez" \
     "$(echo "$ez / $T1" | bc -l)" "$(echo "$em / $C1" | bc -l)" "$so" "$(echo "$so / $S1" | bc -l)" \
-    "$scp_r" "$sftp_r" "$os_r" "$(echo "$scp_r / $os_r" | bc -l)"
+    "$stdin_r" "$scp_r" "$sftp_r" "$os_r" "$(echo "$stdin_r / $os_r" | bc -l)"
 done
 echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every figure)"

@@ -5,6 +5,7 @@ pub mod cmd;
 pub mod ctx;
 pub mod deploy;
 pub mod ezdown;
+pub mod log;
 
 use clap::{Parser, Subcommand};
 

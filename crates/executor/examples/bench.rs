@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! bench --hosts 10.250.0.11,10.250.0.12 --key K --known-hosts F cmds [COUNT]
-//! bench --hosts ... --key K --known-hosts F upload FILE [scp|sftp] [BUFFER_KIB]
+//! bench --hosts ... --key K --known-hosts F upload FILE [stdin|scp|sftp] [BUFFER_KIB]
 //! bench --hosts ... --key K --known-hosts F files FILE...
 //! ```
 //! `files` puts each file in turn on every host the way the install engine does (content
@@ -20,7 +20,7 @@ use ez_executor::{
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bench --hosts a,b --key K --known-hosts F [--forks N] (cmds [COUNT] | upload FILE [scp|sftp] [BUFFER_KIB])"
+        "usage: bench --hosts a,b --key K --known-hosts F [--forks N] (cmds [COUNT] | upload FILE [stdin|scp|sftp] [BUFFER_KIB])"
     );
     std::process::exit(2)
 }
@@ -51,9 +51,11 @@ async fn main() {
         ..ExecutorConfig::default()
     };
     if mode == "upload" {
-        if args.get(2).map(String::as_str) == Some("sftp") {
-            cfg.transfer = TransferMethod::Sftp;
-        }
+        cfg.transfer = match args.get(2).map(String::as_str) {
+            Some("sftp") => TransferMethod::Sftp,
+            Some("scp") => TransferMethod::Scp,
+            _ => TransferMethod::Stdin,
+        };
         if let Some(kib) = args.get(3).and_then(|b| b.parse::<usize>().ok()) {
             cfg.transfer_buffer = kib * 1024;
         }
@@ -63,7 +65,8 @@ async fn main() {
     {
         cfg.transfer = match m.as_str() {
             "sftp" => TransferMethod::Sftp,
-            _ => TransferMethod::Scp,
+            "scp" => TransferMethod::Scp,
+            _ => TransferMethod::Stdin,
         };
     }
     let exec = Executor::new(cfg);

@@ -42,15 +42,22 @@ pub(crate) struct Ctx<'a> {
 /// Receives output; an error aborts the command.
 pub(crate) type Handler<'h> = dyn FnMut(StreamKind, &[u8]) -> Result<(), ExecError> + 'h;
 
+/// Streams the rest of a command's stdin (after its in-memory pieces) into the channel, in
+/// blocking mode; each write is bounded by the executor's `io_timeout`.
+pub(crate) type Feed<'f> = dyn FnMut(&mut dyn Write) -> Result<(), ExecFailure> + 'f;
+
 const READ_BUF: usize = 64 * 1024;
 
 /// Run `cmdline` (already wrapped), writing `stdin` pieces then EOF, streaming output to
-/// `handler`. `display` is the command as the caller wrote it (used in errors).
+/// `handler`. `display` is the command as the caller wrote it (used in errors). `feed`, when
+/// given, streams more stdin after `stdin` (a file of any size, without holding it in memory).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn exec_raw(
     ctx: &mut Ctx<'_>,
     cmdline: &str,
     display: &str,
     stdin: &[&[u8]],
+    feed: Option<&mut Feed<'_>>,
     timeout: Duration,
     handler: &mut Handler<'_>,
 ) -> Result<(ExitStatus, Duration), ExecFailure> {
@@ -87,6 +94,10 @@ pub(crate) fn exec_raw(
             };
             fail(err, true)
         })?;
+    }
+    if let Some(feed) = feed {
+        sess.set_timeout(bounded_ms(ctx.cfg, left(Instant::now())));
+        feed(&mut ch)?;
     }
     ch.send_eof()
         .map_err(|e| fail(from_ssh(host, display, timeout, &e), true))?;
@@ -176,7 +187,10 @@ pub(crate) fn exec_raw(
         }
         _ => ExitStatus::Code(ch.exit_status().unwrap_or(-1)),
     };
-    Ok((status, start.elapsed()))
+    let took = start.elapsed();
+    let shown = short_command(display);
+    tracing::debug!(host, ms = took.as_millis() as u64, ?status, command = %shown, "exec");
+    Ok((status, took))
 }
 
 /// Ends the process group of an abandoned command on the host (best effort, bounded by
@@ -197,6 +211,7 @@ fn abandon(ctx: &mut Ctx<'_>, pid: u32, sudo: &SudoMode) {
         &line,
         "kill the abandoned command",
         &pieces,
+        None,
         reap::KILL_BUDGET,
         &mut ignore,
     );
@@ -211,6 +226,17 @@ pub(crate) fn run_command(
     cmd: &Command,
     sudo: &SudoMode,
     default_timeout: Duration,
+) -> Result<CommandOutput, ExecFailure> {
+    run_command_fed(ctx, cmd, sudo, default_timeout, None)
+}
+
+/// [`run_command`] whose stdin continues with what `feed` streams.
+pub(crate) fn run_command_fed(
+    ctx: &mut Ctx<'_>,
+    cmd: &Command,
+    sudo: &SudoMode,
+    default_timeout: Duration,
+    feed: Option<&mut Feed<'_>>,
 ) -> Result<CommandOutput, ExecFailure> {
     let host = ctx.host.to_string();
     if let Some((k, _)) = cmd.env.iter().find(|(k, _)| !shell::valid_env_name(k)) {
@@ -257,7 +283,15 @@ pub(crate) fn run_command(
         Ok(())
     };
     let timeout = cmd.timeout.unwrap_or(default_timeout);
-    let result = exec_raw(ctx, &line, &cmd.script, &pieces, timeout, &mut handler);
+    let result = exec_raw(
+        ctx,
+        &line,
+        &cmd.script,
+        &pieces,
+        feed,
+        timeout,
+        &mut handler,
+    );
     deliver(StreamKind::Stderr, &marker.finish());
     let (status, duration) = match result {
         Ok(v) => v,

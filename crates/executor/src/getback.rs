@@ -68,6 +68,7 @@ pub(crate) fn get(
             &line,
             &format!("get {remote}"),
             &pieces,
+            None,
             timeout,
             &mut handler,
         )

@@ -9,9 +9,9 @@
 //! * memory use is one `transfer_buffer` regardless of file size;
 //! * with sudo, the data goes to a private staging file in `/tmp` as the login user and is
 //!   moved into place with `sudo install` + `mv`;
-//! * a file of at most [`INLINE_MAX`] bytes (without sudo) travels on the stdin of the very
-//!   command that checks and places it: one channel instead of an SCP channel plus a command.
-//!   Larger files keep SCP, measured faster for bulk data (`docs/en/benchmarks-ssh.md`).
+//! * without sudo, a file of at most [`INLINE_MAX`] bytes, and any file with
+//!   [`TransferMethod::Stdin`] (the default), streams on the stdin of the very command that
+//!   checks and places it: one channel instead of an SCP/SFTP channel plus a command.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -23,7 +23,7 @@ use crate::TransferMethod;
 use crate::command::Command;
 pub(crate) use crate::digest::{DigestCache, Source};
 use crate::error::{ExecError, Result, from_ssh};
-use crate::exec::{Ctx, ExecFailure, run_command};
+use crate::exec::{Ctx, ExecFailure, run_command, run_command_fed};
 pub(crate) use crate::getback::{get, remote_sha256};
 use crate::shell::{SudoMode, quote};
 
@@ -40,7 +40,9 @@ pub struct RemoteFile {
     /// and gives the content's sha256: no local hashing, no comparison round trip.
     pub known_stale: Option<String>,
     /// A shell command run right after the file is in place, in the same round trip (as the
-    /// placing user); its failure fails the put.
+    /// placing user); its failure fails the put. When `$ez_size` is not empty, it and
+    /// `$ez_mtime` are the placed file's size and mtime (`stat -c '%s %Y'`), so the command
+    /// need not ask again.
     pub then: Option<String>,
 }
 
@@ -228,8 +230,8 @@ pub(crate) fn put(
     }
 
     let tmp = format!("{stale}{}", rand_suffix());
-    if matches!(sudo, SudoMode::None) && size <= INLINE_MAX {
-        put_inline(ctx, src, dest, &tmp, &stale, &want_mode, size)?;
+    if matches!(sudo, SudoMode::None) && (size <= INLINE_MAX || method == TransferMethod::Stdin) {
+        put_on_stdin(ctx, src, dest, &tmp, &stale, &want_mode, size)?;
         return Ok(PutReport {
             transferred_bytes: size,
             sha256: sha,
@@ -257,7 +259,8 @@ pub(crate) fn put(
     let (qt, qs) = (quote(&tmp), quote(&staging));
     let after = after_placing(dest, &stale);
     let size_check = format!(
-        "[ \"$(stat -c %s -- {qs})\" = {size} ] || {{ echo 'size mismatch after upload' >&2; rm -f -- {qs}; exit 3; }}"
+        "{}[ \"$ez_size\" = {size} ] || {{ echo 'size mismatch after upload' >&2; rm -f -- {qs}; exit 3; }}",
+        size_vars(&qs)
     );
     let finalize = if matches!(sudo, SudoMode::None) {
         let chown = dest
@@ -282,7 +285,7 @@ pub(crate) fn put(
             })
             .unwrap_or_default();
         format!(
-            "{size_check}; install -m {want_mode}{own} -- {qs} {qt} && mv -f -- {qt} {qp}; rc=$?; rm -f -- {qs} {qt}{after}; exit $rc"
+            "{size_check}; install -m {want_mode}{own} -- {qs} {qt} && mv -f -- {qt} {qp}; rc=$?; ez_size= ez_mtime=; rm -f -- {qs} {qt}{after}; exit $rc"
         )
     };
     if let Err(f) = helper(ctx, finalize, sudo) {
@@ -301,10 +304,11 @@ pub(crate) fn put(
     })
 }
 
-/// Places a small file with one command: its stdin goes to `tmp` (0600 while incomplete),
-/// which is size-checked, given its mode and owner and renamed over the destination, then the
-/// caller's `then` runs. Any failure removes `tmp`.
-fn put_inline(
+/// Places a file with one command: its content streams on the command's stdin into `tmp`
+/// (0600 while incomplete), which is size-checked, given its mode and owner and renamed over
+/// the destination, then the caller's `then` runs. Any failure removes `tmp`. One channel per
+/// file, no `scp` process on the host, no second round trip to finish.
+fn put_on_stdin(
     ctx: &mut Ctx<'_>,
     src: &Source,
     dest: &RemoteFile,
@@ -313,32 +317,6 @@ fn put_inline(
     mode: &str,
     size: u64,
 ) -> Result<(), ExecFailure> {
-    let host = ctx.host.to_string();
-    let mut data = Vec::with_capacity(size as usize);
-    src.open(&host)
-        .and_then(|r| {
-            r.take(size + 1)
-                .read_to_end(&mut data)
-                .map_err(|source| ExecError::Io {
-                    host: host.clone(),
-                    path: src.describe().into(),
-                    source,
-                })
-        })
-        .map_err(|err| ExecFailure {
-            err,
-            started: false,
-        })?;
-    if data.len() as u64 != size {
-        return Err(ExecFailure {
-            err: ExecError::Transfer {
-                host,
-                path: dest.path.clone(),
-                reason: "local file changed size while uploading".into(),
-            },
-            started: false,
-        });
-    }
     let (qt, qp) = (quote(tmp), quote(&dest.path));
     let chown = dest
         .owner
@@ -346,17 +324,41 @@ fn put_inline(
         .map(|o| format!(" && chown {} -- {qt}", quote(o)))
         .unwrap_or_default();
     let after = after_placing(dest, stale);
+    // Four processes per file (cat, stat, chmod, mv): `then` reuses the size and mtime read
+    // for the size check (a rename keeps both).
     let script = format!(
-        "umask 077; cat > {qt} || {{ rm -f -- {qt}; exit 3; }}; \
-         [ \"$(stat -c %s -- {qt})\" = {size} ] || {{ echo 'size mismatch after upload' >&2; rm -f -- {qt}; exit 3; }}; \
-         chmod {mode} -- {qt}{chown} && mv -f -- {qt} {qp}; rc=$?; rm -f -- {qt}{after}; exit $rc"
+        "umask 077; cat > {qt} || {{ rm -f -- {qt}; exit 3; }}; {SIZE_CHECK_VARS}\
+         [ \"$ez_size\" = {size} ] || {{ echo 'size mismatch after upload' >&2; rm -f -- {qt}; exit 3; }}; \
+         chmod {mode} -- {qt}{chown} && mv -f -- {qt} {qp} || {{ rc=$?; rm -f -- {qt}; exit $rc; }}; rc=0{after}; exit $rc",
+        SIZE_CHECK_VARS = size_vars(&qt),
     );
-    let t = ctx.cfg.io_timeout;
-    let out = run_command(ctx, &Command::new(script).stdin(data), &SudoMode::None, t)?;
+    let out = stream_into(ctx, src, &dest.path, size, script, &SudoMode::None)?;
     out.check().map(|_| ()).map_err(|e| ExecFailure {
         err: placing_failed(e, &dest.path),
         started: true,
     })
+}
+
+/// Runs `script` with `src` (`size` bytes) streamed on its stdin; `remote` names the target
+/// in errors. The command may run as long as the executor's `command_timeout`; every write is
+/// bounded by `io_timeout`.
+fn stream_into(
+    ctx: &mut Ctx<'_>,
+    src: &Source,
+    remote: &str,
+    size: u64,
+    script: String,
+    sudo: &SudoMode,
+) -> Result<crate::command::CommandOutput, ExecFailure> {
+    let host = ctx.host.to_string();
+    let mut reader = src.open(&host).map_err(|err| ExecFailure {
+        err,
+        started: false,
+    })?;
+    let mut pump = Pump::new(ctx, src, remote);
+    let mut feed = |w: &mut dyn Write| pump.run(&mut reader, w, size).map(|_| ());
+    let t = ctx.cfg.command_timeout;
+    run_command_fed(ctx, &Command::new(script), sudo, t, Some(&mut feed))
 }
 
 /// A failed placing command, as a transfer error about `path` with the command's stderr.
@@ -373,14 +375,21 @@ fn placing_failed(err: ExecError, path: &str) -> ExecError {
     }
 }
 
+/// Shell that sets `$ez_size` and `$ez_mtime` from the file `quoted_tmp` (one `stat`).
+fn size_vars(quoted_tmp: &str) -> String {
+    format!(
+        "set -- $(stat -c '%s %Y' -- {quoted_tmp} 2>/dev/null); ez_size=${{1:-}} ez_mtime=${{2:-}}; "
+    )
+}
+
 /// What the placing shell runs after the rename (`$rc` is its status): leftovers of
 /// interrupted uploads removed (a put that skipped the comparison step, which removes them
-/// otherwise), then the caller's command.
+/// otherwise; no process unless there are some), then the caller's command.
 fn after_placing(dest: &RemoteFile, stale: &str) -> String {
     let mut after = String::new();
     if dest.known_stale.is_some() {
         after.push_str(&format!(
-            "; [ $rc = 0 ] && rm -f -- {}* 2>/dev/null",
+            "; [ $rc = 0 ] && for f in {}*; do [ -e \"$f\" ] && rm -f -- \"$f\" 2>/dev/null; done",
             quote(stale)
         ));
     }
@@ -398,6 +407,14 @@ fn upload(
     size: u64,
     method: TransferMethod,
 ) -> Result<u64, ExecFailure> {
+    if method == TransferMethod::Stdin {
+        let script = format!("umask 077; cat > {}", quote(remote));
+        let out = stream_into(ctx, src, remote, size, script, &SudoMode::None)?;
+        return out.check().map(|_| size).map_err(|err| ExecFailure {
+            err: placing_failed(err, remote),
+            started: true,
+        });
+    }
     let host = ctx.host.to_string();
     let display = format!("upload to {remote}");
     let io_t = ctx.cfg.io_timeout;
@@ -434,52 +451,13 @@ fn upload(
         err,
         started: false,
     })?;
-    let mut buf = vec![0u8; ctx.cfg.transfer_buffer];
-    let mut sent = 0u64;
-    let cancel: &AtomicBool = ctx.cancel;
-    let mut pump = |w: &mut dyn Write| -> Result<u64, ExecFailure> {
-        while sent < size {
-            if cancel.load(Ordering::SeqCst) {
-                return Err(ExecFailure {
-                    err: ExecError::Cancelled {
-                        host: host.clone(),
-                        command: display.clone(),
-                    },
-                    started: true,
-                });
-            }
-            let want = ((size - sent) as usize).min(buf.len());
-            let k = reader
-                .read(&mut buf[..want])
-                .map_err(|source| ExecFailure {
-                    err: ExecError::Io {
-                        host: host.clone(),
-                        path: src.describe().into(),
-                        source,
-                    },
-                    started: true,
-                })?;
-            if k == 0 {
-                return Err(ExecFailure {
-                    err: ExecError::Transfer {
-                        host: host.clone(),
-                        path: remote.to_string(),
-                        reason: "local file shrank while uploading".into(),
-                    },
-                    started: true,
-                });
-            }
-            w.write_all(&buf[..k]).map_err(io_fail)?;
-            sent += k as u64;
-        }
-        Ok(sent)
-    };
+    let mut pump = Pump::new(ctx, src, remote);
     match method {
         TransferMethod::Scp => {
             let mut ch = sess
                 .scp_send(Path::new(remote), 0o600, size, None)
                 .map_err(|e| ssh_fail(&e))?;
-            let n = pump(&mut ch)?;
+            let n = pump.run(&mut reader, &mut ch, size)?;
             // The scp protocol: the source ends each file with a NUL "ok" byte; without it
             // the remote sink reports a lost connection and exits 1.
             ch.write_all(b"\0").map_err(io_fail)?;
@@ -509,12 +487,89 @@ fn upload(
                     OpenType::File,
                 )
                 .map_err(|e| ssh_fail(&e))?;
-            let n = pump(&mut f)?;
+            let n = pump.run(&mut reader, &mut f, size)?;
             f.flush().map_err(io_fail)?;
             drop(f);
             drop(sftp);
             Ok(n)
         }
+        TransferMethod::Stdin => unreachable!("streamed on a command's stdin above"),
+    }
+}
+
+/// Copies a local source to a remote writer in `transfer_buffer` pieces, checking for
+/// cancellation between pieces.
+struct Pump<'a> {
+    host: String,
+    display: String,
+    remote: String,
+    what: String,
+    buf: Vec<u8>,
+    cancel: &'a AtomicBool,
+    io_timeout: std::time::Duration,
+}
+
+impl<'a> Pump<'a> {
+    fn new(ctx: &Ctx<'a>, src: &Source, remote: &str) -> Self {
+        Pump {
+            host: ctx.host.to_string(),
+            display: format!("upload to {remote}"),
+            remote: remote.to_string(),
+            what: src.describe(),
+            buf: vec![0u8; ctx.cfg.transfer_buffer],
+            cancel: ctx.cancel,
+            io_timeout: ctx.cfg.io_timeout,
+        }
+    }
+
+    /// Sends exactly `size` bytes of `reader` to `w`; returns them.
+    fn run(
+        &mut self,
+        reader: &mut dyn Read,
+        w: &mut dyn Write,
+        size: u64,
+    ) -> Result<u64, ExecFailure> {
+        let failed = |err| ExecFailure { err, started: true };
+        let mut sent = 0u64;
+        while sent < size {
+            if self.cancel.load(Ordering::SeqCst) {
+                return Err(failed(ExecError::Cancelled {
+                    host: self.host.clone(),
+                    command: self.display.clone(),
+                }));
+            }
+            let want = ((size - sent) as usize).min(self.buf.len());
+            let k = reader.read(&mut self.buf[..want]).map_err(|source| {
+                failed(ExecError::Io {
+                    host: self.host.clone(),
+                    path: self.what.clone().into(),
+                    source,
+                })
+            })?;
+            if k == 0 {
+                return Err(failed(ExecError::Transfer {
+                    host: self.host.clone(),
+                    path: self.remote.clone(),
+                    reason: "local file shrank while uploading".into(),
+                }));
+            }
+            w.write_all(&self.buf[..k]).map_err(|e| {
+                failed(match e.kind() {
+                    std::io::ErrorKind::TimedOut => ExecError::Timeout {
+                        host: self.host.clone(),
+                        command: self.display.clone(),
+                        after: self.io_timeout,
+                    },
+                    _ => ExecError::ConnectionLost {
+                        host: self.host.clone(),
+                        command: self.display.clone(),
+                        reason: e.to_string(),
+                    },
+                })
+            })?;
+            sent += k as u64;
+        }
+        Ok(sent)
     }
 }
 

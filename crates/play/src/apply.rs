@@ -5,7 +5,7 @@
 //! reports nothing changed, and plan mode reports exactly what a run would change.
 
 use crate::model::*;
-use crate::prefetch::{PathState, record_command, unit_key};
+use crate::prefetch::{PathState, guard_key, record_command, text_key, unit_key};
 use crate::remote::{CmdResult, Remote, Source, sh_quote};
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -128,6 +128,7 @@ async fn place(
                     .await;
                 *ctx.transfer_time += t0.elapsed();
                 *ctx.transferred += sent?;
+                ctx.cache.remove(&text_key(dest));
                 ctx.cache.insert(
                     dest.to_string(),
                     PathState::File {
@@ -146,12 +147,23 @@ async fn place(
     }
 }
 
+/// After the engine wrote `text` to `path` itself, the next `block`/`line` task on the same
+/// file needs no read (not in plan mode, where nothing was written).
+fn remember_text(ctx: &mut ApplyCtx<'_>, path: &str, text: String) {
+    if !ctx.plan {
+        ctx.cache.insert(text_key(path), PathState::Text(text));
+    }
+}
+
 fn sha_bytes(b: &[u8]) -> String {
     hex::encode(Sha256::digest(b))
 }
 
 /// Reads a remote text file; empty when absent.
 async fn read_remote(ctx: &ApplyCtx<'_>, path: &str) -> Result<String, String> {
+    if let Some(PathState::Text(t)) = ctx.cache.get(&text_key(path)) {
+        return Ok(t.clone());
+    }
     let q = sh_quote(path);
     Ok(run(ctx, &format!("cat {q} 2>/dev/null || true"), QUICK)
         .await?
@@ -206,10 +218,14 @@ pub async fn apply(action: &Action, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, S
             Ok(out)
         }
         Action::Template(a) => {
-            if let Some(u) = &a.unless
-                && run(ctx, u, QUICK).await?.ok()
-            {
-                return Ok(Outcome::Ok);
+            if let Some(u) = &a.unless {
+                let holds = match ctx.cache.get(&guard_key(u)) {
+                    Some(PathState::Guard(ok)) => *ok,
+                    _ => run(ctx, u, QUICK).await?.ok(),
+                };
+                if holds {
+                    return Ok(Outcome::Ok);
+                }
             }
             let bytes = ctx.rendered.ok_or("template was not rendered")?.to_vec();
             let sha = sha_bytes(&bytes);
@@ -234,10 +250,14 @@ pub async fn apply(action: &Action, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, S
             {
                 return Ok(Outcome::Skipped(format!("{p} exists")));
             }
-            if let Some(u) = &a.unless
-                && run(ctx, u, QUICK).await?.ok()
-            {
-                return Ok(Outcome::Ok);
+            if let Some(u) = &a.unless {
+                let holds = match ctx.cache.get(&guard_key(u)) {
+                    Some(PathState::Guard(ok)) => *ok,
+                    _ => run(ctx, u, QUICK).await?.ok(),
+                };
+                if holds {
+                    return Ok(Outcome::Ok);
+                }
             }
             if ctx.plan {
                 return Ok(if a.changes {
@@ -271,21 +291,22 @@ pub async fn apply(action: &Action, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, S
             )
             .await?;
             if matches!(out, Outcome::Changed(_)) && !ctx.plan {
-                for (k, v) in &a.values {
-                    let r = run(
-                        ctx,
-                        &format!("sysctl -w {}", sh_quote(&format!("{k}={v}"))),
-                        QUICK,
-                    )
-                    .await?;
-                    if !r.ok() {
-                        if a.tolerate_unsupported {
-                            ctx.notes
-                                .push(format!("sysctl {k} not applied: {}", r.tail()));
-                        } else {
-                            return Err(format!("sysctl {k}={v}: {}", r.tail()));
-                        }
+                let values: Vec<(String, String)> = a
+                    .values
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                let script = crate::kernel::sysctl_script("/proc/sys", &values);
+                let r = run(ctx, &script, QUICK).await?;
+                if !r.ok() {
+                    return Err(format!("applying {} failed: {}", a.file, r.tail()));
+                }
+                for (k, why) in crate::kernel::failures(&r.stdout) {
+                    if !a.tolerate_unsupported {
+                        let v = a.values.get(&k).map(String::as_str).unwrap_or("");
+                        return Err(format!("sysctl {k}={v}: {why}"));
                     }
+                    ctx.notes.push(format!("sysctl {k} not applied: {why}"));
                 }
             }
             Ok(out)
@@ -302,16 +323,19 @@ pub async fn apply(action: &Action, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, S
             )
             .await?;
             if matches!(out, Outcome::Changed(_)) && !ctx.plan {
-                for m in &a.names {
-                    let r = run(ctx, &format!("modprobe {}", sh_quote(m)), QUICK).await?;
-                    if !r.ok() {
-                        if a.tolerate_missing {
-                            ctx.notes
-                                .push(format!("module {m} not loaded: {}", r.tail()));
-                        } else {
-                            return Err(format!("modprobe {m}: {}", r.tail()));
-                        }
+                let script = crate::kernel::modprobe_script(&a.names);
+                let r = run(ctx, &script, QUICK).await?;
+                if !r.ok() {
+                    return Err(format!(
+                        "loading the modules of {file} failed: {}",
+                        r.tail()
+                    ));
+                }
+                for (m, why) in crate::kernel::failures(&r.stdout) {
+                    if !a.tolerate_missing {
+                        return Err(format!("modprobe {m}: {why}"));
                     }
+                    ctx.notes.push(format!("module {m} not loaded: {why}"));
                 }
             }
             Ok(out)
@@ -322,14 +346,16 @@ pub async fn apply(action: &Action, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, S
             if next == current {
                 return Ok(Outcome::Ok);
             }
-            place(
+            let out = place(
                 ctx,
                 Source::Bytes(next.as_bytes()),
                 &sha_bytes(next.as_bytes()),
                 &a.path,
                 &a.mode,
             )
-            .await
+            .await?;
+            remember_text(ctx, &a.path, next);
+            Ok(out)
         }
         Action::Line(a) => {
             let current = read_remote(ctx, &a.path).await?;
@@ -341,14 +367,16 @@ pub async fn apply(action: &Action, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, S
                 .await?
                 .map(|(_, m)| format!("{m:o}"))
                 .unwrap_or_else(|| "644".into());
-            place(
+            let out = place(
                 ctx,
                 Source::Bytes(next.as_bytes()),
                 &sha_bytes(next.as_bytes()),
                 &a.path,
                 &mode,
             )
-            .await
+            .await?;
+            remember_text(ctx, &a.path, next);
+            Ok(out)
         }
         Action::WaitFor(a) => {
             if ctx.plan {

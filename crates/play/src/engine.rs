@@ -322,8 +322,8 @@ async fn run_host_tasks(
         };
         let role_key = format!("{pi}/{role_name}");
         let mut role_changed = changed_roles.contains(&role_key);
-        let (paths, units) = managed_paths(lib, role_name, &base_ctx, opts);
-        let mut cache = crate::prefetch::fetch(remote, &paths, &units, !opts.plan).await;
+        let wanted = managed_paths(lib, role_name, &base_ctx, opts);
+        let mut cache = crate::prefetch::fetch(remote, &wanted, !opts.plan).await;
         for (ti, task) in role.tasks.iter().enumerate() {
             if !selected(task, opts) {
                 continue;
@@ -375,6 +375,8 @@ async fn run_host_tasks(
                     TaskStatus::Changed => {
                         hs.changed += 1;
                         role_changed = true;
+                        // Guards were answered before this change.
+                        crate::prefetch::forget_guards(&mut cache);
                     }
                     TaskStatus::Skipped => hs.skipped += 1,
                     _ => hs.ok += 1,
@@ -512,20 +514,27 @@ async fn run_task(
     out
 }
 
-/// Paths the role's tasks will manage on this host (destinations of file tasks and
-/// directories) and the systemd units they handle, for one prefetch round trip. Tasks that fail to render are left out: they
-/// report their own error when they run.
+/// What the role's tasks will look at on this host, for one prefetch round trip: paths they
+/// manage (destinations of file tasks, directories, files `block`/`line` edit), the systemd
+/// units they handle, the texts `block`/`line` read and the `unless` guards of commands.
+/// Tasks that fail to render are left out: they report their own error when they run.
 fn managed_paths(
     lib: &Library,
     role: &str,
     base_ctx: &tera::Context,
     opts: &RunOptions,
-) -> (Vec<String>, Vec<String>) {
+) -> crate::prefetch::Wanted {
+    let mut w = crate::prefetch::Wanted::default();
     let Some(role) = lib.roles.get(role) else {
-        return (Vec::new(), Vec::new());
+        return w;
     };
     let mut out = Vec::new();
     let mut units = Vec::new();
+    let add = |v: &mut Vec<String>, x: String| {
+        if !v.contains(&x) {
+            v.push(x);
+        }
+    };
     for task in role.tasks.iter().filter(|t| selected(t, opts)) {
         let Ok(items) = loop_items(task, base_ctx) else {
             continue;
@@ -553,19 +562,31 @@ fn managed_paths(
                 Ok(Action::Sysctl(a)) => a.file,
                 Ok(Action::Modprobe(a)) => format!("/etc/modules-load.d/{}", a.file),
                 Ok(Action::Systemd(a)) => {
-                    if !units.contains(&a.name) {
-                        units.push(a.name);
+                    add(&mut units, a.name);
+                    continue;
+                }
+                Ok(Action::Block(a)) => {
+                    add(&mut w.texts, a.path.clone());
+                    a.path
+                }
+                Ok(Action::Line(a)) => {
+                    add(&mut w.texts, a.path.clone());
+                    a.path
+                }
+                Ok(Action::Command(a)) => {
+                    if let Some(u) = a.unless {
+                        add(&mut w.guards, u);
                     }
                     continue;
                 }
                 _ => continue,
             };
-            if !out.contains(&path) {
-                out.push(path);
-            }
+            add(&mut out, path);
         }
     }
-    (out, units)
+    w.paths = out;
+    w.units = units;
+    w
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod engine;
 pub mod error;
 pub mod event;
 pub mod facts;
+pub mod kernel;
 pub mod load;
 pub mod localsum;
 pub mod model;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use executor_common::*;
 use ez_executor::{
     Command, ExecError, Executor, ExecutorConfig, FailMode, FanOut, HostSpec, Outcome, RemoteFile,
-    StreamKind, fan_out,
+    StreamKind, TransferMethod, fan_out,
 };
 use ez_testbed::{Mode, Testbed};
 
@@ -273,6 +273,36 @@ async fn upload_skip_modes_get_and_sha() {
         hh.run_checked(Command::new(format!("rm -f {path}")))
             .await
             .unwrap();
+    }
+    // Every transport places a large file byte for byte, with its mode, and leaves no temp.
+    for method in [
+        TransferMethod::Stdin,
+        TransferMethod::Scp,
+        TransferMethod::Sftp,
+    ] {
+        let exec = Executor::new(ExecutorConfig {
+            transfer: method,
+            ..config()
+        });
+        let h = &hosts[0];
+        let hh = exec.connect(&root_spec(h)).await.unwrap();
+        let big: Vec<u8> = data.iter().rev().copied().collect();
+        let local = dir.path().join(format!("big-{method:?}"));
+        std::fs::write(&local, &big).unwrap();
+        let r = hh
+            .put_file(&local, RemoteFile::new(path.clone()).mode(0o751))
+            .await
+            .unwrap();
+        assert_eq!((r.transferred_bytes, r.changed), (big.len() as u64, true));
+        let on_disk = std::fs::read(h.root_path().join(path.trim_start_matches('/'))).unwrap();
+        assert!(on_disk == big, "{method:?}: content differs");
+        let st = hh
+            .run_checked(Command::new(format!(
+                "stat -c %a {path}; ls -a /var/tmp | grep -c ez-tmp || true; rm -f {path}"
+            )))
+            .await
+            .unwrap();
+        assert_eq!(st.stdout_str(), "751\n0\n", "{method:?}");
     }
 }
 

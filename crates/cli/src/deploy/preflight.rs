@@ -68,23 +68,28 @@ impl std::fmt::Display for Finding {
     }
 }
 
+/// One command, few processes (uname, stat, ss, a readlink per listening process, date,
+/// nproc, pgrep): everything else is read by the shell itself from /proc and /etc, since on
+/// a re-run this script is most of the preflight's time.
 const GATHER: &str = r#"
 . /etc/os-release 2>/dev/null; echo "os_id=${ID:-unknown}"; echo "os_version=${VERSION_ID:-}"
-echo "arch=$(uname -m)"; echo "kernel=$(uname -r)"
-echo "cgroup_fs=$(stat -fc %T /sys/fs/cgroup 2>/dev/null)"
-echo "swap=$(swapon --noheadings --show 2>/dev/null | wc -l)"
+echo "arch=$(uname -m)"; read -r k < /proc/sys/kernel/osrelease; echo "kernel=$k"
+set -- $(stat -fc '%T %a %S' /sys/fs/cgroup /var 2>/dev/null)
+echo "cgroup_fs=${1:-}"; [ -n "${6:-}" ] && echo "var_free_kib=$(( $5 * $6 / 1024 ))"
+n=0; while read -r _; do n=$((n + 1)); done < /proc/swaps; echo "swap=$((n > 0 ? n - 1 : 0))"
 for m in br_netfilter overlay; do [ -d /sys/module/$m ] || modprobe -n $m 2>/dev/null || echo "missing_module=$m"; done
 ss -Htlnp 2>/dev/null | while read -r _ _ _ local _ users; do
-  port=${local##*:}; pid=$(echo "$users" | sed -n 's/.*pid=\([0-9]*\).*/\1/p')
-  exe=$( [ -n "$pid" ] && readlink /proc/$pid/exe 2>/dev/null ); echo "listen=$port $exe"
+  port=${local##*:}; pid=; case "$users" in *pid=*) pid=${users#*pid=}; pid=${pid%%,*};; esac
+  exe=; if [ -n "$pid" ]; then eval "exe=\${exe_$pid:-}"
+    [ -n "$exe" ] || { exe=$(readlink /proc/$pid/exe 2>/dev/null); eval "exe_$pid=\$exe"; }; fi
+  echo "listen=$port $exe"
 done
 echo "time=$(date +%s.%N)"
-echo "cpus=$(nproc)"; echo "mem_kib=$(awk '/MemTotal/{print $2}' /proc/meminfo)"
-echo "var_free_kib=$(df -Pk /var 2>/dev/null | awk 'NR==2{print $4}')"
-[ -n "$(ls -A /etc/kubernetes/manifests 2>/dev/null)" ] && echo "leftover=/etc/kubernetes/manifests (kubeadm static pods)"
+echo "cpus=$(nproc)"; while read -r k v _; do [ "$k" = MemTotal: ] && { echo "mem_kib=$v"; break; }; done < /proc/meminfo
+for f in /etc/kubernetes/manifests/* /etc/kubernetes/manifests/.[!.]*; do [ -e "$f" ] && { echo "leftover=/etc/kubernetes/manifests (kubeadm static pods)"; break; }; done
 for d in /etc/rancher /var/lib/rancher/k3s /var/lib/k0s /etc/k0s; do [ -e "$d" ] && echo "leftover=$d"; done
 for p in $(pgrep -x kubelet 2>/dev/null); do echo "kubelet_exe=$(readlink /proc/$p/exe)"; done
-echo "hostname=$(hostname)"
+read -r h < /proc/sys/kernel/hostname; echo "hostname=$h"
 "#;
 
 /// Gathers the facts of one host (one command).
@@ -581,6 +586,42 @@ mod tests {
             &s,
         );
         assert!(w.len() == 1 && w[0].warning && w[0].check == "swap");
+    }
+
+    /// The gather script run by a real shell on this machine reports what the usual tools
+    /// say about it.
+    #[test]
+    fn the_gather_script_reports_this_machine() {
+        let sh = |c: &str| {
+            let o = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(c)
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&o.stdout).trim().to_string()
+        };
+        let f = parse(&sh(GATHER), now(), "/opt/kube/bin");
+        assert_eq!(f.kernel, sh("uname -r"));
+        assert_eq!(f.arch, sh("uname -m"));
+        assert_eq!(f.hostname, sh("hostname"));
+        assert_eq!(f.cpus.to_string(), sh("nproc"));
+        assert_eq!(f.cgroup_fs, sh("stat -fc %T /sys/fs/cgroup"));
+        assert_eq!(
+            f.swap_devices.to_string(),
+            sh("swapon --noheadings --show | wc -l")
+        );
+        let mem: u64 = sh("awk '/MemTotal/{print $2}' /proc/meminfo")
+            .parse()
+            .unwrap();
+        assert_eq!(f.mem_mib, mem / 1024);
+        let free: u64 = sh("df -Pk /var | awk 'NR==2{print $4}'").parse().unwrap();
+        assert!(
+            f.var_free_mib.abs_diff(free / 1024) < 64,
+            "{} vs {}",
+            f.var_free_mib,
+            free / 1024
+        );
+        assert!(f.clock_skew.abs() < 5.0);
     }
 
     #[test]
