@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::batch::Upload;
 use crate::command::{Command, CommandOutput};
 use crate::error::{ExecError, Result};
 use crate::transfer::{DigestCache, GetReport, PutReport, RemoteFile, Source};
@@ -197,6 +198,30 @@ impl HostHandle {
         self.call(&what, |cancel, reply| Request::Put {
             src,
             dest,
+            cancel,
+            reply,
+        })
+        .await
+    }
+
+    /// Place several files in one round trip, in order (one report each). Files whose
+    /// `known_stale` is set travel together as one stream on one command's stdin (without
+    /// sudo); the others are put one by one as [`HostHandle::put_file`] does. On an error,
+    /// the files before the failing one are in place and no temporary is left.
+    pub async fn put_batch(&self, items: Vec<(Upload, RemoteFile)>) -> Result<Vec<PutReport>> {
+        let items: Vec<(Source, RemoteFile)> = items
+            .into_iter()
+            .map(|(u, d)| {
+                let src = match u {
+                    Upload::File(p) => Source::File(p),
+                    Upload::Bytes(b) => Source::Bytes(Arc::new(b)),
+                };
+                (src, d)
+            })
+            .collect();
+        let what = format!("put {} files", items.len());
+        self.call(&what, |cancel, reply| Request::PutBatch {
+            items,
             cancel,
             reply,
         })

@@ -35,6 +35,7 @@
 
 mod auth;
 mod b64;
+mod batch;
 mod command;
 mod config;
 mod connect;
@@ -55,6 +56,7 @@ mod transfer;
 mod worker;
 
 pub use b64::fingerprint_sha256;
+pub use batch::Upload;
 pub use command::{Command, CommandOutput, OutputSink, StreamKind};
 pub use config::{ExecutorConfig, PassphrasePrompt, TransferMethod};
 pub use error::{ExecError, ExitStatus, Result};

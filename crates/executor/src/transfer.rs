@@ -362,7 +362,7 @@ fn stream_into(
 }
 
 /// A failed placing command, as a transfer error about `path` with the command's stderr.
-fn placing_failed(err: ExecError, path: &str) -> ExecError {
+pub(crate) fn placing_failed(err: ExecError, path: &str) -> ExecError {
     match err {
         ExecError::CommandFailed {
             host, stderr_tail, ..
@@ -376,7 +376,7 @@ fn placing_failed(err: ExecError, path: &str) -> ExecError {
 }
 
 /// Shell that sets `$ez_size` and `$ez_mtime` from the file `quoted_tmp` (one `stat`).
-fn size_vars(quoted_tmp: &str) -> String {
+pub(crate) fn size_vars(quoted_tmp: &str) -> String {
     format!(
         "set -- $(stat -c '%s %Y' -- {quoted_tmp} 2>/dev/null); ez_size=${{1:-}} ez_mtime=${{2:-}}; "
     )
@@ -385,7 +385,7 @@ fn size_vars(quoted_tmp: &str) -> String {
 /// What the placing shell runs after the rename (`$rc` is its status): leftovers of
 /// interrupted uploads removed (a put that skipped the comparison step, which removes them
 /// otherwise; no process unless there are some), then the caller's command.
-fn after_placing(dest: &RemoteFile, stale: &str) -> String {
+pub(crate) fn after_placing(dest: &RemoteFile, stale: &str) -> String {
     let mut after = String::new();
     if dest.known_stale.is_some() {
         after.push_str(&format!(

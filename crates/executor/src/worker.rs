@@ -42,6 +42,11 @@ pub(crate) enum Request {
         cancel: Arc<AtomicBool>,
         reply: Reply<PutReport>,
     },
+    PutBatch {
+        items: Vec<(Source, RemoteFile)>,
+        cancel: Arc<AtomicBool>,
+        reply: Reply<Vec<PutReport>>,
+    },
     Get {
         remote: String,
         local: PathBuf,
@@ -115,6 +120,19 @@ impl Worker {
                 let what = format!("put {}", dest.path);
                 let r = self.with_retry(&cancel, &what, None, |ctx, sudo, _| {
                     transfer::put(ctx, &src, &dest, sudo, method, &cache)
+                });
+                let _ = reply.send(r);
+            }
+            Request::PutBatch {
+                items,
+                cancel,
+                reply,
+            } => {
+                let method = self.cfg.transfer;
+                let cache = self.cache.clone();
+                let what = format!("put {} files", items.len());
+                let r = self.with_retry(&cancel, &what, None, |ctx, sudo, _| {
+                    crate::batch::put_batch(ctx, &items, sudo, method, &cache)
                 });
                 let _ = reply.send(r);
             }

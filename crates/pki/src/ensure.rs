@@ -74,15 +74,14 @@ impl Pki {
 
         let (ca_report, ca) = ensure_ca(spec, policy, now)?;
         report.certs.push(ca_report);
-        for leaf in &leaves {
-            report.certs.push(ensure_leaf(
-                &ssl,
-                leaf,
-                &ca,
-                spec.key_algorithm,
-                policy,
-                now,
-            )?);
+        // Leaves are independent once the CA exists: made on every core (an RSA key takes
+        // tens of milliseconds), reported in catalog order; the first error (in that order)
+        // is returned.
+        let results = on_all_cores(&leaves, |leaf| {
+            ensure_leaf(&ssl, leaf, &ca, spec.key_algorithm, policy, now)
+        });
+        for r in results {
+            report.certs.push(r?);
         }
         for plan in &kubeconfigs {
             report.kubeconfigs.push(write_kubeconfig(&ssl, plan)?);
@@ -114,6 +113,41 @@ impl Pki {
         let signer = SigningCa::from_pem(&cert_pem, &key_pem, "loading the CA")?;
         Ok(LoadedCa { info, signer })
     }
+}
+
+/// `f` over `items` on up to one thread per core; results in the order of `items`.
+fn on_all_cores<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(items.len());
+    if workers <= 1 {
+        return items.iter().map(&f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let slots: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    let r = f(item);
+                    if let Ok(mut v) = slots.lock() {
+                        v[i] = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    slots
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 fn has_entries(dir: &Path) -> Result<bool, PkiError> {

@@ -35,6 +35,9 @@ pub struct ApplyCtx<'a> {
     pub notes: &'a mut Vec<String>,
     /// What the host had at the paths this role manages (one round trip per role).
     pub cache: &'a mut crate::prefetch::StateCache,
+    /// When set, files to put are collected here (the caller sends them together) instead
+    /// of being sent one by one.
+    pub batch: Option<&'a mut Vec<crate::remote::PutItem>>,
 }
 
 const QUICK: Duration = Duration::from_secs(60);
@@ -122,12 +125,22 @@ async fn place(
                 // With the quick-check record: a re-run's prefetch trusts this sum while the
                 // file's size and mtime stay as they are now.
                 let record = record_command(dest, local_sha);
-                let sent = ctx
-                    .remote
-                    .put(src, dest, mode, local_sha, Some(&record))
-                    .await;
-                *ctx.transfer_time += t0.elapsed();
-                *ctx.transferred += sent?;
+                if let Some(batch) = ctx.batch.as_deref_mut() {
+                    batch.push(crate::remote::PutItem {
+                        src: src.into(),
+                        dest: dest.to_string(),
+                        mode,
+                        sha256: local_sha.to_string(),
+                        then: Some(record),
+                    });
+                } else {
+                    let sent = ctx
+                        .remote
+                        .put(src, dest, mode, local_sha, Some(&record))
+                        .await;
+                    *ctx.transfer_time += t0.elapsed();
+                    *ctx.transferred += sent?;
+                }
                 ctx.cache.remove(&text_key(dest));
                 ctx.cache.insert(
                     dest.to_string(),

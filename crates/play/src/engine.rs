@@ -332,6 +332,12 @@ async fn run_host_tasks(
                 Ok(items) => items,
                 Err(m) => return fail(&mut hs, sink, &host, stem, role_name, &task.name, m),
             };
+            // The files of a looped `copy` go to the host together, in one round trip; the
+            // items count as done only once they are all in place.
+            let batching =
+                !opts.plan && !task.ignore_errors && task.action == "copy" && items.len() > 1;
+            let mut pending: Vec<crate::remote::PutItem> = Vec::new();
+            let mut held: Vec<Finished> = Vec::new();
             for (ii, item) in items.iter().enumerate() {
                 let key = format!("{role_key}/{ti}/{ii}");
                 if done.contains(&key) && !opts.plan {
@@ -360,6 +366,7 @@ async fn run_host_tasks(
                     &mut hs,
                     sink,
                     &mut cache,
+                    batching.then_some(&mut pending),
                 )
                 .await;
                 let (status, detail) = match res {
@@ -371,38 +378,103 @@ async fn run_host_tasks(
                     }
                     Err(m) => return fail(&mut hs, sink, &host, stem, role_name, &task.name, m),
                 };
-                match status {
-                    TaskStatus::Changed => {
-                        hs.changed += 1;
-                        role_changed = true;
-                        // Guards were answered before this change.
-                        crate::prefetch::forget_guards(&mut cache);
-                    }
-                    TaskStatus::Skipped => hs.skipped += 1,
-                    _ => hs.ok += 1,
+                if status == TaskStatus::Changed {
+                    role_changed = true;
+                    // Guards were answered before this change.
+                    crate::prefetch::forget_guards(&mut cache);
                 }
-                if !opts.plan
-                    && let Ok(mut s) = state.lock()
-                {
-                    {
-                        let h = s.hosts.entry(host.clone()).or_default();
-                        h.done.insert(key);
-                        if role_changed {
-                            h.changed_roles.insert(role_key.clone());
-                        }
-                    }
-                }
-                sink(Event::Task {
-                    host: host.clone(),
-                    role: role_name.clone(),
-                    task: task.name.clone(),
+                let f = Finished {
+                    key,
                     status,
                     detail,
-                });
+                };
+                if batching {
+                    held.push(f);
+                } else {
+                    commit(
+                        &mut hs,
+                        state,
+                        &host,
+                        role_name,
+                        &role_key,
+                        role_changed,
+                        task,
+                        opts,
+                        sink,
+                        f,
+                    );
+                }
+            }
+            if !pending.is_empty() {
+                let t0 = std::time::Instant::now();
+                let sent = remote.put_many(std::mem::take(&mut pending)).await;
+                hs.transfer_ms += t0.elapsed().as_millis() as u64;
+                match sent {
+                    Ok(n) => hs.transferred += n,
+                    Err(m) => return fail(&mut hs, sink, &host, stem, role_name, &task.name, m),
+                }
+            }
+            for f in held {
+                commit(
+                    &mut hs,
+                    state,
+                    &host,
+                    role_name,
+                    &role_key,
+                    role_changed,
+                    task,
+                    opts,
+                    sink,
+                    f,
+                );
             }
         }
     }
     hs
+}
+
+/// A task item that ran, waiting to be counted, recorded as done and reported.
+struct Finished {
+    key: String,
+    status: TaskStatus,
+    detail: String,
+}
+
+/// Counts a finished item, records it as done (so a resumed run skips it) and reports it.
+#[allow(clippy::too_many_arguments)]
+fn commit(
+    hs: &mut HostSummary,
+    state: &Mutex<RunState>,
+    host: &str,
+    role: &str,
+    role_key: &str,
+    role_changed: bool,
+    task: &Task,
+    opts: &RunOptions,
+    sink: &Sink,
+    f: Finished,
+) {
+    match f.status {
+        TaskStatus::Changed => hs.changed += 1,
+        TaskStatus::Skipped => hs.skipped += 1,
+        _ => hs.ok += 1,
+    }
+    if !opts.plan
+        && let Ok(mut s) = state.lock()
+    {
+        let h = s.hosts.entry(host.to_string()).or_default();
+        h.done.insert(f.key);
+        if role_changed {
+            h.changed_roles.insert(role_key.to_string());
+        }
+    }
+    sink(Event::Task {
+        host: host.to_string(),
+        role: role.to_string(),
+        task: task.name.clone(),
+        status: f.status,
+        detail: f.detail,
+    });
 }
 
 fn fail(
@@ -466,6 +538,7 @@ async fn run_task(
     hs: &mut HostSummary,
     sink: &Sink,
     cache: &mut crate::prefetch::StateCache,
+    batch: Option<&mut Vec<crate::remote::PutItem>>,
 ) -> Result<Outcome, String> {
     if let Some(cond) = &task.when
         && !eval_condition(cond, ctx)?
@@ -499,6 +572,7 @@ async fn run_task(
             transfer_time: &mut transfer_time,
             notes: &mut notes,
             cache,
+            batch,
         };
         apply(&action, &mut actx).await
     };

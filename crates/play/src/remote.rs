@@ -41,6 +41,41 @@ pub enum Source<'a> {
     File(&'a Path),
 }
 
+/// A file to place, owning its content's source (see [`Remote::put_many`]).
+#[derive(Debug, Clone)]
+pub struct PutItem {
+    pub src: OwnedSource,
+    pub dest: String,
+    pub mode: u32,
+    pub sha256: String,
+    pub then: Option<String>,
+}
+
+/// [`Source`] with owned data.
+#[derive(Debug, Clone)]
+pub enum OwnedSource {
+    Bytes(Vec<u8>),
+    File(std::path::PathBuf),
+}
+
+impl OwnedSource {
+    pub fn borrowed(&self) -> Source<'_> {
+        match self {
+            OwnedSource::Bytes(b) => Source::Bytes(b),
+            OwnedSource::File(p) => Source::File(p),
+        }
+    }
+}
+
+impl From<Source<'_>> for OwnedSource {
+    fn from(s: Source<'_>) -> Self {
+        match s {
+            Source::Bytes(b) => OwnedSource::Bytes(b.to_vec()),
+            Source::File(p) => OwnedSource::File(p.to_path_buf()),
+        }
+    }
+}
+
 /// Operations on one host. Errors are connection-level problems, already phrased for a
 /// human (host, what failed, what to do).
 pub trait Remote: Send + Sync {
@@ -59,6 +94,26 @@ pub trait Remote: Send + Sync {
         sha256: &'a str,
         then: Option<&'a str>,
     ) -> BoxFut<'a, Result<u64, String>>;
+    /// Places several files like [`Remote::put`], in order; returns the bytes transferred.
+    /// A connection that can, sends them in one round trip. On an error the files before the
+    /// failing one may be in place; the others are not.
+    fn put_many<'a>(&'a self, items: Vec<PutItem>) -> BoxFut<'a, Result<u64, String>> {
+        Box::pin(async move {
+            let mut sent = 0;
+            for i in &items {
+                sent += self
+                    .put(
+                        i.src.borrowed(),
+                        &i.dest,
+                        i.mode,
+                        &i.sha256,
+                        i.then.as_deref(),
+                    )
+                    .await?;
+            }
+            Ok(sent)
+        })
+    }
     /// Copies the host's file `src` to `dest` on the deploy host; returns the bytes copied.
     /// Connections that cannot copy files back refuse.
     fn get<'a>(&'a self, src: &'a str, dest: &'a Path) -> BoxFut<'a, Result<u64, String>> {

@@ -1,7 +1,7 @@
 //! The engine's [`ez_play::Remote`] over an SSH connection of the executor.
 
-use ez_executor::{Command, ExitStatus, HostHandle, RemoteFile};
-use ez_play::remote::{BoxFut, CmdResult, Remote, Source};
+use ez_executor::{Command, ExitStatus, HostHandle, RemoteFile, Upload};
+use ez_play::remote::{BoxFut, CmdResult, OwnedSource, PutItem, Remote, Source};
 use std::time::Duration;
 
 /// One host reached over SSH. Commands run as root (through sudo when the inventory says so).
@@ -54,6 +54,31 @@ impl Remote for SshRemote {
             report
                 .map(|r| r.transferred_bytes)
                 .map_err(|e| e.to_string())
+        })
+    }
+
+    fn put_many<'a>(&'a self, items: Vec<PutItem>) -> BoxFut<'a, Result<u64, String>> {
+        Box::pin(async move {
+            let batch = items
+                .into_iter()
+                .map(|i| {
+                    let mut file = RemoteFile::new(i.dest).mode(i.mode).known_stale(i.sha256);
+                    if let Some(cmd) = i.then {
+                        file = file.then(cmd);
+                    }
+                    let up = match i.src {
+                        OwnedSource::Bytes(b) => Upload::Bytes(b),
+                        OwnedSource::File(p) => Upload::File(p),
+                    };
+                    (up, file)
+                })
+                .collect();
+            let reports = self
+                .handle
+                .put_batch(batch)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(reports.iter().map(|r| r.transferred_bytes).sum())
         })
     }
 

@@ -1,0 +1,290 @@
+//! Several files placed in one round trip: a tar stream on the stdin of one command, which
+//! unpacks them under temporary names, then checks, renames and records each in turn.
+//!
+//! Invariants (those of a single put, plus order):
+//! * each destination is only replaced by `mv -f` of a complete, size-checked temporary in
+//!   its own directory; every directory must exist already (checked before unpacking, so
+//!   `tar` never creates one);
+//! * files are placed in the order given; a failure stops there: the files before it are in
+//!   place, it and the ones after are not, and every temporary of the batch is removed;
+//! * only files the caller knows are stale (`known_stale`) go in a batch, and only without
+//!   sudo; anything else is placed one put at a time, as [`crate::transfer`] does;
+//! * memory is one `transfer_buffer`-sized copy at a time, whatever the sizes.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::TransferMethod;
+use crate::error::ExecError;
+use crate::exec::{Ctx, ExecFailure, run_command_fed};
+use crate::shell::{SudoMode, quote};
+use crate::transfer::{
+    DigestCache, PutReport, RemoteFile, Source, after_placing, placing_failed, put, rand_suffix,
+    size_vars, split_remote,
+};
+
+/// One file of a batch, as the caller gives it.
+#[derive(Debug, Clone)]
+pub enum Upload {
+    /// A file on the deploy host.
+    File(PathBuf),
+    /// Bytes (a rendered template).
+    Bytes(Vec<u8>),
+}
+
+struct Planned<'a> {
+    src: &'a Source,
+    dest: &'a RemoteFile,
+    size: u64,
+    tmp: String,
+    stale: String,
+    mode: String,
+}
+
+/// Places `items` in order (see the module invariants); one report per item.
+pub(crate) fn put_batch(
+    ctx: &mut Ctx<'_>,
+    items: &[(Source, RemoteFile)],
+    sudo: &SudoMode,
+    method: TransferMethod,
+    cache: &DigestCache,
+) -> Result<Vec<PutReport>, ExecFailure> {
+    let batchable = items.len() > 1
+        && matches!(sudo, SudoMode::None)
+        && items.iter().all(|(_, d)| d.known_stale.is_some());
+    if !batchable {
+        return items
+            .iter()
+            .map(|(src, dest)| put(ctx, src, dest, sudo, method, cache))
+            .collect();
+    }
+    let host = ctx.host.to_string();
+    let early = |err: ExecError| ExecFailure {
+        err,
+        started: false,
+    };
+    let mut plan = Vec::with_capacity(items.len());
+    for (src, dest) in items {
+        let (dir, name) = split_remote(&host, &dest.path).map_err(early)?;
+        if dest.mode > 0o7777 {
+            return Err(early(ExecError::Invalid {
+                host,
+                what: "mode".into(),
+                reason: format!("{:o} is not a permission mode", dest.mode),
+            }));
+        }
+        let stale = format!("{}/.{}.ez-tmp-", dir.trim_end_matches('/'), name);
+        plan.push(Planned {
+            src,
+            dest,
+            size: src.len(&host).map_err(early)?,
+            tmp: format!("{stale}{}", rand_suffix()),
+            stale,
+            mode: format!("{:o}", dest.mode),
+        });
+    }
+    let script = script(&plan);
+    // The stream needs only the cancel flag (not `ctx`, which the command borrows).
+    let cancel = ctx.cancel;
+    let (io_timeout, buffer) = (ctx.cfg.io_timeout, ctx.cfg.transfer_buffer);
+    let mut feed = |w: &mut dyn Write| stream(&host, cancel, io_timeout, buffer, &plan, w);
+    let t = ctx.cfg.command_timeout;
+    let out = run_command_fed(ctx, &crate::Command::new(script), sudo, t, Some(&mut feed))?;
+    let first = plan.first().map(|p| p.dest.path.as_str()).unwrap_or("");
+    out.check().map_err(|e| ExecFailure {
+        err: placing_failed(e, first),
+        started: true,
+    })?;
+    Ok(plan
+        .iter()
+        .map(|p| PutReport {
+            transferred_bytes: p.size,
+            sha256: p.dest.known_stale.clone().unwrap_or_default(),
+            changed: true,
+        })
+        .collect())
+}
+
+/// The placing command: directories checked, the stream unpacked, then per file the size
+/// check, mode, owner, rename and the caller's `then`.
+fn script(plan: &[Planned<'_>]) -> String {
+    let temps: Vec<String> = plan.iter().map(|p| quote(&p.tmp)).collect();
+    let mut s = String::from("umask 077; ");
+    let mut dirs: Vec<String> = Vec::new();
+    for p in plan {
+        let dir = p.stale.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+        let dir = if dir.is_empty() { "/" } else { dir };
+        if !dirs.iter().any(|d| d == dir) {
+            dirs.push(dir.to_string());
+            s += &format!(
+                "[ -d {q} ] || {{ echo {msg} >&2; exit 3; }}; ",
+                q = quote(dir),
+                msg = quote(&format!("directory {dir} does not exist"))
+            );
+        }
+    }
+    s += &format!(
+        "tar -xmof - -C / || {{ rm -f -- {}; exit 3; }}; ",
+        temps.join(" ")
+    );
+    for (i, p) in plan.iter().enumerate() {
+        let (qt, qp) = (&temps[i], quote(&p.dest.path));
+        let rest = temps[i..].join(" ");
+        let later = temps[i + 1..].join(" ");
+        let chown = p
+            .dest
+            .owner
+            .as_ref()
+            .map(|o| format!(" && chown {} -- {qt}", quote(o)))
+            .unwrap_or_default();
+        let after = after_placing(p.dest, &p.stale);
+        let mismatch = quote(&format!("size mismatch after upload: {}", p.dest.path));
+        s += &format!(
+            "{vars}[ \"$ez_size\" = {size} ] || {{ echo {mismatch} >&2; rm -f -- {rest}; exit 3; }}; \
+             chmod {mode} -- {qt}{chown} && mv -f -- {qt} {qp} || {{ rc=$?; rm -f -- {rest}; exit $rc; }}; \
+             rc=0{after}; [ $rc = 0 ] || {{ rm -f -- {later} ''; exit $rc; }}; ",
+            vars = size_vars(qt),
+            size = p.size,
+            mode = p.mode,
+        );
+    }
+    s + "exit 0"
+}
+
+/// Writes the tar stream of `plan` to `w`: each file under its temporary name (relative to
+/// `/`), mode 0600, exactly its planned size.
+fn stream(
+    host: &str,
+    cancel: &AtomicBool,
+    io_timeout: std::time::Duration,
+    buffer: usize,
+    plan: &[Planned<'_>],
+    w: &mut dyn Write,
+) -> Result<(), ExecFailure> {
+    let failed = |err| ExecFailure { err, started: true };
+    let mut out = Sink { w, err: None };
+    // Large writes: each becomes full-size SSH packets (the tar crate copies in 8 KiB steps).
+    let mut b = tar::Builder::new(std::io::BufWriter::with_capacity(buffer, &mut out));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    for p in plan {
+        let reader = p.src.open(host).map_err(failed)?;
+        let mut exact = Exact {
+            inner: reader,
+            left: p.size,
+            cancel,
+            host,
+            err: None,
+        };
+        let mut h = tar::Header::new_gnu();
+        h.set_size(p.size);
+        h.set_mode(0o600);
+        h.set_mtime(now);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_entry_type(tar::EntryType::Regular);
+        let rel = p.tmp.trim_start_matches('/');
+        if let Err(e) = b.append_data(&mut h, rel, &mut exact) {
+            if let Some(err) = exact.err.take() {
+                return Err(failed(err));
+            }
+            drop(b);
+            if let Some((kind, reason)) = out.err {
+                return Err(lost_or_timeout(host, io_timeout, kind, reason));
+            }
+            return Err(failed(ExecError::Transfer {
+                host: host.to_string(),
+                path: p.dest.path.clone(),
+                reason: format!("sending the file failed: {e}"),
+            }));
+        }
+    }
+    let finished = b
+        .into_inner()
+        .and_then(|mut w| w.flush().map(|_| w))
+        .map(|_| ());
+    match (out.err, finished) {
+        (Some((kind, reason)), _) => Err(lost_or_timeout(host, io_timeout, kind, reason)),
+        (None, Err(e)) => Err(lost_or_timeout(host, io_timeout, e.kind(), e.to_string())),
+        (None, Ok(())) => Ok(()),
+    }
+}
+
+/// A failed write to the channel: a timeout when the write timed out, a lost connection
+/// otherwise.
+fn lost_or_timeout(
+    host: &str,
+    io_timeout: std::time::Duration,
+    kind: std::io::ErrorKind,
+    reason: String,
+) -> ExecFailure {
+    let err = if kind == std::io::ErrorKind::TimedOut {
+        ExecError::Timeout {
+            host: host.to_string(),
+            command: "upload".into(),
+            after: io_timeout,
+        }
+    } else {
+        ExecError::ConnectionLost {
+            host: host.to_string(),
+            command: "upload".into(),
+            reason,
+        }
+    };
+    ExecFailure { err, started: true }
+}
+
+/// Gives exactly `left` bytes of `inner`, refusing when cancelled; remembers why it failed.
+struct Exact<'a> {
+    inner: Box<dyn Read + Send>,
+    left: u64,
+    cancel: &'a AtomicBool,
+    host: &'a str,
+    err: Option<ExecError>,
+}
+
+impl Read for Exact<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.cancel.load(Ordering::SeqCst) {
+            self.err = Some(ExecError::Cancelled {
+                host: self.host.to_string(),
+                command: "upload".into(),
+            });
+            return Err(std::io::Error::other("cancelled"));
+        }
+        if self.left == 0 {
+            return Ok(0);
+        }
+        let want = buf.len().min(self.left as usize);
+        let n = self.inner.read(&mut buf[..want])?;
+        if n == 0 {
+            let e = std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "local file shrank while uploading",
+            );
+            return Err(e);
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// The channel, remembering the first write error (a lost connection or a timeout).
+struct Sink<'w> {
+    w: &'w mut dyn Write,
+    err: Option<(std::io::ErrorKind, String)>,
+}
+
+impl Write for Sink<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.w.write(buf).inspect_err(|e| {
+            self.err.get_or_insert_with(|| (e.kind(), e.to_string()));
+        })
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.w.flush()
+    }
+}
