@@ -17,6 +17,7 @@ pub mod model;
 pub mod prefetch;
 pub mod remote;
 pub mod render;
+pub mod select;
 pub mod state;
 pub mod text;
 pub mod vars;

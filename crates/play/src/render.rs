@@ -1,10 +1,11 @@
 //! `ezctl render`: every file the playbooks would lay down on each host, computed on the
 //! deploy host without touching any host.
 
-use crate::engine::{RunOptions, loop_items, selected};
+use crate::engine::RunOptions;
 use crate::error::PlayError;
 use crate::load::{Library, tera_message};
 use crate::model::{Action, action_from_yaml};
+use crate::select::{loop_items, selected};
 use crate::vars::{Inventory, eval_condition, render_value};
 use std::path::PathBuf;
 
