@@ -5,7 +5,8 @@
 //! * each destination is only replaced by `mv -f` of a complete, size-checked temporary in
 //!   its own directory; every directory must exist already (checked before unpacking, so
 //!   `tar` never creates one);
-//! * files are placed in the order given; a failure stops there: the files before it are in
+//! * files are placed in the order given (two for the same destination: the later wins);
+//!   leftovers of interrupted uploads are removed before unpacking; a failure stops there: the files before it are in
 //!   place, it and the ones after are not, and every temporary of the batch is removed;
 //! * only files the caller knows are stale (`known_stale`) go in a batch, and only without
 //!   sudo; anything else is placed one put at a time, as [`crate::transfer`] does;
@@ -20,8 +21,8 @@ use crate::error::ExecError;
 use crate::exec::{Ctx, ExecFailure, run_command_fed};
 use crate::shell::{SudoMode, quote};
 use crate::transfer::{
-    DigestCache, PutReport, RemoteFile, Source, after_placing, placing_failed, put, rand_suffix,
-    size_vars, split_remote,
+    DigestCache, PutReport, RemoteFile, Source, placing_failed, put, rand_suffix, remove_leftovers,
+    size_vars, split_remote, then_part,
 };
 
 /// One file of a batch, as the caller gives it.
@@ -124,6 +125,16 @@ fn script(plan: &[Planned<'_>]) -> String {
             );
         }
     }
+    // Leftovers of interrupted uploads go before unpacking: afterwards the pattern would
+    // also match this batch's own temporaries (two files may share a destination).
+    let mut cleaned: Vec<&str> = Vec::new();
+    for p in plan {
+        if !cleaned.contains(&p.stale.as_str()) {
+            cleaned.push(&p.stale);
+            s += &remove_leftovers(&p.stale);
+            s += "; ";
+        }
+    }
     s += &format!(
         "tar -xmof - -C / || {{ rm -f -- {}; exit 3; }}; ",
         temps.join(" ")
@@ -138,7 +149,7 @@ fn script(plan: &[Planned<'_>]) -> String {
             .as_ref()
             .map(|o| format!(" && chown {} -- {qt}", quote(o)))
             .unwrap_or_default();
-        let after = after_placing(p.dest, &p.stale);
+        let after = then_part(p.dest);
         let mismatch = quote(&format!("size mismatch after upload: {}", p.dest.path));
         s += &format!(
             "{vars}[ \"$ez_size\" = {size} ] || {{ echo {mismatch} >&2; rm -f -- {rest}; exit 3; }}; \

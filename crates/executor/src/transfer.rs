@@ -388,11 +388,23 @@ pub(crate) fn size_vars(quoted_tmp: &str) -> String {
 pub(crate) fn after_placing(dest: &RemoteFile, stale: &str) -> String {
     let mut after = String::new();
     if dest.known_stale.is_some() {
-        after.push_str(&format!(
-            "; [ $rc = 0 ] && for f in {}*; do [ -e \"$f\" ] && rm -f -- \"$f\" 2>/dev/null; done",
-            quote(stale)
-        ));
+        after.push_str(&format!("; [ $rc = 0 ] && {}", remove_leftovers(stale)));
     }
+    after.push_str(&then_part(dest));
+    after
+}
+
+/// Shell removing leftovers of interrupted uploads (`<stale>*`); no process unless some exist.
+pub(crate) fn remove_leftovers(stale: &str) -> String {
+    format!(
+        "for f in {}*; do [ -e \"$f\" ] && rm -f -- \"$f\" 2>/dev/null; done",
+        quote(stale)
+    )
+}
+
+/// The caller's command after the rename (`$rc` is the rename's status), or nothing.
+pub(crate) fn then_part(dest: &RemoteFile) -> String {
+    let mut after = String::new();
     if let Some(cmd) = &dest.then {
         after.push_str(&format!("; [ $rc = 0 ] && {{ {cmd}\n}}; rc=$?"));
     }

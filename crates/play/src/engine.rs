@@ -310,6 +310,10 @@ async fn run_host_tasks(
         let mut role_changed = changed_roles.contains(&role_key);
         let wanted = managed_paths(lib, role_name, &base_ctx, opts);
         let mut cache = crate::prefetch::fetch(remote, &wanted, !opts.plan).await;
+        // Files placed by consecutive file tasks go to the host together, in one round trip,
+        // before the next task of another kind and at the end of the role; those tasks'
+        // items count as done only once the files are in place.
+        let mut deferred = Deferred::default();
         for (ti, task) in role.tasks.iter().enumerate() {
             if !selected(task, opts) {
                 continue;
@@ -318,12 +322,21 @@ async fn run_host_tasks(
                 Ok(items) => items,
                 Err(m) => return fail(&mut hs, sink, &host, stem, role_name, &task.name, m),
             };
-            // The files of a looped `copy` go to the host together, in one round trip; the
-            // items count as done only once they are all in place.
-            let batching =
-                !opts.plan && !task.ignore_errors && task.action == "copy" && items.len() > 1;
-            let mut pending: Vec<crate::remote::PutItem> = Vec::new();
-            let mut held: Vec<Finished> = Vec::new();
+            let deferring =
+                !opts.plan && !task.ignore_errors && DEFERRABLE.contains(&task.action.as_str());
+            if !deferring {
+                let at = Place {
+                    host: &host,
+                    role: role_name,
+                    role_key: &role_key,
+                    role_changed,
+                };
+                if let Err((t, m)) =
+                    settle(&mut deferred, remote, &mut hs, state, at, opts, sink).await
+                {
+                    return fail(&mut hs, sink, &host, stem, role_name, &t, m);
+                }
+            }
             for (ii, item) in items.iter().enumerate() {
                 let key = format!("{role_key}/{ti}/{ii}");
                 if done.contains(&key) && !opts.plan {
@@ -352,7 +365,7 @@ async fn run_host_tasks(
                     &mut hs,
                     sink,
                     &mut cache,
-                    batching.then_some(&mut pending),
+                    deferring.then_some(&mut deferred.puts),
                 )
                 .await;
                 let (status, detail) = match res {
@@ -371,71 +384,97 @@ async fn run_host_tasks(
                 }
                 let f = Finished {
                     key,
+                    task: task.name.clone(),
                     status,
                     detail,
                 };
-                if batching {
-                    held.push(f);
+                if deferring {
+                    deferred.held.push(f);
                 } else {
-                    commit(
-                        &mut hs,
-                        state,
-                        &host,
-                        role_name,
-                        &role_key,
+                    let at = Place {
+                        host: &host,
+                        role: role_name,
+                        role_key: &role_key,
                         role_changed,
-                        task,
-                        opts,
-                        sink,
-                        f,
-                    );
+                    };
+                    commit(&mut hs, state, at, opts, sink, f);
                 }
             }
-            if !pending.is_empty() {
-                let t0 = std::time::Instant::now();
-                let sent = remote.put_many(std::mem::take(&mut pending)).await;
-                hs.transfer_ms += t0.elapsed().as_millis() as u64;
-                match sent {
-                    Ok(n) => hs.transferred += n,
-                    Err(m) => return fail(&mut hs, sink, &host, stem, role_name, &task.name, m),
-                }
-            }
-            for f in held {
-                commit(
-                    &mut hs,
-                    state,
-                    &host,
-                    role_name,
-                    &role_key,
-                    role_changed,
-                    task,
-                    opts,
-                    sink,
-                    f,
-                );
-            }
+        }
+        let at = Place {
+            host: &host,
+            role: role_name,
+            role_key: &role_key,
+            role_changed,
+        };
+        if let Err((t, m)) = settle(&mut deferred, remote, &mut hs, state, at, opts, sink).await {
+            return fail(&mut hs, sink, &host, stem, role_name, &t, m);
         }
     }
     hs
 }
 
+/// Actions whose files may wait to be sent with those of the next tasks.
+const DEFERRABLE: &[&str] = &["copy", "template", "content", "block", "line"];
+
 /// A task item that ran, waiting to be counted, recorded as done and reported.
 struct Finished {
     key: String,
+    task: String,
     status: TaskStatus,
     detail: String,
 }
 
+/// Files not yet sent, and the items that wait for them.
+#[derive(Default)]
+struct Deferred {
+    puts: Vec<crate::remote::PutItem>,
+    held: Vec<Finished>,
+}
+
+/// Where on the run a finished item belongs.
+#[derive(Clone, Copy)]
+struct Place<'a> {
+    host: &'a str,
+    role: &'a str,
+    role_key: &'a str,
+    role_changed: bool,
+}
+
+/// Sends the deferred files in one round trip, then commits the items that waited for them.
+/// On failure: the first waiting task's name and the message (nothing is committed).
+async fn settle(
+    d: &mut Deferred,
+    remote: &dyn Remote,
+    hs: &mut HostSummary,
+    state: &Mutex<RunState>,
+    at: Place<'_>,
+    opts: &RunOptions,
+    sink: &Sink,
+) -> Result<(), (String, String)> {
+    if !d.puts.is_empty() {
+        let t0 = std::time::Instant::now();
+        let sent = remote.put_many(std::mem::take(&mut d.puts)).await;
+        hs.transfer_ms += t0.elapsed().as_millis() as u64;
+        match sent {
+            Ok(n) => hs.transferred += n,
+            Err(m) => {
+                let task = d.held.first().map(|f| f.task.clone()).unwrap_or_default();
+                return Err((task, m));
+            }
+        }
+    }
+    for f in std::mem::take(&mut d.held) {
+        commit(hs, state, at, opts, sink, f);
+    }
+    Ok(())
+}
+
 /// Counts a finished item, records it as done (so a resumed run skips it) and reports it.
-#[allow(clippy::too_many_arguments)]
 fn commit(
     hs: &mut HostSummary,
     state: &Mutex<RunState>,
-    host: &str,
-    role: &str,
-    role_key: &str,
-    role_changed: bool,
-    task: &Task,
+    at: Place<'_>,
     opts: &RunOptions,
     sink: &Sink,
     f: Finished,
@@ -448,16 +487,16 @@ fn commit(
     if !opts.plan
         && let Ok(mut s) = state.lock()
     {
-        let h = s.hosts.entry(host.to_string()).or_default();
+        let h = s.hosts.entry(at.host.to_string()).or_default();
         h.done.insert(f.key);
-        if role_changed {
-            h.changed_roles.insert(role_key.to_string());
+        if at.role_changed {
+            h.changed_roles.insert(at.role_key.to_string());
         }
     }
     sink(Event::Task {
-        host: host.to_string(),
-        role: role.to_string(),
-        task: task.name.clone(),
+        host: at.host.to_string(),
+        role: at.role.to_string(),
+        task: f.task,
         status: f.status,
         detail: f.detail,
     });

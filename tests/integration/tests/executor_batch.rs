@@ -72,6 +72,16 @@ async fn batch_places_files_in_order_and_stops_cleanly() {
         format!("755 root\n600 root\n{}\n0\n", small.len())
     );
 
+    // Two files for one destination (two edits of the same file): the later one wins.
+    let (v1, v2) = (b"first edit\n".to_vec(), b"second edit\n".to_vec());
+    let same = format!("{base}/same");
+    let items = vec![
+        (Upload::Bytes(v1.clone()), stale(&same, &v1)),
+        (Upload::Bytes(v2.clone()), stale(&same, &v2)),
+    ];
+    hh.put_batch(items).await.unwrap();
+    assert_eq!(on_disk(&same), v2);
+
     // The second file's `then` fails: the first is replaced, the second is in place (its
     // command ran after the rename), the third is untouched, and no temporary is left.
     let one = b"one, second version\n".to_vec();
