@@ -2,6 +2,7 @@
 //! of the inventory, the playbook library and SSH connections to the hosts.
 
 pub mod connect;
+pub mod facts;
 pub mod pki;
 pub mod preflight;
 pub mod remote;
