@@ -21,8 +21,8 @@ use crate::error::ExecError;
 use crate::exec::{Ctx, ExecFailure, run_command_fed};
 use crate::shell::{SudoMode, quote};
 use crate::transfer::{
-    DigestCache, PutReport, RemoteFile, Source, placing_failed, put, rand_suffix, remove_leftovers,
-    size_vars, split_remote, then_part,
+    DigestCache, PutReport, RemoteFile, Source, destination, placing_failed, put, rand_suffix,
+    remove_leftovers, size_vars, then_part,
 };
 
 /// One file of a batch, as the caller gives it.
@@ -67,14 +67,7 @@ pub(crate) fn put_batch(
     };
     let mut plan = Vec::with_capacity(items.len());
     for (src, dest) in items {
-        let (dir, name) = split_remote(&host, &dest.path).map_err(early)?;
-        if dest.mode > 0o7777 {
-            return Err(early(ExecError::Invalid {
-                host,
-                what: "mode".into(),
-                reason: format!("{:o} is not a permission mode", dest.mode),
-            }));
-        }
+        let (dir, name) = destination(&host, dest).map_err(early)?;
         let stale = format!("{}/.{}.ez-tmp-", dir.trim_end_matches('/'), name);
         plan.push(Planned {
             src,

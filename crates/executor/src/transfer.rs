@@ -127,6 +127,19 @@ pub(crate) fn split_remote(host: &str, path: &str) -> Result<(String, String)> {
     ))
 }
 
+/// `dest`'s directory and file name, once its path and mode are known to be valid.
+pub(crate) fn destination(host: &str, dest: &RemoteFile) -> Result<(String, String)> {
+    let parts = split_remote(host, &dest.path)?;
+    if dest.mode > 0o7777 {
+        return Err(ExecError::Invalid {
+            host: host.to_string(),
+            what: "mode".into(),
+            reason: format!("{:o} is not a permission mode", dest.mode),
+        });
+    }
+    Ok(parts)
+}
+
 fn owner_parts(owner: &str) -> (&str, Option<&str>) {
     match owner.split_once(':') {
         Some((u, g)) => (u, Some(g).filter(|g| !g.is_empty())),
@@ -169,14 +182,7 @@ pub(crate) fn put(
         err,
         started: false,
     };
-    let (dir, name) = split_remote(&host, &dest.path).map_err(early)?;
-    if dest.mode > 0o7777 {
-        return Err(early(ExecError::Invalid {
-            host,
-            what: "mode".into(),
-            reason: format!("{:o} is not a permission mode", dest.mode),
-        }));
-    }
+    let (dir, name) = destination(&host, dest).map_err(early)?;
     let (sha, size) = match &dest.known_stale {
         Some(sha) => (sha.clone(), src.len(&host).map_err(early)?),
         None => cache

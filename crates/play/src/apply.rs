@@ -160,6 +160,14 @@ async fn place(
     }
 }
 
+/// Whether an `unless` guard succeeds: the prefetch's answer while it is valid, else asked.
+async fn guard_holds(ctx: &ApplyCtx<'_>, guard: &str) -> Result<bool, String> {
+    match ctx.cache.get(&guard_key(guard)) {
+        Some(PathState::Guard(ok)) => Ok(*ok),
+        _ => Ok(run(ctx, guard, QUICK).await?.ok()),
+    }
+}
+
 /// After the engine wrote `text` to `path` itself, the next `block`/`line` task on the same
 /// file needs no read (not in plan mode, where nothing was written).
 fn remember_text(ctx: &mut ApplyCtx<'_>, path: &str, text: String) {
@@ -231,14 +239,10 @@ pub async fn apply(action: &Action, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, S
             Ok(out)
         }
         Action::Template(a) => {
-            if let Some(u) = &a.unless {
-                let holds = match ctx.cache.get(&guard_key(u)) {
-                    Some(PathState::Guard(ok)) => *ok,
-                    _ => run(ctx, u, QUICK).await?.ok(),
-                };
-                if holds {
-                    return Ok(Outcome::Ok);
-                }
+            if let Some(u) = &a.unless
+                && guard_holds(ctx, u).await?
+            {
+                return Ok(Outcome::Ok);
             }
             let bytes = ctx.rendered.ok_or("template was not rendered")?.to_vec();
             let sha = sha_bytes(&bytes);
@@ -263,14 +267,10 @@ pub async fn apply(action: &Action, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, S
             {
                 return Ok(Outcome::Skipped(format!("{p} exists")));
             }
-            if let Some(u) = &a.unless {
-                let holds = match ctx.cache.get(&guard_key(u)) {
-                    Some(PathState::Guard(ok)) => *ok,
-                    _ => run(ctx, u, QUICK).await?.ok(),
-                };
-                if holds {
-                    return Ok(Outcome::Ok);
-                }
+            if let Some(u) = &a.unless
+                && guard_holds(ctx, u).await?
+            {
+                return Ok(Outcome::Ok);
             }
             if ctx.plan {
                 return Ok(if a.changes {

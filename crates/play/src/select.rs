@@ -85,7 +85,6 @@ pub(crate) fn managed_paths(
             let path = match crate::model::action_from_yaml(serde_yaml_ng::Value::Mapping(m)) {
                 Ok(Action::Dir(a)) => a.path,
                 Ok(Action::Copy(a)) => a.dest,
-                Ok(Action::Template(a)) => a.dest,
                 Ok(Action::Content(a)) => a.dest,
                 Ok(Action::Sysctl(a)) => a.file,
                 Ok(Action::Modprobe(a)) => format!("/etc/modules-load.d/{}", a.file),
@@ -106,6 +105,12 @@ pub(crate) fn managed_paths(
                         add(&mut w.guards, u);
                     }
                     continue;
+                }
+                Ok(Action::Template(a)) => {
+                    if let Some(u) = a.unless {
+                        add(&mut w.guards, u);
+                    }
+                    a.dest
                 }
                 _ => continue,
             };

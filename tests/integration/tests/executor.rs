@@ -314,18 +314,7 @@ async fn sudo_passwordless_and_with_password() {
     let h = &hosts[0];
     let exec = Executor::new(config());
     // tbuser: passwordless sudo, from Ansible vars
-    let vars: BTreeMap<String, String> = [
-        ("ansible_user", "tbuser"),
-        (
-            "ansible_ssh_private_key_file",
-            Testbed::new().client_key().to_str().unwrap(),
-        ),
-        ("ansible_become", "true"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    let spec = HostSpec::from_ansible_vars(&h.ip.to_string(), &vars).unwrap();
+    let spec = sudo_user_spec(h);
     let hh = exec.connect(&spec).await.unwrap();
     let o = hh
         .run_checked(Command::new("id -un; echo $HOME"))

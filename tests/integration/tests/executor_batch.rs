@@ -4,10 +4,8 @@
 
 mod executor_common;
 
-use std::collections::BTreeMap;
-
 use executor_common::*;
-use ez_executor::{Command, ExecError, Executor, HostSpec, RemoteFile, Upload};
+use ez_executor::{Command, ExecError, Executor, RemoteFile, Upload};
 use ez_testbed::{Mode, Testbed};
 
 fn sha(b: &[u8]) -> String {
@@ -145,18 +143,7 @@ async fn batch_with_sudo_puts_one_by_one() {
     };
     let h = &hosts[0];
     let exec = Executor::new(config());
-    let vars: BTreeMap<String, String> = [
-        ("ansible_user", "tbuser"),
-        (
-            "ansible_ssh_private_key_file",
-            Testbed::new().client_key().to_str().unwrap(),
-        ),
-        ("ansible_become", "true"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    let spec = HostSpec::from_ansible_vars(&h.ip.to_string(), &vars).unwrap();
+    let spec = sudo_user_spec(h);
     let hh = exec.connect(&spec).await.unwrap();
     let base = format!("/root/ez-batch-sudo-{}", std::process::id());
     hh.run_checked(Command::new(format!("mkdir -p {base}")))

@@ -5,7 +5,7 @@
 //! * 4 — jump target (isolated from the machine), reached through host 1
 //! * 6 — rekeyed (changed host key)
 //! * 7 — stopped mid-command; 8 — link cut mid-command; 9 — frozen
-//! * 10 — 1 GiB upload (memory bound); 11 — link cut mid-upload
+//! * 10 — 1 GiB upload (memory bound); 11 — link cut mid-upload; 12 — batch puts
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -42,6 +42,22 @@ pub fn root_spec(h: &Host) -> HostSpec {
 /// user@host with the bed's ed25519 key.
 pub fn user_spec(h: &Host, user: &str) -> HostSpec {
     root_spec(h).user(user)
+}
+
+/// `tbuser` (passwordless sudo) becoming root, from Ansible-style inventory vars.
+pub fn sudo_user_spec(h: &Host) -> HostSpec {
+    let vars: std::collections::BTreeMap<String, String> = [
+        ("ansible_user", "tbuser"),
+        (
+            "ansible_ssh_private_key_file",
+            Testbed::new().client_key().to_str().unwrap(),
+        ),
+        ("ansible_become", "true"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    HostSpec::from_ansible_vars(&h.ip.to_string(), &vars).unwrap()
 }
 
 /// A per-test remote path under /var/tmp (on the host's overlay disk, visible via `root_path`).
