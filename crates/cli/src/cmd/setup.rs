@@ -131,10 +131,12 @@ pub async fn setup_summaries(
     let lib = Arc::new(deploy::load_library(&ctx.base)?);
     let stems = stems_for(&lib, step)?;
     let _lock = ClusterLock::acquire(&dir, name, &format!("ezctl setup {name} {step}"))?;
-    if !opts.plan {
-        let report = deploy::pki::ensure(&cluster, opts.tags.iter().any(|t| t == "change_cert"))?;
-        deploy::pki::print_report(&report);
-    }
+    // Certificates are made (RSA keys: the slow part of a first run on the deploy host) while
+    // the hosts are connected and checked; the steps start once both are done.
+    let pki = (!opts.plan).then(|| {
+        let (c, change_cert) = (cluster.clone(), opts.tags.iter().any(|t| t == "change_cert"));
+        tokio::task::spawn_blocking(move || deploy::pki::ensure(&c, change_cert))
+    });
     opts.state_dir = Some(dir.join("state"));
     abort_window(ctx, name, &format!("setup {step}"), opts.plan).await?;
 
@@ -157,6 +159,12 @@ pub async fn setup_summaries(
                 "preflight failed on cluster {name}; nothing was changed (fix the hosts, or override one check knowingly with --skip-preflight CHECK)"
             );
         }
+    }
+    if let Some(pki) = pki {
+        let report = pki
+            .await
+            .map_err(|e| anyhow::anyhow!("making the certificates failed: {e}"))??;
+        deploy::pki::print_report(&report);
     }
     let deploy_ip = match remotes.values().next() {
         Some(r) => connect::deploy_ip(r.as_ref()).await,
