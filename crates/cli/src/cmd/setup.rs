@@ -134,7 +134,10 @@ pub async fn setup_summaries(
     // Certificates are made (RSA keys: the slow part of a first run on the deploy host) while
     // the hosts are connected and checked; the steps start once both are done.
     let pki = (!opts.plan).then(|| {
-        let (c, change_cert) = (cluster.clone(), opts.tags.iter().any(|t| t == "change_cert"));
+        let (c, change_cert) = (
+            cluster.clone(),
+            opts.tags.iter().any(|t| t == "change_cert"),
+        );
         tokio::task::spawn_blocking(move || deploy::pki::ensure(&c, change_cert))
     });
     opts.state_dir = Some(dir.join("state"));
