@@ -229,12 +229,24 @@ pub async fn apply(action: &Action, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, S
             let sha = crate::localsum::sha256(path).await?;
             let out = place(ctx, Source::File(path), &sha, &a.dest, &a.mode).await?;
             if let (Some(owner), Outcome::Changed(_), false) = (&a.owner, &out, ctx.plan) {
-                run_ok(
-                    ctx,
-                    &format!("chown {} {}", sh_quote(owner), sh_quote(&a.dest)),
-                    QUICK,
-                )
-                .await?;
+                let chown = format!("chown {} {}", sh_quote(owner), sh_quote(&a.dest));
+                let queued = ctx
+                    .batch
+                    .as_deref_mut()
+                    .and_then(|b| b.last_mut())
+                    .filter(|i| i.dest == a.dest);
+                match queued {
+                    // Not on the host yet: chown it once placed, in the placing command.
+                    Some(item) => {
+                        item.then = Some(match item.then.take() {
+                            Some(t) => format!("{chown} && {{ {t}\n}}"),
+                            None => chown,
+                        })
+                    }
+                    None => {
+                        run_ok(ctx, &chown, QUICK).await?;
+                    }
+                }
             }
             Ok(out)
         }
