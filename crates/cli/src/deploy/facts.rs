@@ -16,6 +16,8 @@ pub struct Facts {
     pub cgroup_fs: String,
     pub swap_devices: usize,
     pub missing_modules: Vec<String>,
+    /// Commands the engine places and checks files with that the host lacks.
+    pub missing_tools: Vec<String>,
     /// Listening TCP ports and the executable path of their process (when known).
     pub listening: BTreeMap<u16, String>,
     /// Host clock minus deploy-host clock, seconds (round-trip compensated).
@@ -36,6 +38,7 @@ echo "arch=$(uname -m)"; read -r k < /proc/sys/kernel/osrelease; echo "kernel=$k
 set -- $(stat -fc '%T %a %S' /sys/fs/cgroup /var 2>/dev/null)
 echo "cgroup_fs=${1:-}"; [ -n "${6:-}" ] && echo "var_free_kib=$(( $5 * $6 / 1024 ))"
 n=0; while read -r _; do n=$((n + 1)); done < /proc/swaps; echo "swap=$((n > 0 ? n - 1 : 0))"
+for t in tar awk sha256sum stat; do command -v $t >/dev/null 2>&1 || echo "missing_tool=$t"; done
 for m in br_netfilter overlay; do [ -d /sys/module/$m ] || modprobe -n $m 2>/dev/null || echo "missing_module=$m"; done
 ss -Htlnp 2>/dev/null | while read -r _ _ _ local _ users; do
   port=${local##*:}; pid=; case "$users" in *pid=*) pid=${users#*pid=}; pid=${pid%%,*};; esac
@@ -85,6 +88,7 @@ pub fn parse(text: &str, local_mid: f64, bin_dir: &str) -> Facts {
             "cgroup_fs" => f.cgroup_fs = v.to_string(),
             "swap" => f.swap_devices = v.parse().unwrap_or(0),
             "missing_module" => f.missing_modules.push(v.to_string()),
+            "missing_tool" => f.missing_tools.push(v.to_string()),
             "listen" => {
                 let (port, exe) = v.split_once(' ').unwrap_or((v, ""));
                 if let Ok(p) = port.parse() {
@@ -144,14 +148,16 @@ mod tests {
             free / 1024
         );
         assert!(f.clock_skew.abs() < 5.0);
+        assert!(f.missing_tools.is_empty(), "{:?}", f.missing_tools);
     }
 
     #[test]
     fn parses_the_gather_output() {
-        let text = "os_id=debian\nos_version=12\narch=x86_64\nkernel=6.18.44\ncgroup_fs=tmpfs\nswap=0\nmissing_module=overlay\nlisten=22 /usr/sbin/sshd\nlisten=2379 \ntime=1005.5\ncpus=2\nmem_kib=2097152\nvar_free_kib=1048576\nleftover=/etc/rancher\nkubelet_exe=/usr/bin/kubelet\nkubelet_exe=/opt/kube/bin/kubelet\nhostname=tb1\n";
+        let text = "os_id=debian\nos_version=12\narch=x86_64\nkernel=6.18.44\ncgroup_fs=tmpfs\nswap=0\nmissing_module=overlay\nmissing_tool=tar\nlisten=22 /usr/sbin/sshd\nlisten=2379 \ntime=1005.5\ncpus=2\nmem_kib=2097152\nvar_free_kib=1048576\nleftover=/etc/rancher\nkubelet_exe=/usr/bin/kubelet\nkubelet_exe=/opt/kube/bin/kubelet\nhostname=tb1\n";
         let f = parse(text, 1000.0, "/opt/kube/bin");
         assert_eq!(f.cgroup_fs, "tmpfs");
         assert_eq!(f.missing_modules, ["overlay"]);
+        assert_eq!(f.missing_tools, ["tar"]);
         assert_eq!(
             f.listening.get(&22).map(String::as_str),
             Some("/usr/sbin/sshd")

@@ -18,6 +18,7 @@ pub const CHECKS: &[&str] = &[
     "cgroup-v2",
     "swap",
     "modules",
+    "tools",
     "ports",
     "clock",
     "resources",
@@ -172,6 +173,14 @@ pub fn check_host(host: &str, f: &Facts, roles: &Roles, s: &Settings) -> Vec<Fin
                 f.missing_modules.join(", ")
             ),
             "install the kernel's modules package (e.g. linux-modules-extra) or build them in",
+        );
+    }
+    if !f.missing_tools.is_empty() {
+        push(
+            "tools",
+            false,
+            format!("commands missing: {}", f.missing_tools.join(", ")),
+            "install them (packages tar, gawk or mawk, coreutils): every step places and checks files with them",
         );
     }
     let mut ports: Vec<(u16, &str)> = Vec::new();
@@ -446,6 +455,16 @@ mod tests {
                 &s
             ),
             ["modules"]
+        );
+        assert_eq!(
+            checks(
+                &Facts {
+                    missing_tools: vec!["tar".into()],
+                    ..good()
+                },
+                &s
+            ),
+            ["tools"]
         );
         assert_eq!(
             checks(
