@@ -21,8 +21,8 @@ use crate::error::ExecError;
 use crate::exec::{Ctx, ExecFailure, run_command_fed};
 use crate::shell::{SudoMode, quote};
 use crate::transfer::{
-    DigestCache, PutReport, RemoteFile, Source, destination, placing_failed, put, rand_suffix,
-    remove_leftovers, size_vars, then_part,
+    DigestCache, PutReport, RemoteFile, Source, chown_part, destination, placing_failed, put,
+    rand_suffix, remove_leftovers, size_vars, then_part,
 };
 
 /// One file of a batch, as the caller gives it.
@@ -38,6 +38,7 @@ struct Planned<'a> {
     src: &'a Source,
     dest: &'a RemoteFile,
     size: u64,
+    dir: String,
     tmp: String,
     stale: String,
     mode: String,
@@ -67,12 +68,12 @@ pub(crate) fn put_batch(
     };
     let mut plan = Vec::with_capacity(items.len());
     for (src, dest) in items {
-        let (dir, name) = destination(&host, dest).map_err(early)?;
-        let stale = format!("{}/.{}.ez-tmp-", dir.trim_end_matches('/'), name);
+        let (dir, stale) = destination(&host, dest).map_err(early)?;
         plan.push(Planned {
             src,
             dest,
             size: src.len(&host).map_err(early)?,
+            dir,
             tmp: format!("{stale}{}", rand_suffix()),
             stale,
             mode: format!("{:o}", dest.mode),
@@ -105,16 +106,14 @@ pub(crate) fn put_batch(
 fn script(plan: &[Planned<'_>]) -> String {
     let temps: Vec<String> = plan.iter().map(|p| quote(&p.tmp)).collect();
     let mut s = String::from("umask 077; ");
-    let mut dirs: Vec<String> = Vec::new();
+    let mut dirs: Vec<&str> = Vec::new();
     for p in plan {
-        let dir = p.stale.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-        let dir = if dir.is_empty() { "/" } else { dir };
-        if !dirs.iter().any(|d| d == dir) {
-            dirs.push(dir.to_string());
+        if !dirs.contains(&p.dir.as_str()) {
+            dirs.push(&p.dir);
             s += &format!(
                 "[ -d {q} ] || {{ echo {msg} >&2; exit 3; }}; ",
-                q = quote(dir),
-                msg = quote(&format!("directory {dir} does not exist"))
+                q = quote(&p.dir),
+                msg = quote(&format!("directory {} does not exist", p.dir))
             );
         }
     }
@@ -136,12 +135,7 @@ fn script(plan: &[Planned<'_>]) -> String {
         let (qt, qp) = (&temps[i], quote(&p.dest.path));
         let rest = temps[i..].join(" ");
         let later = temps[i + 1..].join(" ");
-        let chown = p
-            .dest
-            .owner
-            .as_ref()
-            .map(|o| format!(" && chown {} -- {qt}", quote(o)))
-            .unwrap_or_default();
+        let chown = chown_part(p.dest, qt);
         let after = then_part(p.dest);
         let mismatch = quote(&format!("size mismatch after upload: {}", p.dest.path));
         s += &format!(

@@ -127,9 +127,10 @@ pub(crate) fn split_remote(host: &str, path: &str) -> Result<(String, String)> {
     ))
 }
 
-/// `dest`'s directory and file name, once its path and mode are known to be valid.
+/// `dest`'s directory and the prefix of its temporaries (`<dir>/.<name>.ez-tmp-`), once its
+/// path and mode are known to be valid.
 pub(crate) fn destination(host: &str, dest: &RemoteFile) -> Result<(String, String)> {
-    let parts = split_remote(host, &dest.path)?;
+    let (dir, name) = split_remote(host, &dest.path)?;
     if dest.mode > 0o7777 {
         return Err(ExecError::Invalid {
             host: host.to_string(),
@@ -137,7 +138,16 @@ pub(crate) fn destination(host: &str, dest: &RemoteFile) -> Result<(String, Stri
             reason: format!("{:o} is not a permission mode", dest.mode),
         });
     }
-    Ok(parts)
+    let prefix = format!("{}/.{}.ez-tmp-", dir.trim_end_matches('/'), name);
+    Ok((dir, prefix))
+}
+
+/// ` && chown <owner> -- <quoted_tmp>` when `dest` names an owner, else nothing.
+pub(crate) fn chown_part(dest: &RemoteFile, quoted_tmp: &str) -> String {
+    dest.owner
+        .as_ref()
+        .map(|o| format!(" && chown {} -- {quoted_tmp}", quote(o)))
+        .unwrap_or_default()
 }
 
 fn owner_parts(owner: &str) -> (&str, Option<&str>) {
@@ -182,7 +192,7 @@ pub(crate) fn put(
         err,
         started: false,
     };
-    let (dir, name) = destination(&host, dest).map_err(early)?;
+    let (dir, stale) = destination(&host, dest).map_err(early)?;
     let (sha, size) = match &dest.known_stale {
         Some(sha) => (sha.clone(), src.len(&host).map_err(early)?),
         None => cache
@@ -190,7 +200,6 @@ pub(crate) fn put(
             .map_err(early)?,
     };
     let qp = quote(&dest.path);
-    let stale = format!("{}/.{}.ez-tmp-", dir.trim_end_matches('/'), name);
     let check = format!(
         "[ -d {qd} ] || {{ echo 'directory {d} does not exist' >&2; exit 3; }}; rm -f -- {qs}* 2>/dev/null; \
          if [ -f {qp} ]; then sha256sum -- {qp} | cut -d' ' -f1; stat -c '%a %U %G' -- {qp}; else echo absent; fi",
@@ -269,11 +278,7 @@ pub(crate) fn put(
         size_vars(&qs)
     );
     let finalize = if matches!(sudo, SudoMode::None) {
-        let chown = dest
-            .owner
-            .as_ref()
-            .map(|o| format!(" && chown {} -- {qt}", quote(o)))
-            .unwrap_or_default();
+        let chown = chown_part(dest, &qt);
         format!(
             "{size_check}; chmod {want_mode} -- {qt}{chown} && mv -f -- {qt} {qp}; rc=$?; rm -f -- {qt}{after}; exit $rc"
         )
@@ -324,11 +329,7 @@ fn put_on_stdin(
     size: u64,
 ) -> Result<(), ExecFailure> {
     let (qt, qp) = (quote(tmp), quote(&dest.path));
-    let chown = dest
-        .owner
-        .as_ref()
-        .map(|o| format!(" && chown {} -- {qt}", quote(o)))
-        .unwrap_or_default();
+    let chown = chown_part(dest, &qt);
     let after = after_placing(dest, stale);
     // Four processes per file (cat, stat, chmod, mv): `then` reuses the size and mtime read
     // for the size check (a rename keeps both).

@@ -96,12 +96,28 @@ async fn place(
     dest: &str,
     mode: &str,
 ) -> Result<Outcome, String> {
+    place_owned(ctx, src, local_sha, dest, mode, None).await
+}
+
+/// [`place`], and when the file is changed (content or mode), its owner set to `owner`.
+async fn place_owned(
+    ctx: &mut ApplyCtx<'_>,
+    src: Source<'_>,
+    local_sha: &str,
+    dest: &str,
+    mode: &str,
+    owner: Option<&str>,
+) -> Result<Outcome, String> {
     let mode = parse_mode(mode)?;
     match remote_file_state(ctx, dest).await? {
         Some((sha, m)) if sha == local_sha && m == mode => Ok(Outcome::Ok),
         Some((sha, _)) if sha == local_sha => {
             if !ctx.plan {
-                run_ok(ctx, &format!("chmod {mode:o} {}", sh_quote(dest)), QUICK).await?;
+                let q = sh_quote(dest);
+                let chown = owner
+                    .map(|o| format!(" && chown {} {q}", sh_quote(o)))
+                    .unwrap_or_default();
+                run_ok(ctx, &format!("chmod {mode:o} {q}{chown}"), QUICK).await?;
                 ctx.cache.insert(
                     dest.to_string(),
                     PathState::File {
@@ -121,23 +137,21 @@ async fn place(
                 if !matches!(ctx.cache.get(&parent), Some(PathState::Dir { .. })) {
                     run_ok(ctx, &format!("mkdir -p {}", sh_quote(&parent)), QUICK).await?;
                 }
-                let t0 = std::time::Instant::now();
                 // With the quick-check record: a re-run's prefetch trusts this sum while the
                 // file's size and mtime stay as they are now.
-                let record = record_command(dest, local_sha);
+                let item = crate::remote::PutItem {
+                    src: src.into(),
+                    dest: dest.to_string(),
+                    mode,
+                    owner: owner.map(str::to_string),
+                    sha256: local_sha.to_string(),
+                    then: Some(record_command(dest, local_sha)),
+                };
                 if let Some(batch) = ctx.batch.as_deref_mut() {
-                    batch.push(crate::remote::PutItem {
-                        src: src.into(),
-                        dest: dest.to_string(),
-                        mode,
-                        sha256: local_sha.to_string(),
-                        then: Some(record),
-                    });
+                    batch.push(item);
                 } else {
-                    let sent = ctx
-                        .remote
-                        .put(src, dest, mode, local_sha, Some(&record))
-                        .await;
+                    let t0 = std::time::Instant::now();
+                    let sent = ctx.remote.put_many(vec![item]).await;
                     *ctx.transfer_time += t0.elapsed();
                     *ctx.transferred += sent?;
                 }
@@ -227,28 +241,15 @@ pub async fn apply(action: &Action, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, S
         Action::Copy(a) => {
             let path = Path::new(&a.src);
             let sha = crate::localsum::sha256(path).await?;
-            let out = place(ctx, Source::File(path), &sha, &a.dest, &a.mode).await?;
-            if let (Some(owner), Outcome::Changed(_), false) = (&a.owner, &out, ctx.plan) {
-                let chown = format!("chown {} {}", sh_quote(owner), sh_quote(&a.dest));
-                let queued = ctx
-                    .batch
-                    .as_deref_mut()
-                    .and_then(|b| b.last_mut())
-                    .filter(|i| i.dest == a.dest);
-                match queued {
-                    // Not on the host yet: chown it once placed, in the placing command.
-                    Some(item) => {
-                        item.then = Some(match item.then.take() {
-                            Some(t) => format!("{chown} && {{ {t}\n}}"),
-                            None => chown,
-                        })
-                    }
-                    None => {
-                        run_ok(ctx, &chown, QUICK).await?;
-                    }
-                }
-            }
-            Ok(out)
+            place_owned(
+                ctx,
+                Source::File(path),
+                &sha,
+                &a.dest,
+                &a.mode,
+                a.owner.as_deref(),
+            )
+            .await
         }
         Action::Template(a) => {
             if let Some(u) = &a.unless

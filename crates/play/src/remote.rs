@@ -47,6 +47,8 @@ pub struct PutItem {
     pub src: OwnedSource,
     pub dest: String,
     pub mode: u32,
+    /// `user` or `user:group`, set once the file is in place.
+    pub owner: Option<String>,
     pub sha256: String,
     pub then: Option<String>,
 }
@@ -110,6 +112,13 @@ pub trait Remote: Send + Sync {
                         i.then.as_deref(),
                     )
                     .await?;
+                if let Some(o) = &i.owner {
+                    let cmd = format!("chown {} {}", sh_quote(o), sh_quote(&i.dest));
+                    let r = self.run(&cmd, Duration::from_secs(60)).await?;
+                    if !r.ok() {
+                        return Err(format!("{}: `{cmd}` failed: {}", self.host(), r.tail()));
+                    }
+                }
             }
             Ok(sent)
         })

@@ -51,12 +51,7 @@ impl Remote for Recorder {
             let names: Vec<String> = items
                 .iter()
                 .map(|i| {
-                    let then = i.then.as_deref().unwrap_or("");
-                    let chown = if then.starts_with("chown ") {
-                        " +chown"
-                    } else {
-                        ""
-                    };
+                    let chown = if i.owner.is_some() { " +chown" } else { "" };
                     format!("{}{chown}", i.dest)
                 })
                 .collect();

@@ -63,6 +63,9 @@ impl Remote for SshRemote {
                 .into_iter()
                 .map(|i| {
                     let mut file = RemoteFile::new(i.dest).mode(i.mode).known_stale(i.sha256);
+                    if let Some(o) = i.owner {
+                        file = file.owner(o);
+                    }
                     if let Some(cmd) = i.then {
                         file = file.then(cmd);
                     }
