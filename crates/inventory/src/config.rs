@@ -94,6 +94,10 @@ config_keys! {
     max_pods: "MAX_PODS": u32 = |_| 110;
     kube_reserved_enabled: "KUBE_RESERVED_ENABLED": String = s("no");
     sys_reserved_enabled: "SYS_RESERVED_ENABLED": String = s("no");
+    /// kubelet `failCgroupV1` (kubeasz-rs; kubeasz 3.7.0 hard-codes true).
+    kubelet_fail_cgroup_v1: "KUBELET_FAIL_CGROUP_V1": bool = b(true);
+    /// kube-proxy `conntrack.maxPerCore` (kubeasz-rs; kubeasz 3.7.0 hard-codes 32768).
+    kube_proxy_conntrack_max_per_core: "KUBE_PROXY_CONNTRACK_MAX_PER_CORE": u32 = |_| 32768;
     flannel_backend: "FLANNEL_BACKEND": String = s("vxlan");
     direct_routing: "DIRECT_ROUTING": bool = b(false);
     flannel_ver: "flannel_ver": String = |v: &VersionTable| v.flannel.clone();
@@ -504,7 +508,9 @@ mod tests {
             keys,
             KNOWN_KEYS.iter().map(|k| k.to_string()).collect::<Vec<_>>()
         );
-        assert_eq!(KNOWN_KEYS.len(), 97);
+        // kubeasz 3.7.0 has 97; kubeasz-rs adds KUBELET_FAIL_CGROUP_V1 and
+        // KUBE_PROXY_CONNTRACK_MAX_PER_CORE.
+        assert_eq!(KNOWN_KEYS.len(), 99);
     }
 
     #[test]

@@ -64,6 +64,8 @@ pub struct Settings {
     pub bin_dir: String,
     pub secure_port: u16,
     pub setting_hostname: bool,
+    /// config.yml `KUBELET_FAIL_CGROUP_V1` (kubelet's `failCgroupV1`, default true).
+    pub fail_cgroup_v1: bool,
 }
 
 const OS_SUPPORTED: &[&str] = &[
@@ -141,20 +143,32 @@ pub fn check_host(host: &str, f: &Facts, roles: &Roles, s: &Settings) -> Vec<Fin
         );
     }
     if (roles.master || roles.node) && s.k8s_minor >= 35 && f.cgroup_fs != "cgroup2fs" {
-        push(
-            "cgroup-v2",
-            false,
-            format!(
-                "kubelet 1.{} refuses cgroup v1 (this host: {})",
-                s.k8s_minor,
-                if f.cgroup_fs.is_empty() {
-                    "unknown"
-                } else {
-                    &f.cgroup_fs
-                }
-            ),
-            "boot with systemd.unified_cgroup_hierarchy=1 (cgroup v2), or use Kubernetes 1.34 or older",
-        );
+        let seen = if f.cgroup_fs.is_empty() {
+            "unknown"
+        } else {
+            &f.cgroup_fs
+        };
+        if s.fail_cgroup_v1 {
+            push(
+                "cgroup-v2",
+                false,
+                format!(
+                    "kubelet 1.{} refuses cgroup v1 with KUBELET_FAIL_CGROUP_V1: true (this host: {seen})",
+                    s.k8s_minor,
+                ),
+                "boot the host with cgroup v2 (systemd.unified_cgroup_hierarchy=1), or keep cgroup v1 with KUBELET_FAIL_CGROUP_V1: false in config.yml (deprecated upstream, removed in a later release)",
+            );
+        } else {
+            push(
+                "cgroup-v2",
+                true,
+                format!(
+                    "cgroup v1 host ({seen}): kubelet 1.{} runs because KUBELET_FAIL_CGROUP_V1 is false, but upstream deprecated cgroup v1",
+                    s.k8s_minor,
+                ),
+                "plan a move to cgroup v2 (systemd.unified_cgroup_hierarchy=1)",
+            );
+        }
     }
     if f.swap_devices > 0 {
         push(
@@ -175,13 +189,40 @@ pub fn check_host(host: &str, f: &Facts, roles: &Roles, s: &Settings) -> Vec<Fin
             "install the kernel's modules package (e.g. linux-modules-extra) or build them in",
         );
     }
-    if !f.missing_tools.is_empty() {
+    let engine_tools: Vec<&str> = f
+        .missing_tools
+        .iter()
+        .map(String::as_str)
+        .filter(|t| matches!(*t, "tar" | "awk" | "sha256sum" | "stat"))
+        .collect();
+    if !engine_tools.is_empty() {
         push(
             "tools",
             false,
-            format!("commands missing: {}", f.missing_tools.join(", ")),
+            format!("commands missing: {}", engine_tools.join(", ")),
             "install them (packages tar, gawk or mawk, coreutils): every step places and checks files with them",
         );
+    }
+    // kube-proxy runs the host's own iptables or nft; without it, it exits at start.
+    let proxy_tool = match s.proxy_mode.as_str() {
+        "nftables" => Some(("nft", "nftables")),
+        "iptables" | "ipvs" => Some(("iptables", "iptables")),
+        _ => None,
+    };
+    if let Some((tool, package)) = proxy_tool {
+        if (roles.master || roles.node) && f.missing_tools.iter().any(|t| t == tool) {
+            push(
+                "tools",
+                false,
+                format!(
+                    "PROXY_MODE={} needs `{tool}` on the host for kube-proxy, and it is missing",
+                    s.proxy_mode
+                ),
+                &format!(
+                    "install the {package} package on the host, or choose another PROXY_MODE in the hosts file"
+                ),
+            );
+        }
     }
     let mut ports: Vec<(u16, &str)> = Vec::new();
     if roles.etcd {
@@ -285,6 +326,7 @@ pub async fn run(
             .to_string(),
         secure_port: cluster.derived.secure_port,
         setting_hostname: cluster.config.enable_setting_hostname,
+        fail_cgroup_v1: cluster.config.kubelet_fail_cgroup_v1,
     };
     let gathered = futures::future::join_all(remotes.iter().map(|(name, r)| {
         let bin_dir = s.bin_dir.clone();
@@ -365,6 +407,7 @@ mod tests {
             bin_dir: "/opt/kube/bin".into(),
             secure_port: 6443,
             setting_hostname: true,
+            fail_cgroup_v1: true,
         }
     }
     fn master() -> Roles {
@@ -385,6 +428,25 @@ mod tests {
     #[test]
     fn a_good_host_passes() {
         assert!(check_host("h", &good(), &master(), &settings()).is_empty());
+    }
+
+    #[test]
+    fn cgroup_v1_says_which_setting_lets_kubelet_run() {
+        let v1 = Facts {
+            cgroup_fs: "tmpfs".into(),
+            ..good()
+        };
+        let refused = check_host("h", &v1, &master(), &settings());
+        assert_eq!(refused.len(), 1);
+        assert!(!refused[0].warning);
+        assert!(refused[0].fix.contains("KUBELET_FAIL_CGROUP_V1: false"));
+        let allowed = Settings {
+            fail_cgroup_v1: false,
+            ..settings()
+        };
+        let found = check_host("h", &v1, &master(), &allowed);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].warning, "{found:?}");
     }
 
     #[test]
@@ -465,6 +527,27 @@ mod tests {
                 &s
             ),
             ["tools"]
+        );
+        // settings() has PROXY_MODE=nftables: nft is required, iptables is not.
+        assert_eq!(
+            checks(
+                &Facts {
+                    missing_tools: vec!["nft".into()],
+                    ..good()
+                },
+                &s
+            ),
+            ["tools"]
+        );
+        assert!(
+            checks(
+                &Facts {
+                    missing_tools: vec!["iptables".into()],
+                    ..good()
+                },
+                &s
+            )
+            .is_empty()
         );
         assert_eq!(
             checks(
