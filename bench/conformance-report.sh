@@ -4,13 +4,12 @@
 #
 # Prints the mean wall time per run (process start included) against the 50 ms target, and the
 # ratio to `grep -c ''` over the same two files (a floor: reading the bytes once).
-# Fixtures: $EZ_SHARED_DIR/data/conformance or <repo>/../shared/data/conformance.
+# Fixtures: tests/fixtures/conformance/ of this repository (tests/fixtures/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-20}"
-SHARED="${EZ_SHARED_DIR:-$(pwd)/../shared}"
-KIND="$SHARED/data/conformance/submissions/v1.26/kind"
-[ -f "$KIND/junit_01.xml" ] || { echo "bench: fixtures not found under $KIND (set EZ_SHARED_DIR)" >&2; exit 2; }
+KIND="tests/fixtures/conformance/submissions/v1.26/kind"
+[ -f "$KIND/junit_01.xml" ] || { echo "bench: fixtures not found under $KIND" >&2; exit 2; }
 
 cargo build --release -q -p ez-cli --bin ezctl
 BIN=target/release/ezctl

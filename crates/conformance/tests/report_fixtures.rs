@@ -14,7 +14,7 @@ fn report_of(paths: &[PathBuf], version: Option<&str>) -> Report {
 
 #[test]
 fn v1_20_kubeasz_ginkgo_v1() {
-    let dir = fixture!("submissions/v1.20/kubeasz");
+    let dir = common::fixture("submissions/v1.20/kubeasz");
     let r = report_of(&[dir], None);
     assert_eq!(r.kubernetes_version.as_deref(), Some("v1.20.2"));
     assert_eq!(r.junit_flavor, Some(Flavor::GinkgoV1));
@@ -35,7 +35,7 @@ fn v1_20_kubeasz_ginkgo_v1() {
 
 #[test]
 fn v1_20_log_only_uses_progress_lines() {
-    let log = fixture!("submissions/v1.20/kubeasz/e2e.log");
+    let log = common::fixture("submissions/v1.20/kubeasz/e2e.log");
     let r = report_of(&[log], None);
     assert_eq!((r.ran, r.passed, r.failed), (Some(311), Some(311), Some(0)));
     assert_eq!(r.sources["passed"], "e2e.log");
@@ -45,7 +45,7 @@ fn v1_20_log_only_uses_progress_lines() {
 
 #[test]
 fn v1_26_kind_ginkgo_v2_pair_of_files() {
-    let d = fixture!("submissions/v1.26/kind");
+    let d = common::fixture("submissions/v1.26/kind");
     let r = report_of(&[d.join("e2e.log"), d.join("junit_01.xml")], None);
     assert_eq!(r.kubernetes_version.as_deref(), Some("v1.26.6"));
     assert_eq!(r.junit_flavor, Some(Flavor::GinkgoV2));
@@ -66,7 +66,7 @@ fn v1_26_kind_ginkgo_v2_pair_of_files() {
 
 #[test]
 fn v1_32_previder_two_required_failures() {
-    let d = fixture!("submissions/v1.32/previder-failed");
+    let d = common::fixture("submissions/v1.32/previder-failed");
     let r = report_of(&[d], None);
     assert_eq!((r.ran, r.specs_total), (Some(411), Some(6622)));
     assert_eq!((r.passed, r.failed), (Some(409), Some(2)));
@@ -89,7 +89,7 @@ fn v1_32_previder_two_required_failures() {
 
 #[test]
 fn v1_32_previder_log_only_still_names_the_failures() {
-    let log = fixture!("submissions/v1.32/previder-failed/e2e.log");
+    let log = common::fixture("submissions/v1.32/previder-failed/e2e.log");
     let r = report_of(&[log], Some("v1.32"));
     assert_eq!((r.ran, r.passed, r.failed), (Some(411), Some(409), Some(2)));
     assert_eq!(r.failures.len(), 2);
@@ -107,8 +107,8 @@ fn sono(rel: &str) -> PathBuf {
 
 #[test]
 fn sonobuoy_4_e2e_failures() {
-    let t = fixture!(sono(
-        "test/integration/testdata/results-4-e2e-failures.tar.gz"
+    let t = common::fixture(sono(
+        "test/integration/testdata/results-4-e2e-failures.tar.gz",
     ));
     let r = report_of(&[t], None);
     assert_eq!(r.kubernetes_version.as_deref(), Some("v1.21.1"));
@@ -126,8 +126,8 @@ fn sonobuoy_4_e2e_failures() {
 
 #[test]
 fn sonobuoy_quick_no_failures() {
-    let t = fixture!(sono(
-        "test/integration/testdata/results-quick-no-failures.tar.gz"
+    let t = common::fixture(sono(
+        "test/integration/testdata/results-quick-no-failures.tar.gz",
     ));
     let r = report_of(&[t], None);
     assert_eq!(r.kubernetes_version.as_deref(), Some("v1.21.1"));
@@ -143,7 +143,7 @@ fn sonobuoy_quick_no_failures() {
 
 #[test]
 fn sonobuoy_missing_junit_falls_back_to_log() {
-    let t = fixture!(sono("test/integration/testdata/results-missing-e2e.tar.gz"));
+    let t = common::fixture(sono("test/integration/testdata/results-missing-e2e.tar.gz"));
     let r = report_of(&[t], None);
     assert_eq!(r.junit_flavor, None);
     assert_eq!(
@@ -167,7 +167,7 @@ fn sonobuoy_old_layouts_with_dot_slash_and_appledouble() {
         ("results-0.9.tar.gz", 693, "v1.8.4"),
         ("results-0.10.tar.gz", 698, "v1.8.4"),
     ] {
-        let t = fixture!(sono("pkg/client/results/testdata").join(name));
+        let t = common::fixture(sono("pkg/client/results/testdata").join(name));
         let r = report_of(&[t], None);
         assert_eq!(r.kubernetes_version.as_deref(), Some(version), "{name}");
         assert_eq!((r.ran, r.specs_total), (Some(1), Some(total)), "{name}");
@@ -186,7 +186,7 @@ fn sonobuoy_cmd_results_output_tarball() {
     // devnote says "It won't match the actual logs"; the report reads the files themselves: the
     // junit lists 3585 testcases, 3381 skipped, none failed (header: tests=204 failures=0), while
     // the e2e.log claims "SUCCESS! -- 0 Passed": a disagreement the report must surface.
-    let t = fixture!(sono("cmd/sonobuoy/app/testdata/testResultsOutput.tar.gz"));
+    let t = common::fixture(sono("cmd/sonobuoy/app/testdata/testResultsOutput.tar.gz"));
     let r = report_of(&[t], None);
     assert_eq!(
         (r.passed, r.failed, r.specs_total),
@@ -206,7 +206,7 @@ fn sonobuoy_cmd_results_output_tarball() {
 
 #[test]
 fn unknown_version_and_non_junit_are_clear_errors() {
-    let d = fixture!("submissions/v1.20/kubeasz");
+    let d = common::fixture("submissions/v1.20/kubeasz");
     let files = source::load(&[d]).unwrap();
     let r = report::build(&files, Some("v1.99".parse().unwrap())).unwrap();
     assert!(
@@ -217,8 +217,8 @@ fn unknown_version_and_non_junit_are_clear_errors() {
     assert_eq!(r.verdict, Verdict::Unknown);
     let bad = source::ResultFiles {
         junit: Some(
-            std::fs::read(fixture!(
-                "sonobuoy/testdata/pkg/client/results/testdata/item_good_junit.json"
+            std::fs::read(common::fixture(
+                "sonobuoy/testdata/pkg/client/results/testdata/item_good_junit.json",
             ))
             .unwrap(),
         ),

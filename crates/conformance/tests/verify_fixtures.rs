@@ -36,7 +36,7 @@ fn build_kind(tmp: &Path, kind: &Path) -> PathBuf {
 
 #[test]
 fn good_submission_built_from_kind_passes_every_offline_rule() {
-    let kind = fixture!("submissions/v1.26/kind");
+    let kind = common::fixture("submissions/v1.26/kind");
     let tmp = tempfile::tempdir().unwrap();
     let dir = build_kind(tmp.path(), &kind);
     assert!(dir.ends_with("v1.26/kind"), "{}", dir.display());
@@ -70,7 +70,7 @@ fn good_submission_built_from_kind_passes_every_offline_rule() {
 
 #[test]
 fn kind_folder_as_published_has_an_extra_file() {
-    let kind = fixture!("submissions/v1.26/kind");
+    let kind = common::fixture("submissions/v1.26/kind");
     let v = verify::verify(&kind, &opts("Conformance results for v1.26/kind", "v1.26"));
     let r = rejects(&v);
     assert_eq!(r.len(), 1, "{r:?}");
@@ -82,7 +82,7 @@ type Breaker = Box<dyn Fn(&Path)>;
 
 #[test]
 fn broken_copies_are_rejected_for_the_right_reason() {
-    let kind = fixture!("submissions/v1.26/kind");
+    let kind = common::fixture("submissions/v1.26/kind");
     let o = opts("Conformance results for v1.26/kind", "v1.26");
     let cases: Vec<(&str, Breaker, &str)> = vec![
         (
@@ -168,7 +168,7 @@ fn broken_copies_are_rejected_for_the_right_reason() {
 
 #[test]
 fn titles_and_release_window() {
-    let kind = fixture!("submissions/v1.26/kind");
+    let kind = common::fixture("submissions/v1.26/kind");
     let tmp = tempfile::tempdir().unwrap();
     let dir = build_kind(tmp.path(), &kind);
     let r = rejects(&verify::verify(
@@ -191,7 +191,7 @@ fn titles_and_release_window() {
 
 #[test]
 fn previder_failed_and_kubeasz_v1_20_as_published() {
-    let p = fixture!("submissions/v1.32/previder-failed");
+    let p = common::fixture("submissions/v1.32/previder-failed");
     let r = rejects(&verify::verify(
         &p,
         &opts("Conformance results for v1.32/Previder", "v1.32"),
@@ -199,7 +199,7 @@ fn previder_failed_and_kubeasz_v1_20_as_published() {
     .join("\n");
     assert!(r.contains("2 test(s) failed"), "{r}");
     assert!(r.contains("type \"hosted\""), "{r}");
-    let k = fixture!("submissions/v1.20/kubeasz");
+    let k = common::fixture("submissions/v1.20/kubeasz");
     let v = verify::verify(
         &k,
         &VerifyOptions {

@@ -1,39 +1,22 @@
-//! Locating the shared real-data fixtures (`shared/data/conformance/`).
-//!
-//! `$EZ_SHARED_DIR` or `<workspace>/../shared`. When absent: panic under `CI=true`, otherwise
-//! print a loud notice and let the test return early.
+//! Locating the real-data fixtures, kept in the repository under `tests/fixtures/conformance/`
+//! (see `tests/fixtures/README.md` for where each file came from).
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-pub fn conformance_data() -> Option<PathBuf> {
-    let shared = std::env::var_os("EZ_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let dir = shared.join("data/conformance");
-    if dir.join("README.md").is_file() {
-        return Some(dir);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!(
-            "conformance fixtures not found at {} (set EZ_SHARED_DIR)",
-            dir.display()
-        );
-    }
-    eprintln!(
-        "\n!!! SKIPPED: conformance fixtures not found at {} (set EZ_SHARED_DIR) !!!\n",
+/// `tests/fixtures/conformance/` of this checkout. Panics when it is missing: the fixtures are
+/// part of the repository, so their absence is a broken checkout, not a reason to skip.
+pub fn conformance_data() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/conformance");
+    assert!(
+        dir.is_dir(),
+        "conformance fixtures not found at {}",
         dir.display()
     );
-    None
+    dir
 }
 
-/// `data/conformance/<rel>`, or return from the test when the fixtures are absent.
-#[macro_export]
-macro_rules! fixture {
-    ($rel:expr) => {
-        match common::conformance_data() {
-            Some(d) => d.join($rel),
-            None => return,
-        }
-    };
+/// `tests/fixtures/conformance/<rel>`.
+pub fn fixture(rel: impl AsRef<Path>) -> PathBuf {
+    conformance_data().join(rel)
 }

@@ -1,5 +1,5 @@
 //! CLI tests of `ezctl conformance …` through a parser holding only this command group (so the
-//! other groups' state does not matter), on the shared real fixtures.
+//! other groups' state does not matter), on the real fixtures in `tests/fixtures/conformance/`.
 
 use super::*;
 use clap::Parser;
@@ -17,24 +17,16 @@ enum Top {
     Conformance(ConformanceArgs),
 }
 
-pub(super) fn data() -> Option<PathBuf> {
-    let shared = std::env::var_os("EZ_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let d = shared.join("data/conformance");
-    if d.is_dir() {
-        return Some(d);
-    }
+/// The real conformance results kept in the repository (`tests/fixtures/conformance/`; see
+/// `tests/fixtures/README.md`). Panics when missing: they are part of the checkout.
+pub(super) fn data() -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/conformance");
     assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
+        d.is_dir(),
         "conformance fixtures not found at {}",
         d.display()
     );
-    eprintln!(
-        "!!! SKIPPED: conformance fixtures not found at {}",
-        d.display()
-    );
-    None
+    d
 }
 
 /// Parses `ezctl <args>` of `conformance images` into (global args, images args).
@@ -86,7 +78,7 @@ impl Drop for TempDir {
 
 #[test]
 fn report_exit_codes() {
-    let Some(d) = data() else { return };
+    let d = data();
     let s = |p: &str| d.join(p).display().to_string();
     assert_eq!(
         exec(&["conformance", "report", &s("submissions/v1.26/kind")]),
@@ -115,7 +107,7 @@ fn report_exit_codes() {
 
 #[test]
 fn submission_then_verify() {
-    let Some(d) = data() else { return };
+    let d = data();
     let kind = d.join("submissions/v1.26/kind");
     let tmp = TempDir::new("submission");
     let out = tmp.path().display().to_string();
