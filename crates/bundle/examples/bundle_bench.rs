@@ -46,6 +46,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 // The mirror serves synthetic files under the real URLs: the repository
                 // table (real upstream values) would rightly refuse them.
                 table: ChecksumTable::default(),
+                selection: Default::default(),
             };
             let sources = Sources {
                 binary_mirrors: vec![args[2].clone()],

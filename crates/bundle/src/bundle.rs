@@ -8,6 +8,7 @@ use crate::error::{BundleError, Result};
 use crate::events::Event;
 use crate::manifest::{FileEntry, Kind, Manifest, safe_relative};
 use crate::oci::{ImageRef, pull_image};
+use crate::selection::Selection;
 use crate::session::Session;
 use ez_inventory::VersionTable;
 use futures::StreamExt;
@@ -26,6 +27,10 @@ pub struct Request {
     /// `(path in the bundle, local source file)` for files no upstream publishes (nginx).
     pub extra_files: Vec<(String, PathBuf)>,
     pub table: ChecksumTable,
+    /// The network plugin and parts left out, recorded in the manifest (the artifacts and
+    /// images above are already chosen for it: [`crate::catalog::binaries_for`],
+    /// [`crate::images::images_for`]).
+    pub selection: Selection,
 }
 
 /// The outcome of a run.
@@ -110,6 +115,7 @@ pub async fn download(s: &Session, req: &Request) -> Result<Report> {
         .await;
 
     let mut manifest = Manifest::new(req.arch.as_str(), req.versions.clone());
+    manifest.selection = req.selection.clone();
     let mut failures = Vec::new();
     for (name, r) in results {
         match r {

@@ -10,6 +10,7 @@
 //! bin/nginx=/path/to/nginx` (recorded with its sha256 in the manifest); see docs/en/ezdown.md.
 
 use crate::error::{BundleError, Result};
+use crate::selection::{Network, Part, Selection};
 use ez_inventory::VersionTable;
 
 /// Target CPU architecture, spelled as Go/OCI spell it.
@@ -134,19 +135,25 @@ pub fn typical_mb(id: &str) -> u32 {
     }
 }
 
-/// The binary artifacts of a bundle (kubeasz's k8s-bin + ext-bin, minus docker and the
-/// from-source builds).
+/// The binary artifacts of kubeasz's bundle (k8s-bin + ext-bin, minus docker and the
+/// from-source builds): [`binaries_for`] the default selection.
 pub fn binaries(v: &VersionTable, arch: Arch) -> Result<Vec<Artifact>> {
-    for ver in [
-        &v.kubernetes,
-        &v.etcd,
-        &v.runc,
-        &v.cni_plugins,
-        &v.crictl,
-        &v.helm,
-        &v.calicoctl,
-    ] {
+    binaries_for(v, arch, &Selection::default())
+}
+
+/// The binary artifacts for a selection: calicoctl only with the calico network, helm unless
+/// left out. Only the versions of the artifacts chosen are checked.
+pub fn binaries_for(v: &VersionTable, arch: Arch, sel: &Selection) -> Result<Vec<Artifact>> {
+    let calico = sel.network == Network::Calico;
+    let helm = sel.has(Part::Helm);
+    for ver in [&v.kubernetes, &v.etcd, &v.runc, &v.cni_plugins, &v.crictl] {
         check_version(ver)?;
+    }
+    if helm {
+        check_version(&v.helm)?;
+    }
+    if calico {
+        check_version(&v.calicoctl)?;
     }
     check_version(&v.containerd)?;
     let a = arch.as_str();
@@ -236,23 +243,34 @@ pub fn binaries(v: &VersionTable, arch: Arch) -> Result<Vec<Artifact>> {
             names: vec!["crictl".into()],
         },
     });
-    let helm = &v.helm;
+    if helm {
+        out.push(helm_artifact(&v.helm, a));
+    }
+    if calico {
+        out.push(calicoctl_artifact(&v.calicoctl, a));
+    }
+    Ok(out)
+}
+
+fn helm_artifact(helm: &str, a: &str) -> Artifact {
     let url = format!("https://get.helm.sh/helm-{helm}-linux-{a}.tar.gz");
-    out.push(Artifact {
+    Artifact {
         id: "helm".into(),
-        version: helm.clone(),
+        version: helm.to_string(),
         checksum: ChecksumSource::File(format!("{url}.sha256sum")),
         url,
         install: Install::Archive {
             dest_dir: "bin".into(),
             names: vec!["helm".into()],
         },
-    });
-    let cal = &v.calicoctl;
+    }
+}
+
+fn calicoctl_artifact(cal: &str, a: &str) -> Artifact {
     let base = format!("https://github.com/projectcalico/calico/releases/download/{cal}");
-    out.push(Artifact {
+    Artifact {
         id: "calicoctl".into(),
-        version: cal.clone(),
+        version: cal.to_string(),
         url: format!("{base}/calicoctl-linux-{a}"),
         // Calico attaches a SHA256SUMS file to its GitHub releases; if a release lacks it,
         // add the value to the repository table.
@@ -260,8 +278,7 @@ pub fn binaries(v: &VersionTable, arch: Arch) -> Result<Vec<Artifact>> {
         install: Install::Binary {
             dest: "bin/calicoctl".into(),
         },
-    });
-    Ok(out)
+    }
 }
 
 /// Sonobuoy's release for `ezctl conformance run --runner sonobuoy` (fetched with
@@ -356,6 +373,38 @@ mod tests {
             cd.url
                 .ends_with("/v2.3.3/containerd-static-2.3.3-linux-amd64.tar.gz")
         );
+    }
+
+    #[test]
+    fn a_selection_leaves_out_calicoctl_and_helm() {
+        let v = VersionTable::default();
+        let ids = |sel: &Selection| {
+            binaries_for(&v, Arch::Amd64, sel)
+                .unwrap()
+                .into_iter()
+                .map(|a| a.id)
+                .collect::<Vec<_>>()
+        };
+        let all = ids(&Selection::default());
+        assert_eq!(all.len(), 13);
+        let flannel = ids(&Selection::parse(Some("flannel"), &[]).unwrap());
+        assert_eq!(flannel.len(), 12);
+        assert!(!flannel.iter().any(|i| i == "calicoctl") && flannel.contains(&"helm".into()));
+        let bare = ids(&Selection::parse(Some("flannel"), &["helm".into()]).unwrap());
+        assert_eq!(bare.len(), 11);
+        assert!(!bare.iter().any(|i| i == "helm" || i == "calicoctl"));
+        // a version not used is not checked
+        let mut odd = v.clone();
+        odd.calicoctl = "none".into();
+        assert!(
+            binaries_for(
+                &odd,
+                Arch::Amd64,
+                &Selection::parse(Some("flannel"), &[]).unwrap()
+            )
+            .is_ok()
+        );
+        assert!(binaries(&odd, Arch::Amd64).is_err());
     }
 
     #[test]

@@ -12,6 +12,12 @@ pub enum BundleError {
     #[error("unknown extra image set '{0}'; valid sets: {1}")]
     UnknownSet(String, String),
 
+    #[error("unknown network plugin '{0}'; valid: {1}")]
+    UnknownNetwork(String, String),
+
+    #[error("unknown part '{0}' for --without; valid: {1}")]
+    UnknownPart(String, String),
+
     #[error("invalid version '{0}': expected something like v1.36.3")]
     BadVersion(String),
 

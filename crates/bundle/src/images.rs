@@ -2,19 +2,29 @@
 //! versions from the shared version table where it has them.
 
 use crate::error::{BundleError, Result};
+use crate::selection::{Part, Selection};
 use ez_inventory::VersionTable;
 
-/// The images `ezdown -D` always saves (NS `easzlab` in kubeasz's local registry).
+/// The images kubeasz's `ezdown -D` always saves (NS `easzlab` in kubeasz's local registry):
+/// [`images_for`] the default selection (calico, every part).
 pub fn default_images(v: &VersionTable) -> Vec<String> {
-    vec![
-        format!("calico/cni:{}", v.calico),
-        format!("calico/kube-controllers:{}", v.calico),
-        format!("calico/node:{}", v.calico),
-        format!("coredns/coredns:{}", v.coredns),
-        format!("easzlab/k8s-dns-node-cache:{}", v.nodelocaldns),
-        format!("easzlab/metrics-server:{}", v.metrics_server),
-        format!("easzlab/pause:{}", v.pause),
-    ]
+    // The default selection's images are all fixed names: this cannot fail.
+    images_for(v, &Selection::default()).unwrap_or_default()
+}
+
+/// The images `ezdown -D` saves for a selection: the network plugin's, coredns, the
+/// node-local DNS cache and metrics-server unless left out, and pause.
+pub fn images_for(v: &VersionTable, sel: &Selection) -> Result<Vec<String>> {
+    let mut out = sel.network.images(v)?;
+    out.push(format!("coredns/coredns:{}", v.coredns));
+    if sel.has(Part::Nodelocaldns) {
+        out.push(format!("easzlab/k8s-dns-node-cache:{}", v.nodelocaldns));
+    }
+    if sel.has(Part::MetricsServer) {
+        out.push(format!("easzlab/metrics-server:{}", v.metrics_server));
+    }
+    out.push(format!("easzlab/pause:{}", v.pause));
+    Ok(out)
 }
 
 /// Names accepted by `-X`, in the order `ezdown` lists them.
@@ -226,6 +236,31 @@ mod tests {
         assert_eq!(d.len(), 7);
         assert!(d.contains(&"calico/node:v3.32.1".to_string()));
         assert!(d.contains(&"easzlab/pause:3.10.2".to_string()));
+    }
+
+    #[test]
+    fn a_selection_changes_the_network_and_drops_parts() {
+        let v = VersionTable::default();
+        let sel = Selection::parse(Some("flannel"), &["nodelocaldns".into()]).unwrap();
+        let d = images_for(&v, &sel).unwrap();
+        assert_eq!(
+            d,
+            [
+                "ghcr.io/flannel-io/flannel:v0.28.9",
+                "ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3",
+                "coredns/coredns:1.14.6",
+                "easzlab/metrics-server:v0.9.0",
+                "easzlab/pause:3.10.2",
+            ]
+        );
+        let sel = Selection::parse(Some("cilium"), &["metrics-server".into()]).unwrap();
+        let d = images_for(&v, &sel).unwrap();
+        assert!(d[0].starts_with("cilium/cilium:"), "{d:?}");
+        assert!(
+            !d.iter()
+                .any(|i| i.contains("calico") || i.contains("metrics"))
+        );
+        assert!(d.iter().any(|i| i.contains("k8s-dns-node-cache")));
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! - [`fetch`] / [`binaries`]: resumable, retried, verified transfers;
 //! - [`oci`]: a registry client that writes `docker load` + `ctr import` compatible tars;
 //! - [`manifest`] / [`verify`] / [`transport`]: the manifest, re-verification, export/import;
-//! - [`bundle`]: one `ezdown -D` run, bounded in parallelism.
+//! - [`bundle`]: one `ezdown -D` run, bounded in parallelism;
+//! - [`selection`]: the network plugin and the optional parts a bundle is made with.
 
 pub mod binaries;
 pub mod bundle;
@@ -16,6 +17,7 @@ pub mod fetch;
 pub mod manifest;
 pub mod mirrors;
 pub mod retry;
+pub mod selection;
 pub mod session;
 
 pub use error::{BundleError, Result};

@@ -7,6 +7,7 @@
 
 use crate::checksum::Sha256;
 use crate::error::{BundleError, Result};
+use crate::selection::Selection;
 use ez_inventory::VersionTable;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -55,6 +56,11 @@ pub struct Manifest {
     pub arch: String,
     pub complete: bool,
     pub versions: VersionTable,
+    /// The network plugin and the parts left out (`ezdown --network`, `--without`), as
+    /// `"network": "flannel", "without": ["nodelocaldns"]`; a manifest without them (older
+    /// ezdown) is kubeasz's default bundle: calico, nothing left out.
+    #[serde(flatten)]
+    pub selection: Selection,
     pub files: Vec<FileEntry>,
 }
 
@@ -70,6 +76,7 @@ impl Manifest {
             arch: arch.to_string(),
             complete: true,
             versions,
+            selection: Selection::default(),
             files: Vec::new(),
         }
     }
@@ -205,6 +212,29 @@ mod tests {
         let back = Manifest::load(d.path()).unwrap().unwrap();
         assert_eq!(back.files[0].path, "bin/a");
         assert_eq!(back.versions, VersionTable::default());
+    }
+
+    #[test]
+    fn the_selection_is_recorded_and_old_manifests_read_as_calico() {
+        let d = tempfile::tempdir().unwrap();
+        let mut m = Manifest::new("amd64", VersionTable::default());
+        m.selection = Selection::parse(Some("flannel"), &["helm".into()]).unwrap();
+        m.write(d.path()).unwrap();
+        let text = std::fs::read_to_string(d.path().join(MANIFEST)).unwrap();
+        assert!(text.contains("\"network\": \"flannel\""), "{text}");
+        assert!(text.contains("\"without\": [\n    \"helm\"\n  ]"), "{text}");
+        assert_eq!(
+            Manifest::load(d.path()).unwrap().unwrap().selection,
+            m.selection
+        );
+        // written before --network existed: no network, no without
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let o = v.as_object_mut().unwrap();
+        o.remove("network");
+        o.remove("without");
+        std::fs::write(d.path().join(MANIFEST), v.to_string()).unwrap();
+        let old = Manifest::load(d.path()).unwrap().unwrap();
+        assert_eq!(old.selection, Selection::default());
     }
 
     #[test]

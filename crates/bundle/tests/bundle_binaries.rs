@@ -19,6 +19,7 @@ fn request(table: ChecksumTable) -> Request {
         images: vec![],
         extra_files: vec![],
         table,
+        selection: Default::default(),
     }
 }
 
@@ -460,4 +461,37 @@ async fn full_disk_is_a_clear_error() {
     let e = r.unwrap_err();
     assert!(matches!(e, ez_bundle::BundleError::DiskFull(_)), "{e}");
     assert!(e.to_string().contains("disk is full"), "{e}");
+}
+
+/// `ezdown -D --network flannel --without helm`: calicoctl and helm are never asked for (the
+/// mirror does not even have them) and the manifest records what the bundle was made for.
+#[tokio::test]
+async fn a_flannel_bundle_without_helm_asks_for_neither_calicoctl_nor_helm() {
+    let m = Mirror::start().await;
+    let mut tree = upstream_tree(true);
+    tree.retain(|k, _| !k.contains("calicoctl") && !k.contains("/calico/") && !k.contains("helm"));
+    m.put_all(&tree);
+    let (_d, base) = tmp_base();
+    let (ev, _) = recorder();
+    let sel = ez_bundle::selection::Selection::parse(Some("flannel"), &["helm".into()]).unwrap();
+    let v = VersionTable::default();
+    let req = Request {
+        artifacts: catalog::binaries_for(&v, Arch::Amd64, &sel).unwrap(),
+        versions: v,
+        arch: Arch::Amd64,
+        images: vec![],
+        extra_files: vec![],
+        table: ChecksumTable::default(),
+        selection: sel.clone(),
+    };
+    let r = download(&session(&base, &[&m], ev), &req).await.unwrap();
+    assert!(r.failures.is_empty(), "{:?}", r.failures);
+    assert!(base.join("bin/kubelet").is_file());
+    assert!(!base.join("bin/calicoctl").exists() && !base.join("bin/helm").exists());
+    let man = Manifest::load(&base).unwrap().unwrap();
+    assert_eq!(man.selection, sel);
+    let text = std::fs::read_to_string(base.join("manifest.json")).unwrap();
+    assert!(text.contains("\"network\": \"flannel\""), "{text}");
+    let v = ez_bundle::verify::verify(&base, 2).await.unwrap();
+    assert!(v.ok(), "{v:?}");
 }

@@ -89,6 +89,7 @@ fn request(images: Vec<String>, arch: Arch) -> Request {
         images,
         extra_files: vec![],
         table: ChecksumTable::default(),
+        selection: Default::default(),
     }
 }
 

@@ -82,6 +82,7 @@ fn request(arch: Arch) -> Request {
         images: vec!["busybox:1".into()],
         extra_files: vec![],
         table: ChecksumTable::default(),
+        selection: Default::default(),
     }
 }
 
@@ -321,6 +322,7 @@ async fn a_later_run_for_other_items_keeps_the_earlier_ones_listed() {
         images: vec![],
         extra_files: vec![("bin/nginx".into(), local.clone())],
         table: ChecksumTable::default(),
+        selection: Default::default(),
     };
     let (ev, _) = recorder();
     let r = download(&hub_session(&base, &[&m], ev), &first)

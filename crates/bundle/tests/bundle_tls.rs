@@ -34,6 +34,7 @@ fn runc_only() -> Request {
         images: vec![],
         extra_files: vec![],
         table: ChecksumTable::default(),
+        selection: Default::default(),
     }
 }
 

@@ -12,7 +12,9 @@ use ez_bundle::catalog::{self, Arch};
 use ez_bundle::checksum::ChecksumTable;
 use ez_bundle::fetch::FetchConfig;
 use ez_bundle::images;
+use ez_bundle::manifest::Manifest;
 use ez_bundle::mirrors::Sources;
+use ez_bundle::selection::Selection;
 use ez_bundle::session::Session;
 use ez_inventory::VersionTable;
 use std::path::PathBuf;
@@ -33,6 +35,21 @@ pub struct EzdownCli {
     /// Kubernetes version (kubeasz's K8S_BIN_VER), e.g. v1.36.3.
     #[arg(short = 'k', value_name = "VER")]
     pub k8s_version: Option<String>,
+    /// A YAML/JSON file of component versions replacing some of the version table (partial is
+    /// fine, e.g. `containerd: 2.3.4`), applied after -k; the same format as `ezctl new
+    /// --versions`. Recorded in manifest.json, so `ezctl new` writes them into config.yml.
+    #[arg(long, value_name = "FILE")]
+    pub versions: Option<PathBuf>,
+    /// The network plugin the bundle is for: calico (default: calicoctl + calico images, as
+    /// kubeasz), flannel, cilium, kube-router or kube-ovn (that plugin's images, no calico).
+    /// Recorded in manifest.json. With --verify: check the bundle was made for it.
+    #[arg(long, value_name = "PLUGIN")]
+    pub network: Option<String>,
+    /// Leave an optional part out of the bundle (repeatable): nodelocaldns (the
+    /// k8s-dns-node-cache image), helm, metrics-server. Recorded in manifest.json. With
+    /// --verify: parts the bundle may lack.
+    #[arg(long, value_name = "PART")]
+    pub without: Vec<String>,
     /// Mirror mode: `standard` (upstream only, default), `cn` (registry mirrors usable from
     /// mainland China for docker.io images), or a registry host to use for docker.io images.
     #[arg(short = 'm', value_name = "MIRROR", default_value = "standard")]
@@ -186,26 +203,74 @@ pub async fn run(cli: EzdownCli) -> anyhow::Result<u8> {
     do_download(&cli, req).await
 }
 
-fn build_request(cli: &EzdownCli) -> Result<Request, String> {
-    let mut versions = VersionTable::default();
+/// The version table to download for: kubeasz 3.7.0's (or, for `-X` alone, the bundle's),
+/// then `-k`, then the `--versions` file.
+fn version_table(cli: &EzdownCli, previous: Option<&Manifest>) -> Result<VersionTable, String> {
+    let mut versions = previous.map(|m| m.versions.clone()).unwrap_or_default();
+    let mut k8s = None;
     if let Some(k) = &cli.k8s_version {
         catalog::check_version(k.trim()).map_err(|e| e.to_string())?;
         versions = versions.with_kubernetes(k);
+        k8s = Some(versions.kubernetes.clone());
     }
+    if let Some(f) = &cli.versions {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| format!("--versions {}: cannot read it: {e}", f.display()))?;
+        versions = versions
+            .overlay(&text)
+            .map_err(|e| format!("--versions {}: {e}", f.display()))?;
+        if let Some(k) = k8s
+            && k != versions.kubernetes
+        {
+            return Err(format!(
+                "-k {k} and --versions {} (kubernetes: {}) disagree; give the version once",
+                f.display(),
+                versions.kubernetes
+            ));
+        }
+        catalog::check_version(&versions.kubernetes).map_err(|e| e.to_string())?;
+    }
+    Ok(versions)
+}
+
+/// `--network` and `--without` (for `-X` alone: the bundle's, which they cannot change).
+fn selection(cli: &EzdownCli, previous: Option<&Manifest>) -> Result<Selection, String> {
+    if !cli.download && !cli.extra.is_empty() {
+        if cli.network.is_some() || !cli.without.is_empty() {
+            return Err(
+                "--network and --without describe a whole bundle: give them with -D (-X <set> alone adds images to the bundle already there)"
+                    .into(),
+            );
+        }
+        return Ok(previous.map(|m| m.selection.clone()).unwrap_or_default());
+    }
+    Selection::parse(cli.network.as_deref(), &cli.without).map_err(|e| e.to_string())
+}
+
+fn build_request(cli: &EzdownCli) -> Result<Request, String> {
+    // `-X` without `-D`: only the extra sets (and --image), added to the existing bundle,
+    // whose versions and selection the manifest keeps.
+    let extra_only = !cli.download && !cli.extra.is_empty();
+    let previous = if extra_only {
+        Manifest::load(&cli.base).map_err(|e| e.to_string())?
+    } else {
+        None
+    };
+    let versions = version_table(cli, previous.as_ref())?;
+    let selection = selection(cli, previous.as_ref())?;
     let arch = match &cli.arch {
         Some(a) => Arch::parse(a).map_err(|e| e.to_string())?,
         None => Arch::host(),
     };
-    // `-X` without `-D`: only the extra sets (and --image), added to the existing bundle.
-    let everything = cli.download;
+    let everything = cli.download || cli.list_urls;
     let mut artifacts = if everything {
-        catalog::binaries(&versions, arch).map_err(|e| e.to_string())?
+        catalog::binaries_for(&versions, arch, &selection).map_err(|e| e.to_string())?
     } else {
         Vec::new()
     };
     let mut imgs = Vec::new();
     if everything && !cli.no_images {
-        imgs.extend(images::default_images(&versions));
+        imgs.extend(images::images_for(&versions, &selection).map_err(|e| e.to_string())?);
     }
     for set in &cli.extra {
         if set == "conformance" {
@@ -258,6 +323,7 @@ fn build_request(cli: &EzdownCli) -> Result<Request, String> {
         images: imgs,
         extra_files,
         table,
+        selection,
     })
 }
 
@@ -368,154 +434,4 @@ async fn download_once(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cli(args: &[&str]) -> EzdownCli {
-        EzdownCli::parse_from(std::iter::once("ezdown").chain(args.iter().copied()))
-    }
-
-    #[test]
-    fn default_request_is_kubeasz_3_7_0() {
-        let r = build_request(&cli(&["-D", "--arch", "amd64"])).unwrap();
-        assert_eq!(r.artifacts.len(), 13);
-        assert_eq!(r.images.len(), 7);
-        assert_eq!(r.versions.kubernetes, "v1.36.3");
-        let r =
-            build_request(&cli(&["-D", "-k", "1.35.6", "-X", "cilium", "--no-images"])).unwrap();
-        assert_eq!(r.versions.kubernetes, "v1.35.6");
-        assert!(r.artifacts.iter().any(|a| a.url.contains("/v1.35.6/")));
-        assert_eq!(r.images.len(), 5, "{:?}", r.images);
-    }
-
-    #[test]
-    fn bad_input_is_one_clear_message() {
-        let e = build_request(&cli(&["-D", "-X", "nope"])).unwrap_err();
-        assert!(e.contains("valid sets") && e.contains("flannel"), "{e}");
-        let e = build_request(&cli(&["-D", "-k", "latest"])).unwrap_err();
-        assert!(e.contains("invalid version"), "{e}");
-        let e = build_request(&cli(&["-D", "--arch", "mips"])).unwrap_err();
-        assert!(e.contains("amd64 or arm64"), "{e}");
-        let e = build_request(&cli(&["-D", "--extra-file", "bin/nginx"])).unwrap_err();
-        assert!(e.contains("DEST=SRC"), "{e}");
-        let e = build_request(&cli(&["-D", "--registry-mirror", "registry.k8s.io="])).unwrap_err();
-        assert!(e.contains("REGISTRY=MIRROR"), "{e}");
-        let e = build_request(&cli(&["-D", "--image", "Not A Ref"])).unwrap_err();
-        assert!(e.contains("invalid image reference"), "{e}");
-    }
-
-    #[test]
-    fn conformance_set_takes_the_e2e_list() {
-        let d = tempfile_dir();
-        let f = d.join("e2e.txt");
-        // the real output's form: a test image, and two images no registry serves to us
-        std::fs::write(
-            &f,
-            "# e2e\nregistry.k8s.io/e2e-test-images/busybox:1.36.1-1\n\n\
-             invalid.registry.k8s.io/invalid/alpine:3.1\ngcr.io/k8s-authenticated-test/agnhost:2.6\n",
-        )
-        .unwrap();
-        let r = build_request(&cli(&[
-            "-D",
-            "--no-images",
-            "-X",
-            "conformance",
-            "--e2e-images",
-            f.to_str().unwrap(),
-        ]))
-        .unwrap();
-        assert_eq!(
-            r.images,
-            vec![
-                "registry.k8s.io/conformance:v1.36.3",
-                "registry.k8s.io/e2e-test-images/busybox:1.36.1-1"
-            ]
-        );
-        // and the Sonobuoy CLI, for `conformance run --runner sonobuoy` offline
-        assert!(r.artifacts.iter().any(|a| a.id == "sonobuoy"));
-        let plain = build_request(&cli(&["-D", "--no-images"])).unwrap();
-        assert!(!plain.artifacts.iter().any(|a| a.id == "sonobuoy"));
-        let _ = std::fs::remove_dir_all(d);
-    }
-
-    #[test]
-    fn extra_set_alone_fetches_only_that_set() {
-        let r = build_request(&cli(&["-X", "cilium", "--arch", "amd64"])).unwrap();
-        assert!(r.artifacts.is_empty(), "{:?}", r.artifacts);
-        assert!(!r.images.is_empty());
-        assert!(
-            r.images.iter().all(|i| i.contains("cilium")),
-            "{:?}",
-            r.images
-        );
-        // with -D: everything plus the set
-        let all = build_request(&cli(&["-D", "-X", "cilium", "--arch", "amd64"])).unwrap();
-        assert_eq!(all.artifacts.len(), 13);
-        assert!(all.images.iter().any(|i| i.contains("calico")));
-        // -X conformance alone still brings the Sonobuoy CLI it needs
-        let c = build_request(&cli(&["-X", "conformance", "--arch", "amd64"])).unwrap();
-        assert_eq!(
-            c.artifacts
-                .iter()
-                .map(|a| a.id.as_str())
-                .collect::<Vec<_>>(),
-            ["sonobuoy"]
-        );
-    }
-
-    #[test]
-    fn conformance_set_knows_the_embedded_list() {
-        let r = build_request(&cli(&[
-            "-D",
-            "--no-images",
-            "-k",
-            "v1.35.4",
-            "-X",
-            "conformance",
-        ]))
-        .unwrap();
-        assert_eq!(r.images[0], "registry.k8s.io/conformance:v1.35.4");
-        for i in [
-            "registry.k8s.io/e2e-test-images/agnhost:2.59",
-            "registry.k8s.io/etcd:3.6.6-0",
-            ez_conformance::images::SIDECAR_IMAGE,
-        ] {
-            assert!(r.images.iter().any(|x| x == i), "{i}: {:?}", r.images);
-        }
-        assert!(!r.images.iter().any(|x| x.starts_with("invalid.registry")));
-        // no embedded list for the default v1.36.3: the conformance image and the sidecar
-        let d = build_request(&cli(&["-D", "--no-images", "-X", "conformance"])).unwrap();
-        assert_eq!(d.images[0], "registry.k8s.io/conformance:v1.36.3");
-        assert!(!d.images.iter().any(|x| x.contains("agnhost")));
-    }
-
-    fn tempfile_dir() -> PathBuf {
-        let d = std::env::temp_dir().join(format!(
-            "ezdown-test-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    }
-
-    #[tokio::test]
-    async fn exit_codes() {
-        assert_eq!(run(cli(&["-S"])).await.unwrap(), 0);
-        assert_eq!(run(cli(&["-P", "ubuntu_22"])).await.unwrap(), 1);
-        assert_eq!(run(cli(&[])).await.unwrap(), 1);
-        assert_eq!(run(cli(&["-D", "--verify"])).await.unwrap(), 1);
-        assert_eq!(
-            run(cli(&["--list-urls", "--arch", "arm64"])).await.unwrap(),
-            0
-        );
-        let d = tempfile_dir();
-        assert_eq!(
-            run(cli(&["--verify", "--base", d.to_str().unwrap()]))
-                .await
-                .unwrap(),
-            1
-        );
-        let _ = std::fs::remove_dir_all(d);
-    }
-}
+mod tests;

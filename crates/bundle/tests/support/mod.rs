@@ -391,6 +391,11 @@ pub fn targz(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
 /// Upstream-shaped files (keyed by `host/path`) for the default catalog on amd64, with each
 /// upstream's checksum file in its own format. `small` uses busybox for every binary.
 pub fn upstream_tree(small: bool) -> HashMap<String, Vec<u8>> {
+    upstream_tree_for(&ez_inventory::VersionTable::default(), small)
+}
+
+/// [`upstream_tree`] for the versions of `v`.
+pub fn upstream_tree_for(v: &ez_inventory::VersionTable, small: bool) -> HashMap<String, Vec<u8>> {
     let bin = |p: &str| {
         if small {
             real_binary("/bin/busybox")
@@ -398,7 +403,6 @@ pub fn upstream_tree(small: bool) -> HashMap<String, Vec<u8>> {
             real_binary(p)
         }
     };
-    let v = ez_inventory::VersionTable::default();
     let mut t = HashMap::new();
     let k8s = &v.kubernetes;
     for (name, src) in [

@@ -2,6 +2,7 @@
 //! offline deploy host as one archive (verified on both ends).
 
 use super::EzdownCli;
+use ez_bundle::selection::Selection;
 use ez_bundle::{transport, verify};
 use std::path::PathBuf;
 
@@ -10,7 +11,19 @@ pub(super) async fn do_verify(cli: &EzdownCli) -> anyhow::Result<u8> {
         .map(|n| n.get())
         .unwrap_or(2)
         .max(cli.jobs);
-    let r = match verify::verify(&cli.base, jobs).await {
+    // `--verify --network … --without …`: also whether the bundle serves that site.
+    let wanted = if cli.network.is_some() || !cli.without.is_empty() {
+        match Selection::parse(cli.network.as_deref(), &cli.without) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("ezdown: {e}");
+                return Ok(1);
+            }
+        }
+    } else {
+        None
+    };
+    let r = match verify::verify_for(&cli.base, jobs, wanted.as_ref()).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("ezdown: {e}");
@@ -29,15 +42,19 @@ pub(super) async fn do_verify(cli: &EzdownCli) -> anyhow::Result<u8> {
         for p in &r.extra {
             eprintln!("extra:   {p} (not in manifest.json)");
         }
+        for s in &r.shortfalls {
+            eprintln!("not for this site: {s}");
+        }
         if r.incomplete {
             eprintln!(
                 "incomplete: the run that wrote manifest.json had failures; run `ezdown -D` again"
             );
         }
         eprintln!(
-            "ezdown: verified {} files ({} bytes): {}",
+            "ezdown: verified {} files ({} bytes; bundle for {}): {}",
             r.checked,
             r.bytes,
+            r.selection.describe(),
             if r.ok() { "OK" } else { "PROBLEMS FOUND" }
         );
     }

@@ -97,6 +97,7 @@ pub async fn make(base: &Path) -> Option<String> {
         images: vec!["busybox:1.36".into()],
         extra_files: vec![],
         table: ez_bundle::checksum::ChecksumTable::default(),
+        selection: Default::default(),
     };
     let report = ez_bundle::bundle::download(&session, &req).await.unwrap();
     assert!(
