@@ -174,3 +174,28 @@ fn calico_clusters_get_no_flannel_and_add_node_follows_the_network() {
         }
     }
 }
+
+/// `ENABLE_LOCAL_DNS_CACHE: false` (a bundle made with `ezdown --without nodelocaldns`): step 07
+/// lays down no node-local-dns manifest anywhere and kubelet resolves through the kube-dns
+/// service IP instead of the cache address.
+#[test]
+fn dns_cache_off_leaves_out_nodelocaldns() {
+    let lib = library();
+    let off = |c: String| {
+        ez_inventory::templates::set_config_value(&c, "ENABLE_LOCAL_DNS_CACHE", "false")
+    };
+    for (edit, cache) in [(&off as &dyn Fn(String) -> String, false), (&|c| c, true)] {
+        let inv = two_hosts("flannel", edit);
+        let addons =
+            render_host(&lib, "07.cluster-addon", &inv, MASTER, &Default::default()).unwrap();
+        assert_eq!(
+            text(&addons, "/etc/kubernetes/addons/nodelocaldns.yaml").is_some(),
+            cache
+        );
+        assert!(text(&addons, "/etc/kubernetes/addons/coredns.yaml").is_some());
+        let node = render_host(&lib, "05.kube-node", &inv, WORKER, &Default::default()).unwrap();
+        let kubelet = text(&node, "/var/lib/kubelet/config.yaml").expect("kubelet config");
+        let dns = if cache { "169.254.20.10" } else { "10.68.0.2" };
+        assert!(kubelet.contains(&format!("- {dns}")), "{kubelet}");
+    }
+}
