@@ -16,9 +16,12 @@ pub const HOSTS_ALLINONE: &str = include_str!("../../../example/hosts.allinone")
 /// `example/config.yml`.
 pub const CONFIG_YML: &str = include_str!("../../../example/config.yml");
 
-/// The network plugin and proxy mode `start-aio` always uses.
+/// The network plugin and proxy mode `start-aio` uses unless told otherwise (kubeasz forces
+/// both).
 pub const AIO_CLUSTER_NETWORK: &str = "calico";
 pub const AIO_PROXY_MODE: &str = "iptables";
+/// The network plugins `start-aio --network` accepts: those step 06 installs.
+pub const AIO_CLUSTER_NETWORKS: &[&str] = &["calico", "flannel"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
@@ -99,8 +102,9 @@ pub struct AioWishes {
 }
 
 /// The all-in-one inventory for `start-aio`: every group is `host_ip`, with
-/// CLUSTER_NETWORK="calico" and PROXY_MODE="iptables" forced. Returns the hosts text and one
-/// note for each wish that was overridden.
+/// PROXY_MODE="iptables" forced and CLUSTER_NETWORK="calico" unless the wish is another of
+/// [`AIO_CLUSTER_NETWORKS`] (flannel). Returns the hosts text and one note for each wish that
+/// was overridden.
 pub fn render_allinone(
     cluster: &str,
     host_ip: IpAddr,
@@ -109,15 +113,15 @@ pub fn render_allinone(
     check_cluster_name(cluster)?;
     let mut ctx = base_context(cluster, &VersionTable::default());
     ctx.insert("host_ip", &host_ip.to_string());
-    ctx.insert("cluster_network", AIO_CLUSTER_NETWORK);
+    let network = match &wishes.cluster_network {
+        Some(w) if AIO_CLUSTER_NETWORKS.contains(&w.as_str()) => w.as_str(),
+        _ => AIO_CLUSTER_NETWORK,
+    };
+    ctx.insert("cluster_network", network);
     ctx.insert("proxy_mode", AIO_PROXY_MODE);
     let mut notes = Vec::new();
     for (key, wish, forced) in [
-        (
-            "CLUSTER_NETWORK",
-            &wishes.cluster_network,
-            AIO_CLUSTER_NETWORK,
-        ),
+        ("CLUSTER_NETWORK", &wishes.cluster_network, network),
         ("PROXY_MODE", &wishes.proxy_mode, AIO_PROXY_MODE),
     ] {
         if let Some(w) = wish
@@ -132,4 +136,76 @@ pub fn render_allinone(
         render("example/hosts.allinone", HOSTS_ALLINONE, &ctx)?,
         notes,
     ))
+}
+
+/// `config` with the top-level `key` set to `value` (a YAML value as written, e.g. `false`):
+/// its line replaced, with any indented or list lines that continued it, where the key is;
+/// appended otherwise. For `start-aio -e KEY=VALUE`: a key of the example config.yml
+/// (`ENABLE_LOCAL_DNS_CACHE`) must not be given twice, which YAML refuses.
+pub fn set_config_value(config: &str, key: &str, value: &str) -> String {
+    let mut out = String::with_capacity(config.len() + key.len() + value.len() + 2);
+    let mut found = false;
+    let mut skipping = false;
+    for line in config.lines() {
+        if skipping {
+            if line.starts_with([' ', '\t', '-']) {
+                continue;
+            }
+            skipping = false;
+        }
+        let is_key = line
+            .strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with(':'));
+        if is_key && !found {
+            out.push_str(&format!("{key}: {value}\n"));
+            found = true;
+            skipping = true;
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if !found {
+        out.push_str(&format!("\n{key}: {value}\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_config_value_replaces_or_appends() {
+        let c = "# c\nA: 1\nLIST:\n  - x\n  - y\nLIST2:\n- z\nAB: 2\n";
+        assert_eq!(
+            set_config_value(c, "A", "3"),
+            "# c\nA: 3\nLIST:\n  - x\n  - y\nLIST2:\n- z\nAB: 2\n"
+        );
+        assert_eq!(
+            set_config_value(c, "LIST", "[]"),
+            "# c\nA: 1\nLIST: []\nLIST2:\n- z\nAB: 2\n"
+        );
+        assert_eq!(
+            set_config_value(c, "LIST2", "[q]"),
+            "# c\nA: 1\nLIST:\n  - x\n  - y\nLIST2: [q]\nAB: 2\n"
+        );
+        assert_eq!(
+            set_config_value(c, "NEW", "true"),
+            format!("{c}\nNEW: true\n")
+        );
+        // a commented-out key is not the key
+        assert_eq!(set_config_value("#A: 1\n", "A", "2"), "#A: 1\n\nA: 2\n");
+    }
+
+    #[test]
+    fn the_example_config_takes_local_dns_cache_off() {
+        let cfg = render_new("t", &VersionTable::default(), false)
+            .expect("render")
+            .config;
+        let off = set_config_value(&cfg, "ENABLE_LOCAL_DNS_CACHE", "false");
+        assert_eq!(off.matches("ENABLE_LOCAL_DNS_CACHE:").count(), 1);
+        assert!(off.contains("\nENABLE_LOCAL_DNS_CACHE: false\n"));
+        assert_eq!(off.lines().count(), cfg.lines().count());
+    }
 }

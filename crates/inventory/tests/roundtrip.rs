@@ -180,6 +180,26 @@ fn allinone_forces_calico_and_iptables() {
 }
 
 #[test]
+fn allinone_may_use_flannel_and_leave_the_dns_cache_off() {
+    let ip: IpAddr = "10.0.0.5".parse().expect("ip");
+    let wishes = AioWishes {
+        cluster_network: Some("flannel".into()),
+        proxy_mode: None,
+    };
+    let (hosts, notes) = templates::render_allinone("default", ip, &wishes).expect("render");
+    assert!(notes.is_empty(), "{notes:?}");
+    let cfg = templates::render_new("default", &VersionTable::default(), true)
+        .expect("render")
+        .config;
+    let cfg = templates::set_config_value(&cfg, "ENABLE_LOCAL_DNS_CACHE", "false");
+    let c = load(&hosts, &cfg);
+    assert_eq!(c.derived.cluster_network, "flannel");
+    assert_eq!(c.derived.proxy_mode, "iptables");
+    assert!(!c.config.enable_local_dns_cache);
+    assert_eq!(c.config.flannel_backend, "vxlan");
+}
+
+#[test]
 fn allinone_ipv6_host() {
     let ip: IpAddr = "fd00::5".parse().expect("ip");
     let (hosts, _) = templates::render_allinone("v6", ip, &AioWishes::default()).expect("render");

@@ -55,6 +55,7 @@ async fn start_aio_then_add_and_delete_nodes() {
         ip: Some(h1.ip.into()),
         ssh_key: Some(tb.client_key()),
         extra: vec!["KUBELET_FAIL_CGROUP_V1=false".into()],
+        network: None,
     };
     assert_eq!(
         ops::start_aio(&ctx, &aio).await.unwrap(),

@@ -96,6 +96,30 @@ pub fn version_table(base: &Path, overlay: Option<&Path>) -> anyhow::Result<Vers
     Ok(t)
 }
 
+/// The new cluster's files made to match the bundle, as its versions do: CLUSTER_NETWORK of
+/// `ezdown --network` (when not calico), and the parts of `ezdown --without` turned off in
+/// config.yml; one note each. No bundle manifest: unchanged.
+fn follow_the_bundle(
+    base: &Path,
+    hosts: String,
+    config: String,
+) -> anyhow::Result<(String, String, Vec<String>)> {
+    let manifest = ez_bundle::manifest::Manifest::load(base).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (config, mut notes) = super::ops::aio::config(config, manifest.as_ref(), &[])?;
+    let mut hosts = hosts;
+    if let Some(m) = &manifest {
+        let net = m.selection.network.as_str();
+        let calico = "CLUSTER_NETWORK=\"calico\"";
+        if net != templates::AIO_CLUSTER_NETWORK && hosts.contains(calico) {
+            hosts = hosts.replacen(calico, &format!("CLUSTER_NETWORK=\"{net}\""), 1);
+            notes.push(format!(
+                "the bundle was made for network {net}: CLUSTER_NETWORK=\"{net}\" in hosts"
+            ));
+        }
+    }
+    Ok((hosts, config, notes))
+}
+
 /// kubeasz sets ENABLE_MIRROR_REGISTRY from whether the deploy host's docker uses mirrors.
 fn mirror_enabled(daemon_json: &Path) -> bool {
     std::fs::read_to_string(daemon_json).is_ok_and(|t| t.contains("registry-mirrors"))
@@ -117,7 +141,11 @@ fn new(ctx: &Ctx, cluster: &str, versions: Option<&Path>) -> anyhow::Result<u8> 
     let table = version_table(&ctx.base, versions)?;
     let mirror = mirror_enabled(Path::new("/etc/docker/daemon.json"));
     let files = templates::render_new(cluster, &table, mirror)?;
-    create_cluster_dir(&dir, &files.hosts, &files.config)?;
+    let (hosts, config, notes) = follow_the_bundle(&ctx.base, files.hosts, files.config)?;
+    create_cluster_dir(&dir, &hosts, &config)?;
+    for n in notes {
+        println!("note: {n}");
+    }
     println!("cluster:{cluster} created: {}", dir.display());
     println!("next steps 1: to config '{}'", dir.join("hosts").display());
     println!(
@@ -432,6 +460,24 @@ mod tests {
         std::fs::write(&f, "kubernetess: v1\n").expect("write");
         assert!(new(&c, "k3", Some(&f)).is_err());
         assert!(!c.cluster_dir("k3").exists());
+    }
+
+    #[test]
+    fn new_follows_a_flannel_bundle_without_the_dns_cache() {
+        let t = Tmp::new();
+        let c = ctx(&t.0);
+        let mut m = ez_bundle::manifest::Manifest::new("amd64", VersionTable::default());
+        m.selection =
+            ez_bundle::selection::Selection::parse(Some("flannel"), &["nodelocaldns".into()])
+                .expect("selection");
+        m.versions.flannel = "v0.28.10".into();
+        m.write(&t.0).expect("manifest");
+        assert_eq!(new(&c, "f", None).expect("new"), 0);
+        let cl = load::load_cluster(&c.cluster_dir("f")).expect("load");
+        assert_eq!(cl.derived.cluster_network, "flannel");
+        assert!(!cl.config.enable_local_dns_cache);
+        assert_eq!(cl.config.metricsserver_install, "yes");
+        assert_eq!(cl.config.flannel_ver, "v0.28.10");
     }
 
     #[test]

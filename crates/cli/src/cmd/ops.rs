@@ -3,6 +3,7 @@
 //! each in its own module, its steps as playbooks. See `docs/en/operations.md` for each
 //! command next to kubeasz's.
 
+pub(crate) mod aio;
 mod backup;
 mod certs;
 mod etcd;
@@ -92,9 +93,14 @@ pub struct StartAio {
     /// Private key to log in with (default ~/.ssh/id_rsa, created when missing).
     #[arg(long)]
     pub ssh_key: Option<PathBuf>,
-    /// Extra config.yml values, KEY=VALUE (YAML value), like ansible's `-e`.
+    /// Extra config.yml values, KEY=VALUE (YAML value), like ansible's `-e`; a key of the
+    /// example config.yml is replaced, e.g. `-e ENABLE_LOCAL_DNS_CACHE=false`.
     #[arg(short = 'e', long = "extra")]
     pub extra: Vec<String>,
+    /// The pod network: calico (default: kubeasz forces calico) or flannel. The bundle must
+    /// hold its images (`ezdown -D --network flannel`).
+    #[arg(long, value_parser = ["calico", "flannel"])]
+    pub network: Option<String>,
 }
 
 pub async fn run(ctx: &Ctx, cmd: OpsCommand) -> anyhow::Result<u8> {
@@ -176,8 +182,10 @@ fn is_local(ip: IpAddr) -> bool {
         .unwrap_or(false)
 }
 
-/// `start-aio`: key, cluster `default` from hosts.allinone (calico + iptables forced), then
-/// `setup default all` with its 5-second abort window (skipped with --yes).
+/// `start-aio`: key, cluster `default` from hosts.allinone (iptables forced; calico unless
+/// `--network flannel`; the network's images checked in the bundle first), config.yml with
+/// what the bundle was made without turned off and `-e` values set, then `setup default all`
+/// with its 5-second abort window (skipped with --yes).
 pub async fn start_aio(ctx: &Ctx, a: &StartAio) -> anyhow::Result<u8> {
     let ip = match a.ip {
         Some(ip) => ip,
@@ -200,8 +208,21 @@ pub async fn start_aio(ctx: &Ctx, a: &StartAio) -> anyhow::Result<u8> {
         return Ok(1);
     }
     let table = super::cluster::version_table(&ctx.base, None)?;
+    let manifest =
+        ez_bundle::manifest::Manifest::load(&ctx.base).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let network = a
+        .network
+        .clone()
+        .unwrap_or_else(|| templates::AIO_CLUSTER_NETWORK.to_string());
+    aio::check_network(&network, manifest.as_ref())?;
     let new = templates::render_new(name, &table, false)?;
-    let (mut hosts, notes) = templates::render_allinone(name, ip, &AioWishes::default())?;
+    let wishes = AioWishes {
+        cluster_network: Some(network),
+        proxy_mode: None,
+    };
+    let (mut hosts, mut notes) = templates::render_allinone(name, ip, &wishes)?;
+    let (config, more) = aio::config(new.config, manifest.as_ref(), &a.extra)?;
+    notes.extend(more);
     for n in notes {
         eprintln!("note: {n}");
     }
@@ -210,13 +231,6 @@ pub async fn start_aio(ctx: &Ctx, a: &StartAio) -> anyhow::Result<u8> {
             "ansible_ssh_private_key_file=\"{}\"\n",
             key.display()
         ));
-    }
-    let mut config = new.config;
-    for kv in &a.extra {
-        let Some((k, v)) = kv.split_once('=') else {
-            bail!("-e {kv}: expected KEY=VALUE")
-        };
-        config.push_str(&format!("\n{k}: {v}\n"));
     }
     super::cluster::create_cluster_dir(&dir, &hosts, &config)?;
     println!("cluster:{name} created: {}", dir.display());
@@ -410,5 +424,20 @@ mod tests {
             "add-nodes needs an IP"
         );
         assert!(EzctlCli::try_parse_from(["ezctl", "start-aio", "--ip", "not-an-ip"]).is_err());
+        assert!(EzctlCli::try_parse_from(["ezctl", "start-aio", "--network", "cilium"]).is_err());
+        match parse(&[
+            "ezctl",
+            "start-aio",
+            "--network",
+            "flannel",
+            "-e",
+            "ENABLE_LOCAL_DNS_CACHE=false",
+        ]) {
+            super::OpsCommand::StartAio(a) => {
+                assert_eq!(a.network.as_deref(), Some("flannel"));
+                assert_eq!(a.extra, ["ENABLE_LOCAL_DNS_CACHE=false"]);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

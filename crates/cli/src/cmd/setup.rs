@@ -155,7 +155,12 @@ pub async fn setup_summaries(
         .collect();
     let remotes = connect::connect_hosts(ctx, &exec, &cluster, &hosts).await?;
     if !opts.plan {
-        let findings = deploy::preflight::run(&cluster, &remotes, &ctx.skip_preflight).await;
+        let mut findings = deploy::preflight::run(&cluster, &remotes, &ctx.skip_preflight).await;
+        findings.extend(deploy::bundle_check::check(
+            &cluster,
+            &ctx.base,
+            &ctx.skip_preflight,
+        ));
         if report_findings(&findings) {
             exec.disconnect_all();
             bail!(
@@ -318,7 +323,12 @@ async fn check(ctx: &Ctx, name: &str) -> anyhow::Result<u8> {
     let exec = connect::executor_for(ctx, &cluster);
     let hosts: Vec<String> = cluster.hosts.iter().map(|h| h.name.clone()).collect();
     let remotes = connect::connect_hosts(ctx, &exec, &cluster, &hosts).await?;
-    let findings = deploy::preflight::run(&cluster, &remotes, &ctx.skip_preflight).await;
+    let mut findings = deploy::preflight::run(&cluster, &remotes, &ctx.skip_preflight).await;
+    findings.extend(deploy::bundle_check::check(
+        &cluster,
+        &ctx.base,
+        &ctx.skip_preflight,
+    ));
     exec.disconnect_all();
     let failed = report_findings(&findings);
     let errors = findings.iter().filter(|f| !f.warning).count();

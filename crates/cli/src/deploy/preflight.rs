@@ -24,6 +24,7 @@ pub const CHECKS: &[&str] = &[
     "resources",
     "leftovers",
     "hostname",
+    "bundle",
 ];
 
 /// One finding.

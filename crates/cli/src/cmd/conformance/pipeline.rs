@@ -212,6 +212,7 @@ async fn stage_start_aio(ctx: &Ctx, cluster: &str, hosts: &Hosts) -> Result<(), 
         ip: hosts.ip,
         ssh_key: None,
         extra: Vec::new(),
+        network: None,
     };
     outcome("start-aio", crate::cmd::ops::start_aio(ctx, &a).await)
 }

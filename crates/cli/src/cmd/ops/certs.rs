@@ -57,8 +57,9 @@ pub async fn kca_renew(ctx: &Ctx, name: &str) -> anyhow::Result<u8> {
     }
     steps.push(Step::new("05.kube-node", &["change_cert", "restart_node"], &[]).fresh());
     // The network's certificates (calico: its etcd client certificate, in files and in the
-    // secret calico-etcd-secrets), then its pods recreated to read them; only on a cluster
-    // whose network step has run (its run record exists).
+    // secret calico-etcd-secrets), then its pods recreated to read them (flannel: its pods
+    // recreated for the new cluster CA); only on a cluster whose network step has run (its
+    // run record exists).
     let network_installed =
         ez_play::state::RunState::path(&dir.join("state"), "06.network").exists();
     if !cluster.kube_master().is_empty() && network_installed {

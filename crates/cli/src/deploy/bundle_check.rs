@@ -1,0 +1,204 @@
+//! The preflight check `bundle`: whether the bundle (`<base>/manifest.json`, made by `ezdown`)
+//! holds the images the cluster's settings use. Only what the settings use is asked for: the
+//! images of CLUSTER_NETWORK (none of calico's on a flannel cluster), coredns when
+//! `dns_install: "yes"`, the node-local DNS cache only when `ENABLE_LOCAL_DNS_CACHE`,
+//! metrics-server only when `metricsserver_install: "yes"`. Step 03 imports whatever image tars
+//! the bundle has and demands none; a missing image would be pulled by the node
+//! (`imagePullPolicy: IfNotPresent`), which an offline site cannot, so this is said before
+//! anything is installed, as a warning (an online site may well pull).
+
+use super::preflight::Finding;
+use ez_bundle::manifest::{Kind, Manifest};
+use ez_bundle::oci::ImageRef;
+use ez_bundle::selection::{Network, Part, Selection};
+use ez_inventory::Cluster;
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// The check's name for `--skip-preflight`.
+pub const CHECK: &str = "bundle";
+
+/// The images the cluster's settings use, at the versions of its config.yml, as the bundle
+/// names them (`docker.io/calico/node:v3.32.1`).
+pub fn images_used(cluster: &Cluster, bundle_versions: &ez_inventory::VersionTable) -> Vec<String> {
+    let c = &cluster.config;
+    let mut v = bundle_versions.clone();
+    v.calico.clone_from(&c.calico_ver);
+    v.flannel.clone_from(&c.flannel_ver);
+    v.coredns.clone_from(&c.coredns_ver);
+    v.nodelocaldns.clone_from(&c.dns_node_cache_ver);
+    v.metrics_server.clone_from(&c.metrics_ver);
+    let mut out = Vec::new();
+    // CLUSTER_NETWORK="none" (or a plugin without images here): no network images.
+    if let Ok(n) = Network::parse(&cluster.derived.cluster_network)
+        && let Ok(images) = n.images(&v)
+    {
+        out.extend(images);
+    }
+    let mut without = BTreeSet::new();
+    if !c.enable_local_dns_cache {
+        without.insert(Part::Nodelocaldns);
+    }
+    if c.metricsserver_install != "yes" {
+        without.insert(Part::MetricsServer);
+    }
+    let sel = Selection {
+        network: Network::default(),
+        without,
+    };
+    // images_for's own network images are calico's: keep only the addons (and no pause: step
+    // 03 tags the bundle's pause when there is one, else containerd fetches SANDBOX_IMAGE).
+    let network_images = Network::default().images(&v).unwrap_or_default();
+    for i in ez_bundle::images::images_for(&v, &sel).unwrap_or_default() {
+        let coredns = i.starts_with("coredns/");
+        if network_images.contains(&i) || i.starts_with("easzlab/pause:") {
+            continue;
+        }
+        if coredns && c.dns_install != "yes" {
+            continue;
+        }
+        out.push(i);
+    }
+    out.into_iter()
+        .map(|i| ImageRef::parse(&i).map(|r| r.full_name()).unwrap_or(i))
+        .collect()
+}
+
+/// The finding, if the bundle at `base` lacks images the cluster uses; none without a
+/// manifest (not a bundle made by ezdown) or when `skip` names the check or `all`.
+pub fn check(cluster: &Cluster, base: &Path, skip: &[String]) -> Option<Finding> {
+    if skip.iter().any(|s| s == CHECK || s == "all") {
+        return None;
+    }
+    let m = Manifest::load(base).ok().flatten()?;
+    let listed: BTreeSet<&str> = m
+        .files
+        .iter()
+        .filter(|f| f.kind == Kind::Image)
+        .map(|f| f.artifact.as_str())
+        .collect();
+    let missing: Vec<String> = images_used(cluster, &m.versions)
+        .into_iter()
+        .filter(|i| !listed.contains(i.as_str()))
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let net = &cluster.derived.cluster_network;
+    Some(Finding {
+        host: "deploy host".into(),
+        check: CHECK,
+        message: format!(
+            "the bundle in {} ({}) lacks image(s) this cluster's settings use: {}; the nodes would have to pull them",
+            base.display(),
+            m.selection.describe(),
+            missing.join(", ")
+        ),
+        fix: format!(
+            "add them to the bundle (`ezdown -D --network {net}` with the versions of config.yml, or `ezdown --image REF`), or change the setting that uses them (CLUSTER_NETWORK, ENABLE_LOCAL_DNS_CACHE: false, metricsserver_install: \"no\", dns_install: \"no\")"
+        ),
+        warning: true,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ez_bundle::checksum::Sha256;
+    use ez_bundle::manifest::FileEntry;
+    use ez_inventory::VersionTable;
+
+    fn cluster(network: &str, config_edit: &dyn Fn(String) -> String) -> Cluster {
+        let new = ez_inventory::templates::render_new("t", &VersionTable::default(), false)
+            .expect("render");
+        let hosts = new.hosts.replace(
+            "CLUSTER_NETWORK=\"calico\"",
+            &format!("CLUSTER_NETWORK=\"{network}\""),
+        );
+        let dir = Path::new("/etc/kubeasz/clusters/t");
+        ez_inventory::load::parse_cluster(
+            "t",
+            dir,
+            &dir.join("hosts"),
+            &hosts,
+            &dir.join("config.yml"),
+            &config_edit(new.config),
+        )
+        .unwrap_or_else(|d| panic!("{:?}", d.0))
+    }
+
+    fn bundle(images: &[String], sel: Selection) -> tempfile::TempDir {
+        let d = tempfile::tempdir().expect("tmp");
+        let mut m = Manifest::new("amd64", VersionTable::default());
+        m.selection = sel;
+        for (n, i) in images.iter().enumerate() {
+            m.files.push(FileEntry {
+                path: format!("down/{n}.tar"),
+                size: 0,
+                sha256: Sha256::of(b"").hex(),
+                kind: Kind::Image,
+                artifact: ImageRef::parse(i).expect("ref").full_name(),
+                version: "v".into(),
+                source: "x".into(),
+                from: None,
+            });
+        }
+        m.write(d.path()).expect("manifest");
+        d
+    }
+
+    #[test]
+    fn a_flannel_cluster_without_the_dns_cache_asks_for_neither_calico_nor_node_cache() {
+        let v = VersionTable::default();
+        let sel = Selection::parse(Some("flannel"), &["nodelocaldns".into()]).expect("sel");
+        let imgs = ez_bundle::images::images_for(&v, &sel).expect("images");
+        let b = bundle(&imgs, sel);
+        let off = |c: String| {
+            ez_inventory::templates::set_config_value(&c, "ENABLE_LOCAL_DNS_CACHE", "false")
+        };
+        let c = cluster("flannel", &off);
+        assert_eq!(
+            images_used(&c, &v),
+            [
+                "ghcr.io/flannel-io/flannel:v0.28.9",
+                "ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3",
+                "docker.io/coredns/coredns:1.14.6",
+                "docker.io/easzlab/metrics-server:v0.9.0",
+            ]
+        );
+        assert!(check(&c, b.path(), &[]).is_none());
+        // the same bundle for a calico cluster keeping the DNS cache: both are said
+        let f = check(&cluster("calico", &|c| c), b.path(), &[]).expect("finding");
+        assert!(f.warning && f.check == "bundle");
+        assert!(
+            f.message.contains("docker.io/calico/node:v3.32.1")
+                && f.message
+                    .contains("docker.io/easzlab/k8s-dns-node-cache:1.26.8")
+                && f.message.contains("network flannel, without nodelocaldns"),
+            "{}",
+            f.message
+        );
+        assert!(check(&cluster("calico", &|c| c), b.path(), &["bundle".into()]).is_none());
+    }
+
+    #[test]
+    fn versions_come_from_config_and_no_manifest_is_no_finding() {
+        let v = VersionTable::default();
+        let c = cluster("flannel", &|c| {
+            ez_inventory::templates::set_config_value(&c, "flannel_ver", "\"v0.28.10\"")
+        });
+        let used = images_used(&c, &v);
+        assert_eq!(used[0], "ghcr.io/flannel-io/flannel:v0.28.10");
+        assert!(used.iter().any(|i| i.contains("k8s-dns-node-cache")));
+        let none = cluster("none", &|c| {
+            let c = ez_inventory::templates::set_config_value(&c, "dns_install", "\"no\"");
+            ez_inventory::templates::set_config_value(&c, "metricsserver_install", "\"no\"")
+        });
+        assert_eq!(
+            images_used(&none, &v),
+            ["docker.io/easzlab/k8s-dns-node-cache:1.26.8"]
+        );
+        let empty = tempfile::tempdir().expect("tmp");
+        assert!(check(&c, empty.path(), &[]).is_none());
+    }
+}
