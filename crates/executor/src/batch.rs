@@ -79,11 +79,48 @@ pub(crate) fn put_batch(
             mode: format!("{:o}", dest.mode),
         });
     }
-    let script = script(&plan);
+    let mut reports = Vec::with_capacity(plan.len());
+    for chunk in chunks(&plan) {
+        reports.extend(place_chunk(ctx, &host, chunk, sudo)?);
+    }
+    Ok(reports)
+}
+
+/// An exec request travels in one SSH packet, which libssh2 caps at about 32 KiB (it fails
+/// with "Unable to send channel request" above); the placing script grows with each file,
+/// so a batch is placed in consecutive chunks whose scripts stay under this.
+const MAX_SCRIPT_BYTES: usize = 24 * 1024;
+
+/// Consecutive runs of `plan` whose scripts stay under [`MAX_SCRIPT_BYTES`] (a single file
+/// longer than that still forms a chunk of its own). Order is kept, so the invariants hold
+/// across chunks: a failure in one leaves the earlier chunks' files in place.
+fn chunks<'p, 'a>(plan: &'p [Planned<'a>]) -> Vec<&'p [Planned<'a>]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for end in 1..=plan.len() {
+        if end - start > 1 && script(&plan[start..end]).len() > MAX_SCRIPT_BYTES {
+            out.push(&plan[start..end - 1]);
+            start = end - 1;
+        }
+    }
+    if start < plan.len() {
+        out.push(&plan[start..]);
+    }
+    out
+}
+
+/// Places one chunk with one command: the tar stream on its stdin, [`script`] as the command.
+fn place_chunk(
+    ctx: &mut Ctx<'_>,
+    host: &str,
+    plan: &[Planned<'_>],
+    sudo: &SudoMode,
+) -> Result<Vec<PutReport>, ExecFailure> {
+    let script = script(plan);
     // The stream needs only the cancel flag (not `ctx`, which the command borrows).
     let cancel = ctx.cancel;
     let (io_timeout, buffer) = (ctx.cfg.io_timeout, ctx.cfg.transfer_buffer);
-    let mut feed = |w: &mut dyn Write| stream(&host, cancel, io_timeout, buffer, &plan, w);
+    let mut feed = |w: &mut dyn Write| stream(host, cancel, io_timeout, buffer, plan, w);
     let t = ctx.cfg.command_timeout;
     let out = run_command_fed(ctx, &crate::Command::new(script), sudo, t, Some(&mut feed))?;
     let first = plan.first().map(|p| p.dest.path.as_str()).unwrap_or("");
@@ -284,5 +321,47 @@ impl Write for Sink<'_> {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         self.w.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_batch_is_placed_in_chunks_under_the_packet_limit_in_order() {
+        let dests: Vec<RemoteFile> = (0..60)
+            .map(|i| {
+                RemoteFile::new(format!("/opt/cni/bin/a-rather-long-plugin-name-number-{i}"))
+                    .known_stale("00")
+            })
+            .collect();
+        let src = Source::Bytes(vec![0; 4].into());
+        let plan: Vec<Planned<'_>> = dests
+            .iter()
+            .map(|d| {
+                let (dir, stale) = destination("h", d).unwrap();
+                Planned {
+                    src: &src,
+                    dest: d,
+                    size: 4,
+                    dir,
+                    tmp: format!("{stale}{}", rand_suffix()),
+                    stale,
+                    mode: "755".into(),
+                }
+            })
+            .collect();
+        assert!(script(&plan).len() > MAX_SCRIPT_BYTES, "the test needs a long batch");
+        let parts = chunks(&plan);
+        assert!(parts.len() > 1);
+        let mut seen = Vec::new();
+        for part in &parts {
+            assert!(script(part).len() <= MAX_SCRIPT_BYTES);
+            seen.extend(part.iter().map(|p| p.dest.path.clone()));
+        }
+        let want: Vec<String> = dests.iter().map(|d| d.path.clone()).collect();
+        assert_eq!(seen, want);
+        assert_eq!(chunks(&plan[..3]).len(), 1);
     }
 }
