@@ -155,7 +155,7 @@ case "$COMP" in
     expect_version pause "pause.c v$vplain" "$B/pause" -v
     ;;
 esac
-file "$B"/* 2>/dev/null | sed 's/, BuildID[^,]*//' | while read -r l; do say "  $l"; done || true
+(cd "$B" && file -- *) 2>/dev/null | sed -E "s/, (Go )?BuildID[^,]*//g; s/ +/ /g" | while read -r l; do say "  $l"; done || true
 rm -rf "$OUT"
 mv "$P" "$OUT"
 touch "$OUT/.done"

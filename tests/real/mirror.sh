@@ -110,4 +110,24 @@ if need "$d/$f" "$d/$f.sha256sum"; then
   echo "$(sha "$d/$f")  $f" > "$d/$f.sha256sum"
 fi
 rm -rf "$C/mirror-stage"
+
+# checksums.sha256: ezdown's checksum-table format (`<sha256>  <URL without scheme>`) for every
+# file of the mirror, read from the checksum files written above. The repository's table pins
+# upstream's published hashes for some of these URLs (kubelet, kubectl, the CNI tarball): a
+# build made here differs from upstream's bytes, so `ezdown --checksums` this file (it wins
+# over the repository's table) to accept this mirror's builds.
+CT="$C/checksums.sha256"
+{
+  echo "# tests/real: sha256 of the files built here and served by the loopback file mirror"
+  cd "$M"
+  find . -type f \( -name '*.sha256' -o -name '*.sha256sum' -o -name SHA256SUMS \) | sort | while read -r cf; do
+    dir=$(dirname "${cf#./}")
+    while read -r h n; do
+      [ -n "$h" ] || continue
+      if [ -z "${n:-}" ]; then n=$(basename "$cf"); n=${n%.sha256sum}; n=${n%.sha256}; fi
+      echo "$h  $dir/${n#\*}"
+    done < "$cf"
+  done
+} > "$CT.tmp"
+mv "$CT.tmp" "$CT"
 say "file mirror tree: $(find "$M" -type f | wc -l) files, $(du -sh "$M" | cut -f1) in $M"
