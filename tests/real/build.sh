@@ -135,10 +135,29 @@ case "$COMP" in
     expect_version metrics-server "$VER" "$B/metrics-server" --version
     ;;
   flannel)
-    # Upstream Makefile on amd64: CGO_ENABLED=1 (the UDP backend), -extldflags -static,
+    # Upstream Makefile on amd64: CGO_ENABLED=1 (the UDP backend), -extldflags -static (with musl),
     # -X pkg/version.Version=<tag>; the image also carries cmd/install_conf (CGO_ENABLED=0).
-    CGO_ENABLED=1 timed flannel gobuild "$P" "$MOD" "$VER" \
-      -ldflags "-s -w -X $MOD/pkg/version.Version=$VER -extldflags -static" -o "$B/flanneld" "$MOD"
+    # flanneld's main.go links every backend in with a blank import. The Tencent Cloud VPC
+    # backend needs github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/vpc, whose zip
+    # the proxy does not serve. When it is missing, flanneld's main package is built from a
+    # copy of the module's own main.go without that one import line, generated into the
+    # wrapper module in the cache (the go command refuses overlays of the module cache); every
+    # other package comes from the flannel module as is, so flanneld has every backend
+    # (vxlan, host-gw, udp, wireguard, ipsec, ipip, extension, cloud routes) but Tencent's.
+    dir=$(gomod_dir "$MOD" "$VER")
+    main_pkg=$MOD
+    tvpc=github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/vpc
+    tver=$(awk -v m="$tvpc" '$1==m{print $2}' "$(gomod_file "$MOD" "$VER")")
+    if [ -n "$tver" ] && ! go mod download "$tvpc@$tver" >/dev/null 2>&1; then
+      say "substitution: flanneld $VER without its tencentvpc backend ($tvpc $tver is not served by the Go module proxy)"
+      mkdir -p "$P/module/flanneld"
+      grep -v '"github.com/flannel-io/flannel/pkg/backend/tencentvpc"' "$dir/main.go" > "$P/module/flanneld/main.go"
+      main_pkg=./flanneld
+      echo "flanneld: main.go of $MOD $VER without the tencentvpc backend import" > "$P/NOTE"
+    fi
+    # (netgo osusergo: the resolver and user lookups in Go, not glibc NSS in a static binary)
+    CGO_ENABLED=1 timed flannel gobuild "$P" "$MOD" "$VER" -tags "netgo osusergo" \
+      -ldflags "-s -w -X $MOD/pkg/version.Version=$VER -extldflags -static" -o "$B/flanneld" "$main_pkg"
     timed flannel-install-conf gobuild "$P" "$MOD" "$VER" -ldflags "-s -w" -o "$B/install-conf" "$MOD/cmd/install_conf"
     cp "$(gomod_dir "$MOD" "$VER")/dist/mk-docker-opts.sh" "$B/"
     chmod 0755 "$B/mk-docker-opts.sh"

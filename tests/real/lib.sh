@@ -5,6 +5,10 @@ REAL_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$REAL_DIR/../.." && pwd)"
 export EZ_REAL_CACHE="${EZ_REAL_CACHE:-/var/cache/kubeasz-rs-real}"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
+# Modules come through the Go module proxy only: never straight from a VCS ("direct").
+GOPROXY=$(go env GOPROXY | sed -E 's/[,|]direct$//; s/^direct[,|]?//; s/[,|]off$//')
+[ -n "$GOPROXY" ] && [ "$GOPROXY" != off ] || { echo "real: error: no Go module proxy configured (GOPROXY)" >&2; exit 1; }
+export GOPROXY
 export CGO_ENABLED="${CGO_ENABLED:-0}"
 # One build at a time keeps the peak memory of a 2-core machine reasonable.
 export GOMAXPROCS="${GOMAXPROCS:-2}"
@@ -16,7 +20,8 @@ die() { printf 'real: error: %s\n' "$*" >&2; exit 1; }
 # when the proxy does not serve MODULE@VERSION.
 served_or_die() {
   local mod=$1 ver=$2 minor served
-  if go list -m -json "$mod@$ver" >/dev/null 2>&1; then return 0; fi
+  # the module zip itself: the proxy may answer for a version (.info) and still refuse its zip
+  if go mod download "$mod@$ver" >/dev/null 2>&1; then return 0; fi
   minor=$(printf '%s' "$ver" | sed -E 's/^(v?[0-9]+\.[0-9]+)\..*/\1/')
   served=$(go list -m -versions "$mod" 2>/dev/null | tr ' ' '\n' | grep -E "^${minor}\." | tr '\n' ' ' || true)
   die "$mod $ver is not served by the Go module proxy; served of ${minor}: ${served:-none}"
