@@ -24,7 +24,7 @@ served_or_die() {
   if go mod download "$mod@$ver" >/dev/null 2>&1; then return 0; fi
   minor=$(printf '%s' "$ver" | sed -E 's/^(v?[0-9]+\.[0-9]+)\..*/\1/')
   served=$(go list -m -versions "$mod" 2>/dev/null | tr ' ' '\n' | grep -E "^${minor}\." | tr '\n' ' ' || true)
-  die "$mod $ver is not served by the Go module proxy; served of ${minor}: ${served:-none}"
+  die "$mod $ver is not served by the Go module proxy; listed for ${minor}: ${served:-none}"
 }
 
 # stamp_ok DIR: a build directory is complete only when its .done stamp exists.
