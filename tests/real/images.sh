@@ -24,7 +24,9 @@ case "$KIND" in
 esac
 [ -x "$bin" ] || die "$KIND: $bin is not built"
 L="$IMG/${name}_$VER"
-if stamp_ok "$L"; then echo "$L:$VER"; exit 0; fi
+# The stamp records this script and the binary it packs: a change to either remakes the image.
+RECIPE=$(cat "$0" "$bin" | sha256sum | cut -c1-16)
+if stamp_ok "$L" && [ "$(cat "$L/.done")" = "$RECIPE" ]; then echo "$L:$VER"; exit 0; fi
 
 # A distroless-like base: root, nobody (65534) and nonroot (65532) users, /tmp, CA
 # certificates (Debian's ca-certificates bundle of this machine).
@@ -70,7 +72,7 @@ case "$KIND" in
     install -m 0755 /bin/busybox "$R/bin/busybox"
     for a in sh cp mv rm ls cat mkdir chmod ln echo test; do ln -s busybox "$R/bin/$a"; done
     install -m 0755 "$bin" "$R/flannel"
-    cfg=(--config.env PATH=/bin --config.cmd /bin/sh) ;;
+    cfg=(--config.cmd /bin/sh) ;;
   flannel)
     # Upstream: alpine + iproute2 ca-certificates nftables iptables iptables-legacy (and
     # strongswan/wireguard-tools for those backends), /opt/bin/{flanneld,install-conf,
@@ -99,13 +101,15 @@ case "$KIND" in
     cfg=(--config.entrypoint /opt/bin/flanneld) ;;
 esac
 umoci repack --image "$P:$VER" --history.created_by "tests/real/images.sh $KIND $VER" "$P/bundle" >/dev/null
-umoci config --image "$P:$VER" --os linux --architecture amd64 "${cfg[@]}" \
+# PATH as distroless and alpine images set it (a pod's `command: [cp]` is looked up in it).
+umoci config --image "$P:$VER" --os linux --architecture amd64 \
+  --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "${cfg[@]}" \
   --history.created_by "tests/real/images.sh: config" >/dev/null
 rm -rf "$P/bundle"
 umoci gc --layout "$P"
 rm -rf "$L"
 mv "$P" "$L"
-touch "$L/.done"
+echo "$RECIPE" > "$L/.done"
 trap - EXIT
 say "image $KIND $VER: $(du -sh "$L" | cut -f1) in $L"
 echo "$L:$VER"
