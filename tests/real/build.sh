@@ -37,6 +37,7 @@ export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
 
 P="$OUT.partial"
 rm -rf "$P"
+trap "exit 130" INT; trap "exit 143" TERM
 trap 'rc=$?; [ $rc -eq 0 ] || { rm -rf "$P"; say "$COMP $VER: build failed, nothing kept"; }' EXIT
 mkdir -p "$P/bin"
 B="$P/bin"

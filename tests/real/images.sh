@@ -41,6 +41,7 @@ static_base() {
 
 P="$L.partial"
 rm -rf "$P"
+trap "exit 130" INT; trap "exit 143" TERM
 trap 'rc=$?; [ $rc -eq 0 ] || { rm -rf "$P"; say "image $KIND $VER: failed, nothing kept"; }' EXIT
 umoci init --layout "$P"
 umoci new --image "$P:$VER"
