@@ -85,6 +85,8 @@ config_keys! {
     containerd_state_dir: "CONTAINERD_STATE_DIR": String = s("/run/containerd");
     containerd_config_dir: "CONTAINERD_CONFIG_DIR": String = s("/etc/containerd");
     containerd_service_name: "CONTAINERD_SERVICE_NAME": String = s("containerd.service");
+    /// containerd CRI `restrict_oom_score_adj` (kubeasz-rs; kubeasz 3.7.0 never sets it).
+    containerd_restrict_oom_score_adj: "CONTAINERD_RESTRICT_OOM_SCORE_ADJ": bool = b(false);
     docker_storage_dir: "DOCKER_STORAGE_DIR": String = s("/var/lib/docker");
     docker_enable_remote_api: "DOCKER_ENABLE_REMOTE_API": bool = b(false);
     master_cert_hosts: "MASTER_CERT_HOSTS": Vec<String> = list(&["10.1.1.1", "k8s.easzlab.io"]);
@@ -508,9 +510,9 @@ mod tests {
             keys,
             KNOWN_KEYS.iter().map(|k| k.to_string()).collect::<Vec<_>>()
         );
-        // kubeasz 3.7.0 has 97; kubeasz-rs adds KUBELET_FAIL_CGROUP_V1 and
-        // KUBE_PROXY_CONNTRACK_MAX_PER_CORE.
-        assert_eq!(KNOWN_KEYS.len(), 99);
+        // kubeasz 3.7.0 has 97; kubeasz-rs adds CONTAINERD_RESTRICT_OOM_SCORE_ADJ,
+        // KUBELET_FAIL_CGROUP_V1 and KUBE_PROXY_CONNTRACK_MAX_PER_CORE.
+        assert_eq!(KNOWN_KEYS.len(), 100);
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub struct Facts {
     pub var_free_mib: u64,
     pub leftovers: Vec<String>,
     pub hostname: String,
+    /// CAP_SYS_RESOURCE is outside the host's capability bounding set: no process there can
+    /// lower an oom_score_adj (runc then fails every pod sandbox kubelet asks for at -998).
+    pub no_cap_sys_resource: bool,
 }
 
 /// One command, few processes (uname, stat, ss, a readlink per listening process, date,
@@ -38,6 +41,7 @@ echo "arch=$(uname -m)"; read -r k < /proc/sys/kernel/osrelease; echo "kernel=$k
 set -- $(stat -fc '%T %a %S' /sys/fs/cgroup /var 2>/dev/null)
 echo "cgroup_fs=${1:-}"; [ -n "${6:-}" ] && echo "var_free_kib=$(( $5 * $6 / 1024 ))"
 n=0; while read -r _; do n=$((n + 1)); done < /proc/swaps; echo "swap=$((n > 0 ? n - 1 : 0))"
+while read -r k v; do [ "$k" = CapBnd: ] && [ $(( 0x$v >> 24 & 1 )) = 0 ] && echo "no_cap_sys_resource=1"; done < /proc/self/status
 for t in tar awk sha256sum stat iptables nft; do command -v $t >/dev/null 2>&1 || echo "missing_tool=$t"; done
 # A module counts as there when loaded or built in (br_netfilter built in: /proc/sys/net/bridge;
 # overlay built in: /proc/filesystems), else when modprobe would load it.
@@ -89,6 +93,7 @@ pub fn parse(text: &str, local_mid: f64, bin_dir: &str) -> Facts {
             "arch" => f.arch = v.to_string(),
             "kernel" => f.kernel = v.to_string(),
             "cgroup_fs" => f.cgroup_fs = v.to_string(),
+            "no_cap_sys_resource" => f.no_cap_sys_resource = v == "1",
             "swap" => f.swap_devices = v.parse().unwrap_or(0),
             "missing_module" => f.missing_modules.push(v.to_string()),
             "missing_tool" => f.missing_tools.push(v.to_string()),

@@ -16,6 +16,7 @@ pub const CHECKS: &[&str] = &[
     "arch",
     "kernel",
     "cgroup-v2",
+    "oom-score",
     "swap",
     "modules",
     "tools",
@@ -67,6 +68,8 @@ pub struct Settings {
     pub setting_hostname: bool,
     /// config.yml `KUBELET_FAIL_CGROUP_V1` (kubelet's `failCgroupV1`, default true).
     pub fail_cgroup_v1: bool,
+    /// config.yml `CONTAINERD_RESTRICT_OOM_SCORE_ADJ` (containerd's `restrict_oom_score_adj`).
+    pub restrict_oom_score_adj: bool,
 }
 
 const OS_SUPPORTED: &[&str] = &[
@@ -170,6 +173,14 @@ pub fn check_host(host: &str, f: &Facts, roles: &Roles, s: &Settings) -> Vec<Fin
                 "plan a move to cgroup v2 (systemd.unified_cgroup_hierarchy=1)",
             );
         }
+    }
+    if (roles.master || roles.node) && f.no_cap_sys_resource && !s.restrict_oom_score_adj {
+        push(
+            "oom-score",
+            false,
+            "this host cannot lower oom_score_adj (CAP_SYS_RESOURCE is outside its capability bounding set, as in some containers and sandboxes): runc would fail every pod sandbox".into(),
+            "set CONTAINERD_RESTRICT_OOM_SCORE_ADJ: true in config.yml (containerd then keeps pods' oom_score_adj at or above its own)",
+        );
     }
     if f.swap_devices > 0 {
         push(
@@ -328,6 +339,7 @@ pub async fn run(
         secure_port: cluster.derived.secure_port,
         setting_hostname: cluster.config.enable_setting_hostname,
         fail_cgroup_v1: cluster.config.kubelet_fail_cgroup_v1,
+        restrict_oom_score_adj: cluster.config.containerd_restrict_oom_score_adj,
     };
     let gathered = futures::future::join_all(remotes.iter().map(|(name, r)| {
         let bin_dir = s.bin_dir.clone();
@@ -409,6 +421,7 @@ mod tests {
             secure_port: 6443,
             setting_hostname: true,
             fail_cgroup_v1: true,
+            restrict_oom_score_adj: false,
         }
     }
     fn master() -> Roles {
@@ -448,6 +461,22 @@ mod tests {
         let found = check_host("h", &v1, &master(), &allowed);
         assert_eq!(found.len(), 1);
         assert!(found[0].warning, "{found:?}");
+    }
+
+    #[test]
+    fn a_host_that_cannot_lower_oom_scores_needs_containerd_to_restrict_them() {
+        let host = Facts {
+            no_cap_sys_resource: true,
+            ..good()
+        };
+        let found = check_host("h", &host, &master(), &settings());
+        assert_eq!(found.len(), 1);
+        assert!(found[0].fix.contains("CONTAINERD_RESTRICT_OOM_SCORE_ADJ: true"));
+        let restricted = Settings {
+            restrict_oom_score_adj: true,
+            ..settings()
+        };
+        assert!(check_host("h", &host, &master(), &restricted).is_empty());
     }
 
     #[test]
