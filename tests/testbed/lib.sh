@@ -32,6 +32,7 @@ TB_SSH=$TB_ROOT/ssh
 TB_MAX=60
 TB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TB_VOLUMES=${TB_VOLUMES-/var/lib/containerd}
+TB_SERVICE_CIDR=${TB_SERVICE_CIDR:-10.68.0.0/16}
 
 tb_ip()   { echo "$TB_NET.$((10 + $1))"; }
 tb_hdir() { echo "$TB_ROOT/hosts/tb$1"; }
@@ -174,6 +175,11 @@ tb_net_up() {  # N
   # kernel has no dummy links). Tools that take the node IP from the default route
   # (kubelet, kubeadm) must be told it: --node-ip / --apiserver-advertise-address.
   ip -n "tb$n" route add blackhole default
+  # The Kubernetes Service range (kubeasz's default SERVICE_CIDR) is on-link: a host-network
+  # process (flanneld, kube-proxy's own clients) connecting to a ClusterIP needs a route
+  # before kube-proxy's DNAT applies; through the blackhole connect() fails with EINVAL.
+  # A packet that escaped DNAT would only ARP on the bridge, where nothing answers.
+  ip -n "tb$n" route add "$TB_SERVICE_CIDR" dev eth0
 }
 
 tb_fs_up() {  # N -- mount host N's overlay and personalise it

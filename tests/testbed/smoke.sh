@@ -25,8 +25,8 @@ check() {
 for n in "$A" "$B" "$C"; do
   check "tb$n: ssh (strict host key) -> hostname tb$n" bash -c "[ \"\$(s $n hostname)\" = tb$n ]"
   check "tb$n: eth0 has $(tb_ip "$n")/24" bash -c "s $n 'ip -4 -o addr show eth0' | grep -q ' $(tb_ip "$n")/24 '"
-  check "tb$n: routes = 10.250.0.0/24 + blackhole default only" \
-    bash -c "[ \"\$(s $n 'ip -4 route show' | awk '{print \$1, \$2}' | sort | tr '\n' ';')\" = '10.250.0.0/24 dev;blackhole default;' ]"
+  check "tb$n: routes = 10.250.0.0/24 + the on-link Service range + blackhole default only" \
+    bash -c "[ \"\$(s $n 'ip -4 route show' | awk '{print \$1, \$2}' | sort | tr '\n' ';')\" = '10.250.0.0/24 dev;10.68.0.0/16 dev;blackhole default;' ]"
 done
 for k in id_rsa id_ecdsa; do
   check "key $k works for root" bash -c "ssh -F /dev/null -i $K/$k -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile=$K/known_hosts $(tb_ip "$A") true </dev/null"
