@@ -4,6 +4,7 @@
 # upstream's name, tag, entrypoint and user.
 #
 #   images.sh coredns VER | metrics-server VER | pause VER | flannel VER | flannel-cni-plugin TAG CNIVER
+#   images.sh busybox VER   (Debian's busybox-static: the workload image of tests/real/run)
 #
 # Prints the layout path ("<dir>:<tag>") on stdout.
 . "$(dirname "$0")/lib.sh"
@@ -20,6 +21,7 @@ case "$KIND" in
   flannel) name=flannel; bin="$EZ_REAL_CACHE/flannel/$VER/bin/flanneld" ;;
   flannel-cni-plugin) name=flannel-cni-plugin; CNIVER=${3:?flannel-cni-plugin TAG CNIVERSION}
     bin="$EZ_REAL_CACHE/flannel-cni/$CNIVER/bin/flannel" ;;
+  busybox) name=busybox; bin=/bin/busybox ;;
   *) die "unknown image $KIND" ;;
 esac
 [ -x "$bin" ] || die "$KIND: $bin is not built"
@@ -74,6 +76,14 @@ case "$KIND" in
     for a in sh cp mv rm ls cat mkdir chmod ln echo test; do ln -s busybox "$R/bin/$a"; done
     install -m 0755 "$bin" "$R/flannel"
     cfg=(--config.cmd /bin/sh) ;;
+  busybox)
+    # Debian's busybox-static with every applet linked (sh, httpd, wget, nc, nslookup, ...).
+    [ -x /bin/busybox ] || die "busybox needs busybox-static (apt-get install busybox-static)"
+    static_base "$R"
+    mkdir -p "$R/bin"
+    install -m 0755 /bin/busybox "$R/bin/busybox"
+    for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$R/bin/$a"; done
+    cfg=(--config.cmd sh) ;;
   flannel)
     # Upstream: alpine + iproute2 ca-certificates nftables iptables iptables-legacy (and
     # strongswan/wireguard-tools for those backends), /opt/bin/{flanneld,install-conf,
