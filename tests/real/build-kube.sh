@@ -14,6 +14,7 @@ shift || true
 served_or_die k8s.io/kubernetes "$VER"
 OUT="$EZ_REAL_CACHE/kubernetes/$VER"
 if stamp_ok "$OUT" && [ $# -eq 0 ]; then say "kubernetes $VER cached in $OUT"; exit 0; fi
+cached_only_or_die "kubernetes $VER"
 MOD="$OUT/module"
 mkdir -p "$MOD" "$OUT/bin"
 staging_ver="v0.${VER#v1.}"

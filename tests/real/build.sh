@@ -15,6 +15,7 @@ COMP=${1:?usage: build.sh COMPONENT VERSION}
 VER=${2:?usage: build.sh COMPONENT VERSION}
 OUT="$EZ_REAL_CACHE/$COMP/$VER"
 if stamp_ok "$OUT"; then say "$COMP $VER cached in $OUT"; exit 0; fi
+cached_only_or_die "$COMP $VER"
 
 vplain=${VER#v}
 case "$COMP" in

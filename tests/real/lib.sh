@@ -114,3 +114,11 @@ expect_version() {
     *) die "$what: expected version $want, got: $got" ;;
   esac
 }
+
+# cached_only_or_die WHAT: with EZ_REAL_CACHED_ONLY=1 (`.ci/run` asking whether the cache is
+# warm), building anything is refused: exit 3 naming what would have been built.
+cached_only_or_die() {
+  [ "${EZ_REAL_CACHED_ONLY:-}" = 1 ] || return 0
+  printf 'real: %s is not in the cache (%s) and EZ_REAL_CACHED_ONLY=1\n' "$1" "$EZ_REAL_CACHE" >&2
+  exit 3
+}

@@ -98,6 +98,10 @@ config_keys! {
     sys_reserved_enabled: "SYS_RESERVED_ENABLED": String = s("no");
     /// kubelet `failCgroupV1` (kubeasz-rs; kubeasz 3.7.0 hard-codes true).
     kubelet_fail_cgroup_v1: "KUBELET_FAIL_CGROUP_V1": bool = b(true);
+    /// kubelet `evictionHard` `nodefs.available` (kubeasz-rs; kubeasz 3.7.0 hard-codes 10%).
+    kubelet_eviction_nodefs_available: "KUBELET_EVICTION_NODEFS_AVAILABLE": String = s("10%");
+    /// kubelet `evictionHard` `imagefs.available` (kubeasz-rs; kubeasz 3.7.0 hard-codes 15%).
+    kubelet_eviction_imagefs_available: "KUBELET_EVICTION_IMAGEFS_AVAILABLE": String = s("15%");
     /// kube-proxy `conntrack.maxPerCore` (kubeasz-rs; kubeasz 3.7.0 hard-codes 32768).
     kube_proxy_conntrack_max_per_core: "KUBE_PROXY_CONNTRACK_MAX_PER_CORE": u32 = |_| 32768;
     flannel_backend: "FLANNEL_BACKEND": String = s("vxlan");
@@ -511,8 +515,9 @@ mod tests {
             KNOWN_KEYS.iter().map(|k| k.to_string()).collect::<Vec<_>>()
         );
         // kubeasz 3.7.0 has 97; kubeasz-rs adds CONTAINERD_RESTRICT_OOM_SCORE_ADJ,
-        // KUBELET_FAIL_CGROUP_V1 and KUBE_PROXY_CONNTRACK_MAX_PER_CORE.
-        assert_eq!(KNOWN_KEYS.len(), 100);
+        // KUBELET_FAIL_CGROUP_V1, KUBELET_EVICTION_NODEFS_AVAILABLE,
+        // KUBELET_EVICTION_IMAGEFS_AVAILABLE and KUBE_PROXY_CONNTRACK_MAX_PER_CORE.
+        assert_eq!(KNOWN_KEYS.len(), 102);
     }
 
     #[test]
