@@ -55,7 +55,7 @@ t0=$SECONDS
 # Docs, man pages and locales are dropped (~55 MB); copyright files are kept.
 # rootfs-files/ is copied in owned by root whoever owns the checkout.
 mmdebstrap --quiet --variant=apt \
-  --include=openssh-server,systemd,systemd-sysv,dbus,iproute2,iptables,conntrack,ca-certificates,procps,kmod,sudo \
+  --include=openssh-server,systemd,systemd-sysv,dbus,iproute2,iptables,nftables,conntrack,ca-certificates,procps,kmod,sudo \
   --dpkgopt='path-exclude=/usr/share/man/*' \
   --dpkgopt='path-exclude=/usr/share/locale/*' \
   --dpkgopt='path-include=/usr/share/locale/locale.alias' \
