@@ -352,7 +352,10 @@ mod tests {
                 }
             })
             .collect();
-        assert!(script(&plan).len() > MAX_SCRIPT_BYTES, "the test needs a long batch");
+        assert!(
+            script(&plan).len() > MAX_SCRIPT_BYTES,
+            "the test needs a long batch"
+        );
         let parts = chunks(&plan);
         assert!(parts.len() > 1);
         let mut seen = Vec::new();

@@ -471,7 +471,11 @@ mod tests {
         };
         let found = check_host("h", &host, &master(), &settings());
         assert_eq!(found.len(), 1);
-        assert!(found[0].fix.contains("CONTAINERD_RESTRICT_OOM_SCORE_ADJ: true"));
+        assert!(
+            found[0]
+                .fix
+                .contains("CONTAINERD_RESTRICT_OOM_SCORE_ADJ: true")
+        );
         let restricted = Settings {
             restrict_oom_score_adj: true,
             ..settings()
