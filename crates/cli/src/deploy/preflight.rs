@@ -221,20 +221,21 @@ pub fn check_host(host: &str, f: &Facts, roles: &Roles, s: &Settings) -> Vec<Fin
         "iptables" | "ipvs" => Some(("iptables", "iptables")),
         _ => None,
     };
-    if let Some((tool, package)) = proxy_tool {
-        if (roles.master || roles.node) && f.missing_tools.iter().any(|t| t == tool) {
-            push(
-                "tools",
-                false,
-                format!(
-                    "PROXY_MODE={} needs `{tool}` on the host for kube-proxy, and it is missing",
-                    s.proxy_mode
-                ),
-                &format!(
-                    "install the {package} package on the host, or choose another PROXY_MODE in the hosts file"
-                ),
-            );
-        }
+    if let Some((tool, package)) = proxy_tool
+        && (roles.master || roles.node)
+        && f.missing_tools.iter().any(|t| t == tool)
+    {
+        push(
+            "tools",
+            false,
+            format!(
+                "PROXY_MODE={} needs `{tool}` on the host for kube-proxy, and it is missing",
+                s.proxy_mode
+            ),
+            &format!(
+                "install the {package} package on the host, or choose another PROXY_MODE in the hosts file"
+            ),
+        );
     }
     let mut ports: Vec<(u16, &str)> = Vec::new();
     if roles.etcd {
