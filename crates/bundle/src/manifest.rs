@@ -10,7 +10,7 @@ use crate::error::{BundleError, Result};
 use crate::selection::Selection;
 use ez_inventory::VersionTable;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path};
 
 pub const MANIFEST: &str = "manifest.json";
@@ -65,6 +65,15 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// The image references (`FileEntry::artifact` of the image entries) the bundle holds.
+    pub fn listed_images(&self) -> BTreeSet<&str> {
+        self.files
+            .iter()
+            .filter(|f| f.kind == Kind::Image)
+            .map(|f| f.artifact.as_str())
+            .collect()
+    }
+
     pub fn new(arch: &str, versions: VersionTable) -> Manifest {
         Manifest {
             format: 1,

@@ -3,7 +3,7 @@
 
 use crate::checksum::hash_file_blocking;
 use crate::error::{BundleError, Result};
-use crate::manifest::{Kind, MANIFEST, Manifest, WORK_DIR};
+use crate::manifest::{MANIFEST, Manifest, WORK_DIR};
 use crate::oci::ImageRef;
 use crate::selection::Selection;
 use futures::StreamExt;
@@ -109,12 +109,7 @@ pub async fn verify_for(
 /// network plugin (at the manifest's versions) that the manifest does not list.
 pub fn shortfalls(m: &Manifest, wanted: &Selection) -> Vec<String> {
     let mut out = m.selection.shortfalls(wanted);
-    let listed: BTreeSet<&str> = m
-        .files
-        .iter()
-        .filter(|f| f.kind == Kind::Image)
-        .map(|f| f.artifact.as_str())
-        .collect();
+    let listed = m.listed_images();
     match wanted.network.images(&m.versions) {
         Ok(images) => {
             for i in images {
@@ -159,7 +154,7 @@ pub fn walk(base: &Path, dir: &Path, f: &mut dyn FnMut(&str)) -> Result<()> {
 mod tests {
     use super::*;
     use crate::checksum::Sha256;
-    use crate::manifest::FileEntry;
+    use crate::manifest::{FileEntry, Kind};
     use ez_inventory::VersionTable;
 
     fn image(artifact: &str) -> FileEntry {

@@ -8,7 +8,7 @@
 //! anything is installed, as a warning (an online site may well pull).
 
 use super::preflight::Finding;
-use ez_bundle::manifest::{Kind, Manifest};
+use ez_bundle::manifest::Manifest;
 use ez_bundle::oci::ImageRef;
 use ez_bundle::selection::{Network, Part, Selection};
 use ez_inventory::Cluster;
@@ -71,12 +71,7 @@ pub fn check(cluster: &Cluster, base: &Path, skip: &[String]) -> Option<Finding>
         return None;
     }
     let m = Manifest::load(base).ok().flatten()?;
-    let listed: BTreeSet<&str> = m
-        .files
-        .iter()
-        .filter(|f| f.kind == Kind::Image)
-        .map(|f| f.artifact.as_str())
-        .collect();
+    let listed = m.listed_images();
     let missing: Vec<String> = images_used(cluster, &m.versions)
         .into_iter()
         .filter(|i| !listed.contains(i.as_str()))
@@ -105,7 +100,7 @@ pub fn check(cluster: &Cluster, base: &Path, skip: &[String]) -> Option<Finding>
 mod tests {
     use super::*;
     use ez_bundle::checksum::Sha256;
-    use ez_bundle::manifest::FileEntry;
+    use ez_bundle::manifest::{FileEntry, Kind};
     use ez_inventory::VersionTable;
 
     fn cluster(network: &str, config_edit: &dyn Fn(String) -> String) -> Cluster {
