@@ -6,6 +6,7 @@
 #   build.sh etcd v3.7.1 | containerd 2.3.4 | runc v1.5.1 | cni-plugins v1.9.1
 #   build.sh flannel-cni v0.9.1 | crictl v1.37.0 | helm v4.2.3 | coredns 1.14.6
 #   build.sh metrics-server v0.8.0 | flannel v0.28.10 | pause 3.10.2 (from kubernetes KVER)
+#   build.sh sample-apiserver v0.36.3 (the e2e aggregator test's image program)
 #
 # The build happens in <version>.partial and is renamed into place with a .done stamp only
 # when complete, so an interrupted build leaves nothing that looks built; running it again
@@ -29,6 +30,7 @@ case "$COMP" in
   metrics-server) MOD=sigs.k8s.io/metrics-server ;;
   flannel) MOD=github.com/flannel-io/flannel ;;
   pause) MOD=k8s.io/kubernetes; KVER=${3:-${EZ_REAL_KUBERNETES:-v1.36.3}} ;;
+  sample-apiserver) MOD=k8s.io/sample-apiserver ;;
   *) die "unknown component $COMP" ;;
 esac
 if [ "$COMP" = pause ]; then served_or_die "$MOD" "$KVER"; else served_or_die "$MOD" "$VER"; fi
@@ -164,6 +166,14 @@ case "$COMP" in
     cp "$(gomod_dir "$MOD" "$VER")/dist/mk-docker-opts.sh" "$B/"
     chmod 0755 "$B/mk-docker-opts.sh"
     expect_version flanneld "$VER" "$B/flanneld" --version
+    ;;
+  sample-apiserver)
+    # test/images/sample-apiserver/Makefile: a checkout of k8s.io/sample-apiserver at a tag,
+    # CGO_ENABLED=0 go build of the module root; client-go's version ldflags as kube's.
+    vp=k8s.io/client-go/pkg/version cp=k8s.io/component-base/version
+    timed sample-apiserver gobuild "$P" "$MOD" "$VER" \
+      -ldflags "-s -w -X $vp.gitVersion=$VER -X $cp.gitVersion=$VER" -o "$B/sample-apiserver" "$MOD"
+    [ -x "$B/sample-apiserver" ] || die "no sample-apiserver built"
     ;;
   pause)
     # build/pause/linux/pause.c of the kubernetes module, as build/pause/Makefile compiles

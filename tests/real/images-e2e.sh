@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# Assembles the conformance image and the e2e test images (EZ_REAL_CONFORMANCE=1 tests/real/up)
+# from the built programs, as images.sh does (umoci, an OCI layout per image under
+# $EZ_REAL_CACHE/images/<name>_<tag>, cached with a .done stamp), under the names and tags
+# `e2e.test --list-images` prints; upstream's layout, entrypoint and user, the userland from
+# Debian's packages (mmdebstrap) where upstream's Dockerfile installs one:
+#
+#   images-e2e.sh conformance KVER | agnhost TAG KVER | kitten TAG KVER | nautilus TAG KVER
+#   images-e2e.sh nonewprivs TAG KVER | nonroot TAG | glibc-dns-testing TAG | nginx TAG
+#   images-e2e.sh sample-apiserver TAG SAVER | etcd TAG ETCDVER
+#
+# (busybox and pause are images.sh's.) A separate script so that images.sh, whose text is part
+# of its images' cache key, stays as it is. Prints the layout path ("<dir>:<tag>") on stdout.
+. "$(dirname "$0")/lib.sh"
+KIND=${1:?usage: images-e2e.sh KIND VERSION}
+VER=${2:?usage: images-e2e.sh KIND VERSION}
+IMG="$EZ_REAL_CACHE/images"
+mkdir -p "$IMG"
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-0}
+
+case "$KIND" in
+  conformance) name=conformance; E2E="$EZ_REAL_CACHE/kubernetes/$VER/e2e/bin"; bin="$E2E/e2e.test" ;;
+  agnhost | kitten | nautilus | nonewprivs) name=$KIND
+    KVER=${3:?$KIND TAG KUBERNETES_VERSION}; E2E="$EZ_REAL_CACHE/kubernetes/$KVER/e2e/bin"
+    bin="$E2E/agnhost"; [ "$KIND" = nonewprivs ] && bin="$E2E/nnp" ;;
+  nonroot | glibc-dns-testing | nginx) name=$KIND; bin="$0" ;;
+  sample-apiserver) name=$KIND; bin="$EZ_REAL_CACHE/sample-apiserver/${3:?sample-apiserver TAG VERSION}/bin/sample-apiserver" ;;
+  etcd) name=etcd; bin="$EZ_REAL_CACHE/etcd/${3:?etcd TAG ETCDVERSION}/bin/etcd" ;;
+  *) die "unknown image $KIND" ;;
+esac
+[ -x "$bin" ] || die "$KIND: $bin is not built"
+L="$IMG/${name}_$VER"
+# The stamp records this script and the binary it packs: a change to either remakes the image.
+RECIPE=$(cat "$0" "$bin" | sha256sum | cut -c1-16)
+if stamp_ok "$L" && [ "$(cat "$L/.done")" = "$RECIPE" ]; then echo "$L:$VER"; exit 0; fi
+
+# A distroless-like base: root, nobody (65534) and nonroot (65532) users, /tmp, CA
+# certificates (Debian's ca-certificates bundle of this machine).
+static_base() {
+  local r=$1
+  mkdir -p "$r/etc/ssl/certs" "$r/tmp"
+  chmod 1777 "$r/tmp"
+  cp /etc/ssl/certs/ca-certificates.crt "$r/etc/ssl/certs/ca-certificates.crt"
+  printf 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' > "$r/etc/passwd"
+  printf 'root:x:0:\nnobody:x:65534:\nnonroot:x:65532:\n' > "$r/etc/group"
+}
+
+# debian_rootfs NAME PKGS: a Debian bookworm rootfs (mmdebstrap, variant essential) with
+# PKGS (comma-separated) from Debian's packages, cached by itself in rootfs/NAME (.done).
+debian_rootfs() {
+  local name=$1 pkgs=$2 rootfs="$EZ_REAL_CACHE/rootfs/$1"
+  stamp_ok "$rootfs" && [ "$(cat "$rootfs/.done")" = "$pkgs" ] && return 0
+  cached_only_or_die "rootfs $name"
+  command -v mmdebstrap >/dev/null || die "$KIND image needs mmdebstrap (apt-get install mmdebstrap)"
+  rm -rf "$rootfs" "$rootfs.partial"
+  mkdir -p "$(dirname "$rootfs")"
+  say "$KIND image: a bookworm rootfs with ${pkgs:-the essential set} (mmdebstrap)"
+  timed "${name%-bookworm}-rootfs" mmdebstrap --quiet --variant=essential ${pkgs:+--include=$pkgs} \
+    --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
+    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+    --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/*' \
+    bookworm "$rootfs.partial"
+  mv "$rootfs.partial" "$rootfs"
+  printf '%s' "$pkgs" > "$rootfs/.done"
+}
+# unpack_rootfs NAME DIR: copies rootfs/NAME into DIR.
+unpack_rootfs() { tar -C "$EZ_REAL_CACHE/rootfs/$1" --exclude=./.done -cf - . | tar -C "$2" -xpf -; }
+
+P="$L.partial"
+rm -rf "$P"
+trap "exit 130" INT; trap "exit 143" TERM
+trap 'rc=$?; [ $rc -eq 0 ] || { rm -rf "$P"; say "image $KIND $VER: failed, nothing kept"; }' EXIT
+umoci init --layout "$P"
+umoci new --image "$P:$VER"
+umoci unpack --image "$P:$VER" "$P/bundle" >/dev/null
+R="$P/bundle/rootfs"
+cfg=()
+case "$KIND" in
+  conformance)
+    # Upstream (test/conformance/image/Dockerfile): FROM debian-base (bookworm), COPY cluster
+    # /kubernetes/cluster, ginkgo e2e.test kubectl into /usr/local/bin, go-runner as
+    # /usr/local/bin/kubeconformance (and the legacy /run_e2e.sh, /gorunner), the E2E_* env,
+    # ENTRYPOINT kubeconformance. debian-base here: a bookworm essential rootfs.
+    debian_rootfs debian-base-bookworm ca-certificates
+    unpack_rootfs debian-base-bookworm "$R"
+    for f in e2e.test ginkgo go-runner; do [ -x "$E2E/$f" ] || die "conformance: $E2E/$f is not built"; done
+    kb="$EZ_REAL_CACHE/kubernetes/$VER/bin/kubectl"
+    [ -x "$kb" ] || die "conformance: $kb is not built"
+    mkdir -p "$R/usr/local/bin" "$R/kubernetes"
+    install -m 0755 "$E2E/e2e.test" "$E2E/ginkgo" "$kb" "$R/usr/local/bin/"
+    install -m 0755 "$E2E/go-runner" "$R/usr/local/bin/kubeconformance"
+    install -m 0755 "$E2E/go-runner" "$R/run_e2e.sh"
+    install -m 0755 "$E2E/go-runner" "$R/gorunner"
+    cp -r "$(gomod_dir k8s.io/kubernetes "$VER")/cluster" "$R/kubernetes/cluster"
+    chmod -R u+w "$R/kubernetes/cluster"
+    cfg=(--config.entrypoint kubeconformance
+         --config.env 'E2E_FOCUS=\[Conformance\]' --config.env E2E_SKIP= --config.env E2E_PROVIDER=local
+         --config.env E2E_PARALLEL=1 --config.env E2E_VERBOSITY=4 --config.env RESULTS_DIR=/tmp/results
+         --config.env KUBECONFIG=) ;;
+  agnhost | kitten | nautilus)
+    # Upstream (test/images/agnhost/Dockerfile): alpine + bind-tools curl netcat-openbsd
+    # iproute2 iperf bash util-linux-misc; /agnhost and /agnhost-2, porter's localhost.crt/key,
+    # /uploads, user-defined-in-image (1000) in group-defined-in-image (50000); ENTRYPOINT
+    # /agnhost, CMD pause. Here: a bookworm rootfs with the same tools from Debian packages.
+    # Not carried: /coredns (a CoreDNS v1.6.2 release tarball) and /var/registry (the fake
+    # registry's images, fetched with crane from the internet). kitten and nautilus (FROM agnhost,
+    # plus their html/ files, CMD test-webserver) are built on the same tree.
+    debian_rootfs agnhost-bookworm bind9-dnsutils,curl,netcat-openbsd,iproute2,iperf,ca-certificates
+    unpack_rootfs agnhost-bookworm "$R"
+    kdir=$(gomod_dir k8s.io/kubernetes "$KVER")/test/images
+    install -m 0755 "$bin" "$R/agnhost"
+    ln -s agnhost "$R/agnhost-2"
+    mkdir -p "$R/uploads" "$R/usr/local/bin"
+    ln -sf /usr/bin/iperf "$R/usr/local/bin/iperf"
+    install -m 0644 "$kdir/agnhost/porter/localhost.crt" "$kdir/agnhost/porter/localhost.key" "$R/"
+    echo 'user-defined-in-image:x:1000:1000::/home/user-defined-in-image:/bin/sh' >> "$R/etc/passwd"
+    echo 'user-defined-in-image:!:19000::::::' >> "$R/etc/shadow"
+    printf 'user-defined-in-image:x:1000:\ngroup-defined-in-image:x:50000:user-defined-in-image\n' >> "$R/etc/group"
+    cmd=pause
+    if [ "$KIND" != agnhost ]; then
+      install -m 0644 "$kdir/$KIND/html/$KIND.jpg" "$kdir/$KIND/html/data.json" "$R/"
+      cmd=test-webserver
+    fi
+    cfg=(--config.entrypoint /agnhost --config.cmd "$cmd" --config.exposedports 80/tcp --config.exposedports 8080/tcp
+         --config.exposedports 8081/tcp --config.exposedports 9376/tcp --config.exposedports 5000/tcp) ;;
+  nonewprivs)
+    # Upstream: alpine + /usr/local/bin/nnp (test/images/nonewprivs) setuid, CMD nnp.
+    static_base "$R"
+    mkdir -p "$R/usr/local/bin"
+    install -m 4755 "$bin" "$R/usr/local/bin/nnp"
+    cfg=(--config.cmd nnp) ;;
+  nonroot)
+    # Upstream: debian-base, USER 1234.
+    debian_rootfs debian-base-bookworm ca-certificates
+    unpack_rootfs debian-base-bookworm "$R"
+    cfg=(--config.user 1234) ;;
+  glibc-dns-testing)
+    # Upstream: debian bookworm-slim + dnsutils (+ /coredns of a CoreDNS v1.5.0 release
+    # tarball: not carried).
+    debian_rootfs dnsutils-bookworm bind9-dnsutils
+    unpack_rootfs dnsutils-bookworm "$R" ;;
+  nginx)
+    # Upstream: the nginx image (alpine), listening on 80, logs to stdout/stderr, nginx -g
+    # 'daemon off;'. Here: Debian's nginx in a bookworm rootfs, default site on port 80.
+    debian_rootfs nginx-bookworm nginx,ca-certificates
+    unpack_rootfs nginx-bookworm "$R"
+    ln -sf /dev/stdout "$R/var/log/nginx/access.log"
+    # IPv4 only, as upstream's default.conf (listen 80): a pod without IPv6 still starts
+    sed -i '/listen \[::\]:80 default_server;/d' "$R/etc/nginx/sites-enabled/default"
+    ln -sf /dev/stderr "$R/var/log/nginx/error.log"
+    cfg=(--config.cmd nginx --config.cmd -g --config.cmd 'daemon off;' --config.exposedports 80/tcp) ;;
+  sample-apiserver)
+    # Upstream: alpine + /sample-apiserver, ENTRYPOINT /sample-apiserver.
+    static_base "$R"
+    install -m 0755 "$bin" "$R/sample-apiserver"
+    cfg=(--config.entrypoint /sample-apiserver) ;;
+  etcd)
+    # Upstream (cluster/images/etcd): etcd, etcdctl, etcdutl in /usr/local/bin of a
+    # distroless base; the e2e tests start /usr/local/bin/etcd by path.
+    static_base "$R"
+    mkdir -p "$R/usr/local/bin" "$R/var/etcd"
+    install -m 0755 "$(dirname "$bin")"/etcd* "$R/usr/local/bin/" ;;
+esac
+umoci repack --image "$P:$VER" --history.created_by "tests/real/images-e2e.sh $KIND $VER" "$P/bundle" >/dev/null
+# PATH as distroless and alpine images set it (a pod's `command: [cp]` is looked up in it).
+umoci config --image "$P:$VER" --os linux --architecture amd64 \
+  --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "${cfg[@]}" \
+  --history.created_by "tests/real/images-e2e.sh: config" >/dev/null
+rm -rf "$P/bundle"
+umoci gc --layout "$P"
+rm -rf "$L"
+mv "$P" "$L"
+echo "$RECIPE" > "$L/.done"
+trap - EXIT
+say "image $KIND $VER: $(du -sh "$L" | cut -f1) in $L"
+echo "$L:$VER"
