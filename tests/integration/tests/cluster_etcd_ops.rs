@@ -43,8 +43,12 @@ async fn backup_restore_add_and_delete_etcd_members() {
     }
     let (h13, h14, h15) = (&hosts[0], &hosts[1], &hosts[2]);
     let dir = support::cluster::make_cluster(base, "e", &[h13, h14, h15], &[h13], &[h15]);
-    let mut cfg = std::fs::read_to_string(dir.join("config.yml")).unwrap();
-    cfg.push_str("\nKUBELET_FAIL_CGROUP_V1: false\n");
+    let cfg = std::fs::read_to_string(dir.join("config.yml")).unwrap();
+    assert!(cfg.contains("KUBELET_FAIL_CGROUP_V1: true"));
+    let cfg = cfg.replace(
+        "KUBELET_FAIL_CGROUP_V1: true",
+        "KUBELET_FAIL_CGROUP_V1: false",
+    );
     std::fs::write(dir.join("config.yml"), cfg).unwrap();
     let ctx = cluster_common::ctx(base);
     // The last member is never deleted (checked before any host is contacted).

@@ -60,8 +60,12 @@ async fn stop_start_destroy_and_setup_again() {
     }
     let (m, n) = (&hosts[0], &hosts[1]);
     let dir = support::cluster::make_cluster(base, "l", &[m], &[m], &[n]);
-    let mut cfg = std::fs::read_to_string(dir.join("config.yml")).unwrap();
-    cfg.push_str("\nKUBELET_FAIL_CGROUP_V1: false\n");
+    let cfg = std::fs::read_to_string(dir.join("config.yml")).unwrap();
+    assert!(cfg.contains("KUBELET_FAIL_CGROUP_V1: true"));
+    let cfg = cfg.replace(
+        "KUBELET_FAIL_CGROUP_V1: true",
+        "KUBELET_FAIL_CGROUP_V1: false",
+    );
     std::fs::write(dir.join("config.yml"), cfg).unwrap();
     let ctx = cluster_common::ctx(base);
     setup_all(&ctx, "l").await;

@@ -55,8 +55,12 @@ async fn add_master_upgrade_and_delete_master() {
     }
     let (m1, w, m2) = (&hosts[0], &hosts[1], &hosts[2]);
     let dir = support::cluster::make_cluster(base, "m", &[m1], &[m1], &[m1, w]);
-    let mut cfg = std::fs::read_to_string(dir.join("config.yml")).unwrap();
-    cfg.push_str("\nKUBELET_FAIL_CGROUP_V1: false\n");
+    let cfg = std::fs::read_to_string(dir.join("config.yml")).unwrap();
+    assert!(cfg.contains("KUBELET_FAIL_CGROUP_V1: true"));
+    let cfg = cfg.replace(
+        "KUBELET_FAIL_CGROUP_V1: true",
+        "KUBELET_FAIL_CGROUP_V1: false",
+    );
     std::fs::write(dir.join("config.yml"), cfg).unwrap();
     let ctx = cluster_common::ctx(base);
     for step in ["01", "02", "03", "04", "05", "06", "07"] {

@@ -37,8 +37,12 @@ async fn two_masters_one_worker_through_kube_lb() {
     let all: Vec<&_> = hosts.iter().collect();
     let dir = support::cluster::make_cluster(base, "m", &all[..1], &all[..2], &all[2..]);
     // cgroup v1 test bed: see cluster_aio.rs.
-    let mut cfg = std::fs::read_to_string(dir.join("config.yml")).unwrap();
-    cfg.push_str("\nKUBELET_FAIL_CGROUP_V1: false\n");
+    let cfg = std::fs::read_to_string(dir.join("config.yml")).unwrap();
+    assert!(cfg.contains("KUBELET_FAIL_CGROUP_V1: true"));
+    let cfg = cfg.replace(
+        "KUBELET_FAIL_CGROUP_V1: true",
+        "KUBELET_FAIL_CGROUP_V1: false",
+    );
     std::fs::write(dir.join("config.yml"), cfg).unwrap();
     let ctx = cluster_common::ctx(base);
 

@@ -169,7 +169,9 @@ mod tests {
         assert_eq!(notes.len(), 2, "{notes:?}");
         assert!(c.contains("\nENABLE_LOCAL_DNS_CACHE: false\n"));
         assert!(c.contains("\nmetricsserver_install: \"no\"\n"));
-        assert!(c.ends_with("\nKUBELET_FAIL_CGROUP_V1: false\n"));
+        // config.yml has the key (default true): -e replaces it in place
+        assert!(c.contains("\nKUBELET_FAIL_CGROUP_V1: false\n"));
+        assert_eq!(c.matches("KUBELET_FAIL_CGROUP_V1:").count(), 1);
         assert_eq!(c.matches("ENABLE_LOCAL_DNS_CACHE:").count(), 1);
         // -e wins, and no note for it
         let (c, notes) = config(
