@@ -1,35 +1,48 @@
 //! The repository stands alone: no tracked file refers to data beside the checkout.
 //!
-//! A clone has nothing next to it, so a test, bench or script that reads `../shared/…`, an
-//! absolute `/work/…` path or an `EZ_SHARED_DIR` override works on one machine and fails
+//! A clone has nothing next to it, so a test, bench or script that reads the reading-material
+//! folder beside the checkout (see [`sibling_patterns`]), an absolute path into the machine's
+//! work folder or that folder's environment override works on one machine and fails
 //! everywhere else. Fixtures belong in the repository (`tests/fixtures/`, see its README).
 //!
 //! Scans every tracked file (`git ls-files`; outside a git checkout, every file but `.git/` and
-//! build output) and fails listing each offending line. This file is the only one exempt: it
-//! has to spell the patterns out.
+//! build output) and fails listing each offending line. The patterns are put together at run
+//! time, so this file does not contain them and is scanned like any other.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// This file, relative to the repository root (exempt from the scan).
+/// This file, relative to the repository root (it must be among the scanned files).
 const SELF: &str = "tests/integration/tests/repo_self_contained.rs";
 
-/// Substrings that always mean "a directory beside the checkout".
-const SIBLING: &[&str] = &["../shared", "/work/shared", "EZ_SHARED_DIR"];
+/// The machine's work folder, as it starts an absolute path (`/` + name + `/`).
+const WORK: &str = concat!("/", "work", "/");
+
+/// Substrings that always mean "a directory beside the checkout": the reading-material
+/// folder next to the checkout, reached relatively or absolutely, and its environment
+/// override.
+fn sibling_patterns() -> [String; 3] {
+    let dir = "shared";
+    [
+        format!("../{dir}"),
+        format!("{WORK}{dir}"),
+        format!("EZ_{}_DIR", dir.to_uppercase()),
+    ]
+}
 
 /// Why `line` refers to something outside the checkout, if it does.
-fn outside_reference(line: &str) -> Option<&'static str> {
-    if let Some(p) = SIBLING.iter().find(|p| line.contains(*p)) {
+fn outside_reference(line: &str) -> Option<String> {
+    if let Some(p) = sibling_patterns().into_iter().find(|p| line.contains(p)) {
         return Some(p);
     }
-    // An absolute path into /work: `/work/` at the start of a path, i.e. not preceded by a
+    // An absolute path into the work folder: at the start of a path, i.e. not preceded by a
     // character that continues a name (`$h/work/…`, `upper/work/…` are relative and fine).
     let continues_a_name = |c: u8| c.is_ascii_alphanumeric() || b"_-.$}/".contains(&c);
     let b = line.as_bytes();
     let absolute = line
-        .match_indices("/work/")
+        .match_indices(WORK)
         .any(|(i, _)| i == 0 || !continues_a_name(b[i - 1]));
-    absolute.then_some("an absolute /work/ path")
+    absolute.then(|| format!("an absolute {WORK} path"))
 }
 
 fn root() -> PathBuf {
@@ -99,7 +112,7 @@ fn no_tracked_file_reads_outside_the_checkout() {
         "{SELF} is not among the scanned files: was it moved? Update SELF."
     );
     let mut bad = Vec::new();
-    for rel in files.iter().filter(|f| *f != Path::new(SELF)) {
+    for rel in &files {
         // A tracked file gone from the work tree (deleted, not committed yet) has nothing to say.
         let Ok(bytes) = std::fs::read(root.join(rel)) else {
             continue;
@@ -123,15 +136,16 @@ fn no_tracked_file_reads_outside_the_checkout() {
 
 #[test]
 fn the_patterns_catch_what_they_are_for_and_nothing_else() {
+    let [rel, abs, env] = sibling_patterns();
     for hit in [
-        r#"    .join("../../../shared"));"#,
-        r#"SHARED="${EZ_SHARED_DIR:-$(pwd)/../shared}""#,
-        "see /work/shared/data/conformance",
-        r#"let p = "/work/main/target";"#,
-        "/work/x at the start of a line",
-        "cd '/work/wt'",
+        format!(r#"    .join("../../{rel}"));"#),
+        format!(r#"SHARED="${{{env}:-$(pwd)/{rel}}}""#),
+        format!("see {abs}/data/conformance"),
+        format!(r#"let p = "{WORK}main/target";"#),
+        format!("{WORK}x at the start of a line"),
+        format!("cd '{WORK}wt'"),
     ] {
-        assert!(outside_reference(hit).is_some(), "missed: {hit}");
+        assert!(outside_reference(&hit).is_some(), "missed: {hit}");
     }
     for fine in [
         r#"rm -rf --one-file-system "$h/work" "$h/root""#,
