@@ -9,9 +9,10 @@
 #   images-e2e.sh nonewprivs TAG KVER | nonroot TAG | glibc-dns-testing TAG | nginx TAG
 #   images-e2e.sh sample-apiserver TAG SAVER | etcd TAG ETCDVER
 #
-# (busybox and pause are images.sh's.) A separate script so that images.sh, whose text is part
-# of its images' cache key, stays as it is. Prints the layout path ("<dir>:<tag>") on stdout.
+# (busybox and pause are images.sh's; the steps both share are in oci.sh.) Prints the layout
+# path ("<dir>:<tag>") on stdout.
 . "$(dirname "$0")/lib.sh"
+. "$REAL_DIR/oci.sh"
 KIND=${1:?usage: images-e2e.sh KIND VERSION}
 VER=${2:?usage: images-e2e.sh KIND VERSION}
 IMG="$EZ_REAL_CACHE/images"
@@ -30,50 +31,10 @@ case "$KIND" in
 esac
 [ -x "$bin" ] || die "$KIND: $bin is not built"
 L="$IMG/${name}_$VER"
-# The stamp records this script and the binary it packs: a change to either remakes the image.
-RECIPE=$(cat "$0" "$bin" | sha256sum | cut -c1-16)
-if stamp_ok "$L" && [ "$(cat "$L/.done")" = "$RECIPE" ]; then echo "$L:$VER"; exit 0; fi
-
-# A distroless-like base: root, nobody (65534) and nonroot (65532) users, /tmp, CA
-# certificates (Debian's ca-certificates bundle of this machine).
-static_base() {
-  local r=$1
-  mkdir -p "$r/etc/ssl/certs" "$r/tmp"
-  chmod 1777 "$r/tmp"
-  cp /etc/ssl/certs/ca-certificates.crt "$r/etc/ssl/certs/ca-certificates.crt"
-  printf 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' > "$r/etc/passwd"
-  printf 'root:x:0:\nnobody:x:65534:\nnonroot:x:65532:\n' > "$r/etc/group"
-}
-
-# debian_rootfs NAME PKGS: a Debian bookworm rootfs (mmdebstrap, variant essential) with
-# PKGS (comma-separated) from Debian's packages, cached by itself in rootfs/NAME (.done).
-debian_rootfs() {
-  local name=$1 pkgs=$2 rootfs="$EZ_REAL_CACHE/rootfs/$1"
-  stamp_ok "$rootfs" && [ "$(cat "$rootfs/.done")" = "$pkgs" ] && return 0
-  cached_only_or_die "rootfs $name"
-  command -v mmdebstrap >/dev/null || die "$KIND image needs mmdebstrap (apt-get install mmdebstrap)"
-  rm -rf "$rootfs" "$rootfs.partial"
-  mkdir -p "$(dirname "$rootfs")"
-  say "$KIND image: a bookworm rootfs with ${pkgs:-the essential set} (mmdebstrap)"
-  timed "${name%-bookworm}-rootfs" mmdebstrap --quiet --variant=essential ${pkgs:+--include=$pkgs} \
-    --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
-    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
-    --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/*' \
-    bookworm "$rootfs.partial"
-  mv "$rootfs.partial" "$rootfs"
-  printf '%s' "$pkgs" > "$rootfs/.done"
-}
-# unpack_rootfs NAME DIR: copies rootfs/NAME into DIR.
-unpack_rootfs() { tar -C "$EZ_REAL_CACHE/rootfs/$1" --exclude=./.done -cf - . | tar -C "$2" -xpf -; }
-
-P="$L.partial"
-rm -rf "$P"
-trap "exit 130" INT; trap "exit 143" TERM
-trap 'rc=$?; [ $rc -eq 0 ] || { rm -rf "$P"; say "image $KIND $VER: failed, nothing kept"; }' EXIT
-umoci init --layout "$P"
-umoci new --image "$P:$VER"
-umoci unpack --image "$P:$VER" "$P/bundle" >/dev/null
-R="$P/bundle/rootfs"
+# The stamp records this script, oci.sh and the binary it packs: a change remakes the image.
+RECIPE=$(image_recipe "$bin")
+if image_cached "$L" "$RECIPE"; then echo "$L:$VER"; exit 0; fi
+image_begin "$L" "$VER"
 cfg=()
 case "$KIND" in
   conformance)
@@ -161,16 +122,4 @@ case "$KIND" in
     mkdir -p "$R/usr/local/bin" "$R/var/etcd"
     install -m 0755 "$(dirname "$bin")"/etcd* "$R/usr/local/bin/" ;;
 esac
-umoci repack --image "$P:$VER" --history.created_by "tests/real/images-e2e.sh $KIND $VER" "$P/bundle" >/dev/null
-# PATH as distroless and alpine images set it (a pod's `command: [cp]` is looked up in it).
-umoci config --image "$P:$VER" --os linux --architecture amd64 \
-  --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "${cfg[@]}" \
-  --history.created_by "tests/real/images-e2e.sh: config" >/dev/null
-rm -rf "$P/bundle"
-umoci gc --layout "$P"
-rm -rf "$L"
-mv "$P" "$L"
-echo "$RECIPE" > "$L/.done"
-trap - EXIT
-say "image $KIND $VER: $(du -sh "$L" | cut -f1) in $L"
-echo "$L:$VER"
+image_finish "$L" "$VER" "$RECIPE" "${cfg[@]}"

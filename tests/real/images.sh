@@ -8,6 +8,7 @@
 #
 # Prints the layout path ("<dir>:<tag>") on stdout.
 . "$(dirname "$0")/lib.sh"
+. "$REAL_DIR/oci.sh"
 KIND=${1:?usage: images.sh KIND VERSION}
 VER=${2:?usage: images.sh KIND VERSION}
 IMG="$EZ_REAL_CACHE/images"
@@ -26,29 +27,10 @@ case "$KIND" in
 esac
 [ -x "$bin" ] || die "$KIND: $bin is not built"
 L="$IMG/${name}_$VER"
-# The stamp records this script and the binary it packs: a change to either remakes the image.
-RECIPE=$(cat "$0" "$bin" | sha256sum | cut -c1-16)
-if stamp_ok "$L" && [ "$(cat "$L/.done")" = "$RECIPE" ]; then echo "$L:$VER"; exit 0; fi
-
-# A distroless-like base: root, nobody (65534) and nonroot (65532) users, /tmp, CA
-# certificates (Debian's ca-certificates bundle of this machine).
-static_base() {
-  local r=$1
-  mkdir -p "$r/etc/ssl/certs" "$r/tmp"
-  chmod 1777 "$r/tmp"
-  cp /etc/ssl/certs/ca-certificates.crt "$r/etc/ssl/certs/ca-certificates.crt"
-  printf 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' > "$r/etc/passwd"
-  printf 'root:x:0:\nnobody:x:65534:\nnonroot:x:65532:\n' > "$r/etc/group"
-}
-
-P="$L.partial"
-rm -rf "$P"
-trap "exit 130" INT; trap "exit 143" TERM
-trap 'rc=$?; [ $rc -eq 0 ] || { rm -rf "$P"; say "image $KIND $VER: failed, nothing kept"; }' EXIT
-umoci init --layout "$P"
-umoci new --image "$P:$VER"
-umoci unpack --image "$P:$VER" "$P/bundle" >/dev/null
-R="$P/bundle/rootfs"
+# The stamp records this script, oci.sh and the binary it packs: a change remakes the image.
+RECIPE=$(image_recipe "$bin")
+if image_cached "$L" "$RECIPE"; then echo "$L:$VER"; exit 0; fi
+image_begin "$L" "$VER"
 cfg=()
 case "$KIND" in
   coredns)
@@ -90,37 +72,11 @@ case "$KIND" in
     # mk-docker-opts.sh}. Here: a Debian bookworm rootfs (mmdebstrap) with the same userland
     # from Debian packages: iptables (iptables-nft and iptables-legacy, ip6tables), nftables,
     # iproute2, ipset, ca-certificates. Cached by itself (the rootfs does not depend on VER).
-    rootfs="$EZ_REAL_CACHE/rootfs/flannel-bookworm"
-    if ! stamp_ok "$rootfs"; then
-      command -v mmdebstrap >/dev/null || die "flannel image needs mmdebstrap (apt-get install mmdebstrap)"
-      rm -rf "$rootfs" "$rootfs.partial"
-      mkdir -p "$(dirname "$rootfs")"
-      say "flannel image: a bookworm rootfs with iptables nftables iproute2 ipset (mmdebstrap)"
-      timed flannel-rootfs mmdebstrap --quiet --variant=essential \
-        --include=iptables,nftables,iproute2,ipset,ca-certificates \
-        --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
-        --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
-        --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/*' \
-        bookworm "$rootfs.partial"
-      mv "$rootfs.partial" "$rootfs"
-      touch "$rootfs/.done"
-    fi
-    tar -C "$rootfs" --exclude=./.done -cf - . | tar -C "$R" -xpf -
+    debian_rootfs flannel-bookworm iptables,nftables,iproute2,ipset,ca-certificates
+    unpack_rootfs flannel-bookworm "$R"
     fb="$EZ_REAL_CACHE/flannel/$VER/bin"
     mkdir -p "$R/opt/bin"
     install -m 0755 "$fb/flanneld" "$fb/install-conf" "$fb/mk-docker-opts.sh" "$R/opt/bin/"
     cfg=(--config.entrypoint /opt/bin/flanneld) ;;
 esac
-umoci repack --image "$P:$VER" --history.created_by "tests/real/images.sh $KIND $VER" "$P/bundle" >/dev/null
-# PATH as distroless and alpine images set it (a pod's `command: [cp]` is looked up in it).
-umoci config --image "$P:$VER" --os linux --architecture amd64 \
-  --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "${cfg[@]}" \
-  --history.created_by "tests/real/images.sh: config" >/dev/null
-rm -rf "$P/bundle"
-umoci gc --layout "$P"
-rm -rf "$L"
-mv "$P" "$L"
-echo "$RECIPE" > "$L/.done"
-trap - EXIT
-say "image $KIND $VER: $(du -sh "$L" | cut -f1) in $L"
-echo "$L:$VER"
+image_finish "$L" "$VER" "$RECIPE" "${cfg[@]}"
