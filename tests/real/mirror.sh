@@ -12,7 +12,9 @@
 # A file is (re)made only when it or its checksum file is missing; the checksum file is
 # written last, so an interrupted fill is redone on the next run.
 #
-# Usage: mirror.sh K8S ETCD CONTAINERD RUNC CNI CRICTL HELM   (versions as the table spells them)
+# Usage: mirror.sh K8S ETCD CONTAINERD RUNC CNI CRICTL HELM   (versions as the table spells them;
+# K8S may list several releases, comma separated: the first is the bundle's, the others are
+# there for `ezdown -k`)
 . "$(dirname "$0")/lib.sh"
 [ $# -eq 7 ] || die "usage: mirror.sh K8S ETCD CONTAINERD RUNC CNI CRICTL HELM"
 K8S=$1 ETCD=$2 CD=${3#v} RUNC=$4 CNI=$5 CRICTL=$6 HELM=$7
@@ -36,14 +38,17 @@ need() { [ -f "$1" ] && [ -f "$2" ] && return 1; return 0; }
 stage() { local d="$C/mirror-stage/$1"; rm -rf "$d"; mkdir -p "$d"; echo "$d"; }
 
 # Kubernetes: bare binaries, <bin>.sha256 holds the bare hash.
-kb="$C/kubernetes/$K8S/bin"
-for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl; do
-  d="$M/dl.k8s.io/release/$K8S/bin/linux/amd64/$b"
-  [ -x "$kb/$b" ] || die "kubernetes $K8S: $kb/$b is not built"
-  if need "$d" "$d.sha256" || [ "$(cat "$d.sha256")" != "$(sha "$kb/$b")" ]; then
-    place "$kb/$b" "$d"; sha "$d" > "$d.sha256"
-  fi
+for kv in ${K8S//,/ }; do
+  kb="$C/kubernetes/$kv/bin"
+  for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl; do
+    d="$M/dl.k8s.io/release/$kv/bin/linux/amd64/$b"
+    [ -x "$kb/$b" ] || die "kubernetes $kv: $kb/$b is not built"
+    if need "$d" "$d.sha256" || [ "$(cat "$d.sha256")" != "$(sha "$kb/$b")" ]; then
+      place "$kb/$b" "$d"; sha "$d" > "$d.sha256"
+    fi
+  done
 done
+K8S=${K8S%%,*}
 
 # etcd: etcd-<v>-linux-amd64/{etcd,etcdctl,etcdutl,README*} in a tar.gz; SHA256SUMS (GNU).
 d="$M/$GH/etcd-io/etcd/releases/download/$ETCD"

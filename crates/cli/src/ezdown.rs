@@ -286,7 +286,10 @@ fn build_request(cli: &EzdownCli) -> Result<Request, String> {
                 None => conformance::e2e_images(&versions.kubernetes, None),
             };
             imgs.extend(images::conformance_images(&versions.kubernetes, &e2e));
-            // For `ezctl conformance run --runner sonobuoy` on an offline deploy host.
+        } else if set == "sonobuoy" {
+            // For `ezctl conformance run --runner sonobuoy` on an offline deploy host; apart
+            // from `conformance`, whose native runner needs no binary (a Sonobuoy release that
+            // cannot be fetched must not keep the suite's images out of the bundle).
             artifacts.push(catalog::sonobuoy(arch));
         } else {
             imgs.extend(images::extra_set(set, &versions).map_err(|e| e.to_string())?);

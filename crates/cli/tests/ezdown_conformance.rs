@@ -78,6 +78,9 @@ async fn conformance_images_of_a_version_with_no_embedded_list_come_from_its_own
         &base_s,
         "-X",
         "conformance",
+        // the Sonobuoy CLI, for `conformance run --runner sonobuoy` offline
+        "-X",
+        "sonobuoy",
         "--mirror-only",
         "--binary-mirror",
         &m.url,

@@ -142,6 +142,17 @@ impl LogScanner {
         true
     }
 
+    /// Specs finished on an unfinished line of succinct progress (`•`/`S`/`P`/`-` only), which
+    /// [`Self::line`] will count once the line ends.
+    pub fn pending_progress(partial: &str) -> u64 {
+        let t = partial.trim();
+        if t.chars().all(|c| matches!(c, '•' | 'S' | 'P' | '-')) {
+            t.chars().filter(|&c| c == '•').count() as u64
+        } else {
+            0
+        }
+    }
+
     /// Feeds one line (without its newline).
     pub fn line(&mut self, line: &str) {
         let t = line.trim();
@@ -358,6 +369,14 @@ mod tests {
         assert_eq!(s.ran, None, "no Ran line: not stated");
         let c = failure_name_candidates(&s.failures[0]);
         assert_eq!(c[1], "[sig-x] T does y [Conformance]");
+    }
+
+    #[test]
+    fn an_unfinished_line_of_dots_counts_its_specs() {
+        assert_eq!(LogScanner::pending_progress("S••S•"), 3);
+        assert_eq!(LogScanner::pending_progress(""), 0);
+        // not a progress line (yet): nothing
+        assert_eq!(LogScanner::pending_progress("• [FAILED] [0.3 sec"), 0);
     }
 
     #[test]

@@ -124,6 +124,14 @@ pub fn recorded_commands(results_dir: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The focus of a check run (`ezctl conformance run --focus`) recorded in a results directory:
+/// such results are not a certification.
+pub fn recorded_focus(results_dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(results_dir.join(RUN_RECORD)).ok()?;
+    let v = serde_json::from_str::<serde_json::Value>(&text).ok()?;
+    v.get("focus")?.as_str().map(str::to_string)
+}
+
 /// Writes `out/vX.Y/<slug>/` and returns its path.
 pub fn write(
     out: &Path,

@@ -4,7 +4,7 @@ mod mock_api_server;
 
 use ez_conformance::run::kube_api::KubeApi;
 use ez_conformance::run::{RunConfig, RunError, RunEvent, machine};
-use mock_api_server::{State, WatchReply, pod};
+use mock_api_server::{State, WatchReply, node, pod};
 use std::time::Duration;
 
 const SUITE_LOG: &str = "I0101 e2e test version: v1.33.4\nWill run 2 of 10 specs\n\
@@ -336,4 +336,60 @@ async fn an_unreachable_api_server_is_named_as_such() {
     let r = machine::run(&api, &cfg(tmp.path()), &[], &mut |_| {}).await;
     let e = r.unwrap_err().to_string();
     assert!(e.contains("cannot reach the API server"), "{e}");
+}
+
+#[tokio::test]
+async fn one_schedulable_node_is_refused_before_anything_is_created() {
+    let tmp = tempfile::tempdir().unwrap();
+    let imgs = ["registry.k8s.io/conformance:v1.33.4"];
+    let st = State {
+        nodes: Some(vec![
+            node("master", true, true, &imgs),
+            node("worker", true, false, &imgs),
+        ]),
+        ..base_state()
+    };
+    let (r, _, reqs) = go(st, cfg(tmp.path())).await;
+    let e = r.unwrap_err().to_string();
+    assert!(e.contains("at least two Ready nodes"), "{e}");
+    assert!(e.contains("master is cordoned or tainted"), "{e}");
+    assert!(!reqs.iter().any(|r| r.starts_with("POST")), "{reqs:?}");
+}
+
+#[tokio::test]
+async fn images_missing_from_a_node_are_named_unless_pulling_is_allowed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let conf = "registry.k8s.io/conformance:v1.33.4";
+    let nodes = vec![
+        node(
+            "n1",
+            true,
+            false,
+            &[conf, ez_conformance::images::SIDECAR_IMAGE],
+        ),
+        node("n2", true, false, &[ez_conformance::images::SIDECAR_IMAGE]),
+    ];
+    let st = State {
+        nodes: Some(nodes.clone()),
+        ..base_state()
+    };
+    let (r, _, reqs) = go(st, cfg(tmp.path())).await;
+    let e = r.unwrap_err().to_string();
+    assert!(e.contains(&format!("{conf} (on n2)")), "{e}");
+    assert!(!reqs.iter().any(|r| r.starts_with("POST")), "{reqs:?}");
+    // --allow-pull: the nodes will pull it; the run goes on
+    let st = State {
+        nodes: Some(nodes),
+        pod_timeline: vec![
+            pod(1, "Running", None, "running", "running"),
+            pod(2, "Running", None, "terminated:0", "running"),
+        ],
+        ..base_state()
+    };
+    let c = RunConfig {
+        allow_pull: true,
+        ..cfg(tmp.path())
+    };
+    let (r, _, _) = go(st, c).await;
+    assert_eq!(r.unwrap().exit_code, 0);
 }

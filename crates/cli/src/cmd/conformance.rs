@@ -29,9 +29,14 @@ pub struct ConformanceArgs {
     /// last stage that finished.
     #[arg(long)]
     pub from: Option<String>,
-    /// Pipeline: the host for the all-in-one control plane (default: this host).
+    /// Pipeline: stop after this stage (e.g. `workers`: install the cluster, then run the suite
+    /// yourself with `ezctl conformance run`).
     #[arg(long)]
-    pub ip: Option<std::net::IpAddr>,
+    pub until: Option<String>,
+    /// Pipeline: the start-aio stage's options (--ip: the all-in-one host, default this host;
+    /// --ssh-key, -e KEY=VALUE, --network), as `ezctl start-aio` takes them.
+    #[command(flatten)]
+    pub aio: crate::cmd::ops::StartAio,
     /// Pipeline: a worker node to add (repeatable; the suite needs two untainted nodes).
     #[arg(long = "worker")]
     pub workers: Vec<String>,
@@ -60,10 +65,17 @@ pub async fn run(ctx: &Ctx, args: ConformanceArgs) -> anyhow::Result<u8> {
         Some(ConformanceCommand::Run(a)) => run::run(ctx, a).await,
         None => {
             let hosts = pipeline::Hosts {
-                ip: args.ip,
+                aio: args.aio,
                 workers: args.workers,
             };
-            pipeline::run(ctx, &args.cluster, args.from.as_deref(), &hosts).await
+            pipeline::run(
+                ctx,
+                &args.cluster,
+                args.from.as_deref(),
+                args.until.as_deref(),
+                &hosts,
+            )
+            .await
         }
     }
 }

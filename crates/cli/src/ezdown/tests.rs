@@ -217,8 +217,8 @@ fn conformance_set_takes_the_e2e_list() {
             "registry.k8s.io/e2e-test-images/busybox:1.36.1-1"
         ]
     );
-    // and the Sonobuoy CLI, for `conformance run --runner sonobuoy` offline
-    assert!(r.artifacts.iter().any(|a| a.id == "sonobuoy"));
+    // the native runner needs no Sonobuoy CLI: `-X sonobuoy` brings it
+    assert!(!r.artifacts.iter().any(|a| a.id == "sonobuoy"));
     let plain = build_request(&cli(&["-D", "--no-images"])).unwrap();
     assert!(!plain.artifacts.iter().any(|a| a.id == "sonobuoy"));
     let _ = std::fs::remove_dir_all(d);
@@ -238,15 +238,18 @@ fn extra_set_alone_fetches_only_that_set() {
     let all = build_request(&cli(&["-D", "-X", "cilium", "--arch", "amd64"])).unwrap();
     assert_eq!(all.artifacts.len(), 13);
     assert!(all.images.iter().any(|i| i.contains("calico")));
-    // -X conformance alone still brings the Sonobuoy CLI it needs
+    // -X conformance alone: images only; -X sonobuoy: the Sonobuoy CLI alone
     let c = build_request(&cli(&["-X", "conformance", "--arch", "amd64"])).unwrap();
+    assert!(c.artifacts.is_empty(), "{:?}", c.artifacts);
+    let s = build_request(&cli(&["-X", "sonobuoy", "--arch", "amd64"])).unwrap();
     assert_eq!(
-        c.artifacts
+        s.artifacts
             .iter()
             .map(|a| a.id.as_str())
             .collect::<Vec<_>>(),
         ["sonobuoy"]
     );
+    assert!(s.images.is_empty(), "{:?}", s.images);
 }
 
 #[test]

@@ -30,6 +30,18 @@ pub struct PodInfo {
     pub sidecar: ContainerInfo,
 }
 
+/// What the preflight reads of a node.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeInfo {
+    pub name: String,
+    pub ready: bool,
+    /// Not cordoned and without a NoSchedule/NoExecute taint: the suite's pods may land here.
+    pub schedulable: bool,
+    /// The images the kubelet reports (`status.images[].names`; capped by the kubelet's
+    /// `nodeStatusMaxImages`, 50 by default).
+    pub images: Vec<String>,
+}
+
 /// One watch item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WatchItem {
@@ -42,6 +54,7 @@ pub enum WatchItem {
 /// Everything the machine needs from the cluster.
 pub trait ClusterApi: Send + Sync {
     fn server_version(&self) -> impl Future<Output = Result<KubeVersion, ApiError>> + Send;
+    fn nodes(&self) -> impl Future<Output = Result<Vec<NodeInfo>, ApiError>> + Send;
     fn namespace_exists(&self, ns: &str) -> impl Future<Output = Result<bool, ApiError>> + Send;
     /// Creates the run's objects (see [`super::objects`]).
     fn create_run(
@@ -65,12 +78,13 @@ pub trait ClusterApi: Send + Sync {
         name: &str,
         resource_version: &str,
     ) -> impl Future<Output = Result<BoxStream<'static, Result<WatchItem, ApiError>>, ApiError>> + Send;
-    /// Lines of a container's log from its start; `follow` keeps the stream open while it runs.
+    /// A container's log from its start, in chunks as they arrive (lines may span chunks, see
+    /// [`super::lines`]); `follow` keeps the stream open while it runs.
     fn logs(
         &self,
         ns: &str,
         pod: &str,
         container: &str,
         follow: bool,
-    ) -> impl Future<Output = Result<BoxStream<'static, Result<String, ApiError>>, ApiError>> + Send;
+    ) -> impl Future<Output = Result<BoxStream<'static, Result<Vec<u8>, ApiError>>, ApiError>> + Send;
 }

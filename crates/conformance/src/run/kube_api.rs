@@ -1,16 +1,16 @@
 //! [`ClusterApi`] over kube-rs. Invariant: no retries here (see [`super::api`]).
 
 use super::RunConfig;
-use super::api::{ApiError, ClusterApi, ContainerInfo, PodInfo, WatchItem};
+use super::api::{ApiError, ClusterApi, ContainerInfo, NodeInfo, PodInfo, WatchItem};
 use super::objects::RunObjects;
 use super::{SIDECAR_CONTAINER, SUITE_CONTAINER};
 use crate::version::KubeVersion;
 use futures::stream::BoxStream;
-use futures::{AsyncBufReadExt, StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, ServiceAccount};
+use futures::{AsyncReadExt, StreamExt};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Pod, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::Client;
-use kube::api::{Api, DeleteParams, LogParams, PostParams, WatchEvent, WatchParams};
+use kube::api::{Api, DeleteParams, ListParams, LogParams, PostParams, WatchEvent, WatchParams};
 
 /// The kube-rs client of a run.
 #[derive(Clone)]
@@ -79,7 +79,41 @@ pub fn pod_info(pod: &Pod) -> PodInfo {
     }
 }
 
+/// The preflight's view of a node.
+pub fn node_info(n: &Node) -> NodeInfo {
+    let spec = n.spec.as_ref();
+    let cordoned = spec.and_then(|s| s.unschedulable).unwrap_or(false);
+    let tainted = spec.and_then(|s| s.taints.as_ref()).is_some_and(|ts| {
+        ts.iter()
+            .any(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
+    });
+    let status = n.status.as_ref();
+    let ready = status
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+    let images = status
+        .and_then(|s| s.images.as_ref())
+        .map(|is| {
+            is.iter()
+                .flat_map(|i| i.names.clone().unwrap_or_default())
+                .collect()
+        })
+        .unwrap_or_default();
+    NodeInfo {
+        name: n.metadata.name.clone().unwrap_or_default(),
+        ready,
+        schedulable: !cordoned && !tainted,
+        images,
+    }
+}
+
 impl ClusterApi for KubeApi {
+    async fn nodes(&self) -> Result<Vec<NodeInfo>, ApiError> {
+        let api: Api<Node> = Api::all(self.client.clone());
+        let list = api.list(&ListParams::default()).await.map_err(e)?;
+        Ok(list.items.iter().map(node_info).collect())
+    }
+
     async fn server_version(&self) -> Result<KubeVersion, ApiError> {
         let info = self.client.apiserver_version().await.map_err(e)?;
         info.git_version.parse().map_err(|_| {
@@ -200,7 +234,7 @@ impl ClusterApi for KubeApi {
         pod: &str,
         container: &str,
         follow: bool,
-    ) -> Result<BoxStream<'static, Result<String, ApiError>>, ApiError> {
+    ) -> Result<BoxStream<'static, Result<Vec<u8>, ApiError>>, ApiError> {
         let api: Api<Pod> = Api::namespaced(self.client.clone(), ns);
         let lp = LogParams {
             container: Some(container.to_string()),
@@ -208,7 +242,21 @@ impl ClusterApi for KubeApi {
             ..Default::default()
         };
         let r = api.log_stream(pod, &lp).await.map_err(e)?;
-        Ok(r.lines().map_err(|err| ApiError(err.to_string())).boxed())
+        // Chunks as they come (not lines: Ginkgo's progress line stays open for hours); the
+        // stream ends after the first read error.
+        let chunks = futures::stream::unfold(Some(Box::pin(r)), |reader| async move {
+            let mut reader = reader?;
+            let mut buf = vec![0u8; 16 * 1024];
+            match reader.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((Ok(buf), Some(reader)))
+                }
+                Err(err) => Some((Err(ApiError(err.to_string())), None)),
+            }
+        });
+        Ok(chunks.boxed())
     }
 }
 

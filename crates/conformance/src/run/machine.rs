@@ -9,6 +9,7 @@
 //! * every wait has a deadline ([`RunConfig`] timeouts).
 
 use super::api::{ClusterApi, PodInfo, WatchItem};
+use super::lines::LineSplitter;
 use super::{
     Progress, RunConfig, RunError, RunEvent, RunOutcome, SIDECAR_CONTAINER, SUITE_CONTAINER,
     collect, objects,
@@ -118,22 +119,31 @@ async fn follow_log<A: ClusterApi>(
         )
         .await
         .map_err(|_| timeout_err("the suite to finish", cfg.run_timeout))?;
-        if let Ok(mut lines) = stream {
+        if let Ok(mut chunks) = stream {
             let mut n = 0usize;
+            let mut split = LineSplitter::new();
             loop {
-                match timeout_at(deadline, lines.next()).await {
+                match timeout_at(deadline, chunks.next()).await {
                     Err(_) => return Err(timeout_err("the suite to finish", cfg.run_timeout)),
-                    Ok(Some(Ok(line))) => {
-                        n += 1;
-                        if n <= seen {
-                            continue;
+                    Ok(Some(Ok(chunk))) => {
+                        for line in split.push(&chunk) {
+                            n += 1;
+                            if n <= seen {
+                                continue;
+                            }
+                            seen = n;
+                            scanner.line(&line);
+                            on(RunEvent::LogLine(line));
                         }
-                        seen = n;
-                        scanner.line(&line);
-                        on(RunEvent::LogLine(line));
+                        // The unfinished line counts once every line before it was seen.
+                        let pending = if n >= seen {
+                            LogScanner::pending_progress(split.pending())
+                        } else {
+                            0
+                        };
                         let s = scanner.summary();
                         let p = Progress {
-                            done: s.progress_done,
+                            done: s.progress_done + pending,
                             total: s.will_run,
                             failed: s.progress_failed,
                             elapsed: started.elapsed(),
@@ -145,7 +155,17 @@ async fn follow_log<A: ClusterApi>(
                             last = p;
                         }
                     }
-                    Ok(Some(Err(_)) | None) => break,
+                    Ok(Some(Err(_)) | None) => {
+                        // The last line of a log that ends without a newline.
+                        if let Some(line) = split.finish()
+                            && n + 1 > seen
+                        {
+                            seen = n + 1;
+                            scanner.line(&line);
+                            on(RunEvent::LogLine(line));
+                        }
+                        break;
+                    }
                 }
             }
         }
@@ -171,16 +191,18 @@ async fn copy_results<A: ClusterApi>(api: &A, cfg: &RunConfig) -> Result<(), Run
     let deadline = Instant::now() + cfg.results_timeout;
     loop {
         let mut lines = Vec::new();
+        let mut split = LineSplitter::new();
         if let Ok(Ok(mut s)) = timeout_at(
             deadline,
             api.logs(&cfg.namespace, &cfg.pod, SIDECAR_CONTAINER, false),
         )
         .await
         {
-            while let Ok(Some(Ok(l))) = timeout_at(deadline, s.next()).await {
-                lines.push(l);
+            while let Ok(Some(Ok(chunk))) = timeout_at(deadline, s.next()).await {
+                lines.extend(split.push(&chunk));
             }
         }
+        lines.extend(split.finish());
         if let Some(b64) = collect::between_markers(&lines) {
             collect::write_results(&b64, &cfg.output_dir)?;
             return Ok(());
@@ -200,7 +222,11 @@ async fn copy_results<A: ClusterApi>(api: &A, cfg: &RunConfig) -> Result<(), Run
 /// Writes `ezctl-run.json` (image, commands) beside the results for `ezctl conformance submission`.
 fn write_record(cfg: &RunConfig, image: &str, commands: &[String]) -> Result<(), RunError> {
     let p = cfg.output_dir.join(crate::submission::RUN_RECORD);
-    let v = serde_json::json!({ "conformance_image": image, "commands": commands });
+    let v = serde_json::json!({
+        "conformance_image": image,
+        "commands": commands,
+        "focus": cfg.focus,
+    });
     std::fs::create_dir_all(&cfg.output_dir).map_err(|source| RunError::Io {
         path: cfg.output_dir.clone(),
         source,
@@ -252,6 +278,12 @@ pub async fn run<A: ClusterApi>(
                 }
             }
             on(RunEvent::CleanedUp);
+        }
+        // Refuse in seconds what would fail hours later (see preflight).
+        let nodes = api.nodes().await?;
+        let usable = super::preflight::check_nodes(&nodes)?;
+        if !cfg.allow_pull {
+            super::preflight::check_images(&usable, &[&image, &cfg.sidecar_image])?;
         }
         api.create_run(&objects::build(cfg, &image)).await?;
         on(RunEvent::Created);

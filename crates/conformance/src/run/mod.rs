@@ -16,8 +16,10 @@
 pub mod api;
 pub mod collect;
 pub mod kube_api;
+pub mod lines;
 pub mod machine;
 pub mod objects;
+pub mod preflight;
 
 use crate::version::KubeVersion;
 use std::path::PathBuf;
@@ -33,6 +35,12 @@ pub struct RunConfig {
     /// Overrides `registry.k8s.io/conformance:<server version>`.
     pub conformance_image: Option<String>,
     pub sidecar_image: String,
+    /// A ginkgo focus instead of `\[Conformance\]`: a check run of a few specs, never a
+    /// certification (recorded in `ezctl-run.json`; `submission` refuses it).
+    pub focus: Option<String>,
+    /// Start even when the conformance or sidecar image is missing from a node (the nodes
+    /// pull it from its registry).
+    pub allow_pull: bool,
     /// KUBE_TEST_REPO_LIST contents, put in a ConfigMap and mounted for the suite.
     pub repo_list: Option<String>,
     pub output_dir: PathBuf,
@@ -60,6 +68,8 @@ impl Default for RunConfig {
             service_account: "conformance-serviceaccount".into(),
             cluster_role: "conformance-serviceaccount-role".into(),
             conformance_image: None,
+            focus: None,
+            allow_pull: false,
             sidecar_image: crate::images::SIDECAR_IMAGE.into(),
             repo_list: None,
             output_dir: PathBuf::from("."),
@@ -91,6 +101,12 @@ pub enum RunError {
          over with --cleanup"
     )]
     RunInProgress(String),
+    #[error(
+        "the suite needs at least two Ready nodes that take pods, this cluster has {usable}{detail}"
+    )]
+    TooFewNodes { usable: usize, detail: String },
+    #[error("images the run starts are missing from nodes: {0}")]
+    ImagesMissing(String),
     #[error("no conformance run to continue in namespace {0}")]
     NothingToContinue(String),
     #[error(

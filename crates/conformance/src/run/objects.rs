@@ -1,7 +1,7 @@
 //! The objects of a run, as k8s-openapi values.
 //!
-//! Invariants: the suite container gets `E2E_FOCUS=\[Conformance\]`, an empty `E2E_SKIP` and no
-//! `E2E_PARALLEL` (a parallel run skips `[Serial]` specs and is never valid for certification);
+//! Invariants: the suite container gets `E2E_FOCUS=\[Conformance\]` (or the focus of a
+//! non-certified check run, [`RunConfig::focus`]), an empty `E2E_SKIP` and no `E2E_PARALLEL` (a parallel run skips `[Serial]` specs and is never valid for certification);
 //! both containers mount the same emptyDir at `/tmp/results`.
 
 use super::{BEGIN_MARK, END_MARK, RunConfig, SIDECAR_CONTAINER, SUITE_CONTAINER};
@@ -58,12 +58,20 @@ pub fn sidecar_script() -> String {
     )
 }
 
+/// The focus of a certified run: every `[Conformance]` spec.
+pub const CERTIFIED_FOCUS: &str = "\\[Conformance\\]";
+
 /// Builds every object of a run for `image`.
 pub fn build(cfg: &RunConfig, image: &str) -> RunObjects {
     let ns = cfg.namespace.as_str();
     let mut suite_env = vec![
-        env("E2E_FOCUS", "\\[Conformance\\]"),
+        env("E2E_FOCUS", cfg.focus.as_deref().unwrap_or(CERTIFIED_FOCUS)),
         env("E2E_SKIP", ""),
+        // Ginkgo's verbose reporter: a line per spec as it starts and ends. Its default
+        // (succinct) reporter prints one `•` per spec on a line that ends only at the next
+        // failure, and the container runtime passes a log line on only once it ends, so a
+        // passing run would show no progress for hours (seen on the real cluster).
+        env("E2E_EXTRA_GINKGO_ARGS", "-v"),
         env("E2E_PROVIDER", "skeleton"),
         env("E2E_VERBOSITY", "4"),
         env("E2E_USE_GO_RUNNER", "true"),
@@ -209,6 +217,7 @@ mod tests {
             .collect();
         assert_eq!(env["E2E_FOCUS"], "\\[Conformance\\]");
         assert_eq!(env["E2E_SKIP"], "");
+        assert_eq!(env["E2E_EXTRA_GINKGO_ARGS"], "-v");
         assert!(!env.contains_key("E2E_PARALLEL"));
         let m0 = &suite.volume_mounts.as_ref().unwrap()[0];
         let m1 = &spec.containers[1].volume_mounts.as_ref().unwrap()[0];

@@ -4,7 +4,9 @@
 //! It serves `/version`, namespaces, service accounts, config maps, cluster roles and bindings,
 //! one pod (GET follows a scripted timeline, one step per GET, staying on the last), pod watches
 //! (each watch request takes the next scripted reply, then closes: a lost watch), and container
-//! logs. Every request is recorded as `METHOD path`.
+//! logs, and the node list (by default two Ready, schedulable nodes holding the conformance
+//! image of `server_version` and the sidecar image). Every request is recorded as
+//! `METHOD path`.
 #![allow(dead_code)]
 
 use bytes::Bytes;
@@ -39,6 +41,25 @@ pub struct State {
     /// Every request but `/version` is refused with this HTTP status (401/403: a kubeconfig
     /// without the rights a run needs).
     pub refuse: Option<u16>,
+    /// Replaces the default node list (see [`node`]).
+    pub nodes: Option<Vec<Value>>,
+}
+
+/// A node: Ready or not, tainted NoSchedule or not, holding `images`.
+pub fn node(name: &str, ready: bool, tainted: bool, images: &[&str]) -> Value {
+    let taints = if tainted {
+        json!([{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}])
+    } else {
+        json!([])
+    };
+    json!({
+        "apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+        "spec": {"taints": taints},
+        "status": {
+            "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}],
+            "images": [{"names": images, "sizeBytes": 1}]
+        }
+    })
 }
 
 pub type Shared = Arc<Mutex<State>>;
@@ -135,6 +156,20 @@ async fn handle(st: Shared, req: Request<Incoming>) -> Result<Response<Full<Byte
             ok,
             &json!({"major": "1", "minor": "33", "gitVersion": s.server_version, "gitCommit": "", "gitTreeState": "", "buildDate": "", "goVersion": "", "compiler": "", "platform": ""}),
         ),
+        ("GET", ["api", "v1", "nodes"]) => {
+            let items = s.nodes.clone().unwrap_or_else(|| {
+                let conf = format!("registry.k8s.io/conformance:{}", s.server_version);
+                let imgs = [conf.as_str(), ez_conformance::images::SIDECAR_IMAGE];
+                vec![
+                    node("n1", true, false, &imgs),
+                    node("n2", true, false, &imgs),
+                ]
+            });
+            json_reply(
+                ok,
+                &json!({"apiVersion": "v1", "kind": "NodeList", "metadata": {}, "items": items}),
+            )
+        }
         ("GET", ["api", "v1", "namespaces", ns]) => {
             if s.namespace_exists {
                 json_reply(

@@ -1,6 +1,8 @@
 //! `ezctl conformance` without a subcommand: bundle → start-aio → workers → run → report →
 //! submission → verify, with the stages done recorded in
-//! `clusters/<cluster>/conformance/pipeline.json` so that a rerun resumes.
+//! `<base>/conformance/<cluster>/pipeline.json` so that a rerun resumes (beside `results/` and
+//! `submission/`). Not under `clusters/<cluster>/`: start-aio creates that folder atomically and
+//! refuses one that exists, and the bundle stage is recorded before the cluster exists.
 //!
 //! Invariant: a stage is recorded only after it succeeded. Every stage can be re-entered:
 //! `bundle` verifies an existing bundle instead of downloading it again, `start-aio` on an
@@ -25,8 +27,8 @@ pub const STAGES: &[&str] = &[
 /// The hosts the pipeline installs on.
 #[derive(Debug, Clone, Default)]
 pub struct Hosts {
-    /// The all-in-one host (None: this host).
-    pub ip: Option<std::net::IpAddr>,
+    /// start-aio's options (`ip` None: this host).
+    pub aio: crate::cmd::ops::StartAio,
     /// Workers to add after start-aio.
     pub workers: Vec<String>,
 }
@@ -93,6 +95,8 @@ async fn stage(ctx: &Ctx, cluster: &str, dir: &Path, name: &str, hosts: &Hosts) 
                 conformance_image: None,
                 sidecar_image: ez_conformance::images::SIDECAR_IMAGE.into(),
                 test_repo_list: None,
+                focus: None,
+                allow_pull: false,
                 continue_run: false,
                 // A rerun after a lost connection finds the run still going: follow it.
                 attach_existing: true,
@@ -208,13 +212,10 @@ async fn stage_start_aio(ctx: &Ctx, cluster: &str, hosts: &Hosts) -> Result<(), 
             crate::cmd::setup::setup(ctx, "default", "all", opts).await,
         );
     }
-    let a = crate::cmd::ops::StartAio {
-        ip: hosts.ip,
-        ssh_key: None,
-        extra: Vec::new(),
-        network: None,
-    };
-    outcome("start-aio", crate::cmd::ops::start_aio(ctx, &a).await)
+    outcome(
+        "start-aio",
+        crate::cmd::ops::start_aio(ctx, &hosts.aio).await,
+    )
 }
 
 /// add-node for each `--worker` not yet in the inventory.
@@ -248,25 +249,29 @@ pub async fn run(
     ctx: &Ctx,
     cluster: &str,
     from: Option<&str>,
+    until: Option<&str>,
     hosts: &Hosts,
 ) -> anyhow::Result<u8> {
-    if let Some(f) = from
-        && !STAGES.contains(&f)
-    {
+    if let Some(f) = from.into_iter().chain(until).find(|f| !STAGES.contains(f)) {
         return Ok(fail(
             &format!("unknown stage {f}"),
             &format!("stages: {}", STAGES.join(", ")),
             2,
         ));
     }
-    let dir = ctx.cluster_dir(cluster).join("conformance");
+    let dir = ctx.base.join("conformance").join(cluster);
     let mut st = load(&dir);
     if let Some(f) = from {
         // Stages before --from were done by hand; later ones are redone.
         let i = STAGES.iter().position(|s| *s == f).unwrap_or(0);
         st.done = STAGES[..i].iter().map(|s| s.to_string()).collect();
     }
-    let todo = remaining(&st.done, from);
+    let mut todo = remaining(&st.done, from);
+    if let Some(u) = until {
+        // `until` is a known stage (checked above): keep the stages up to it.
+        let last = STAGES.iter().position(|s| *s == u).unwrap_or(STAGES.len());
+        todo.retain(|s| STAGES.iter().position(|x| x == s).unwrap_or(0) <= last);
+    }
     if todo.is_empty() {
         println!("every stage is done; start again with --from bundle");
         return Ok(0);

@@ -30,6 +30,15 @@ pub struct RunArgs {
     /// KUBE_TEST_REPO_LIST file for the e2e images (see `ezctl conformance images`).
     #[arg(long)]
     pub test_repo_list: Option<PathBuf>,
+    /// A check run of the specs this ginkgo regexp matches instead of every `[Conformance]`
+    /// spec (still serial): for trying a cluster quickly, never for certification (the
+    /// submission command refuses its results).
+    #[arg(long)]
+    pub focus: Option<String>,
+    /// Start even when the conformance or sidecar image is missing from a node (the nodes
+    /// pull it from its registry; refused by default, as an offline cluster fails late).
+    #[arg(long)]
+    pub allow_pull: bool,
     /// Re-attach to the run in progress.
     #[arg(long = "continue", conflicts_with = "cleanup")]
     pub continue_run: bool,
@@ -118,6 +127,9 @@ pub(super) fn command_text(a: &RunArgs) -> String {
     if let Some(f) = &a.test_repo_list {
         c.push_str(&format!(" --test-repo-list {}", f.display()));
     }
+    if let Some(f) = &a.focus {
+        c.push_str(&format!(" --focus '{f}'"));
+    }
     c
 }
 
@@ -143,6 +155,8 @@ pub async fn execute(ctx: &Ctx, a: &RunArgs) -> Result<i32, u8> {
     let cfg = RunConfig {
         namespace: a.namespace.clone(),
         conformance_image: a.conformance_image.clone(),
+        focus: a.focus.clone(),
+        allow_pull: a.allow_pull,
         sidecar_image: a.sidecar_image.clone(),
         repo_list,
         output_dir: a.output_dir.clone(),
@@ -181,6 +195,11 @@ pub async fn execute(ctx: &Ctx, a: &RunArgs) -> Result<i32, u8> {
             let next = match &e {
                 RunError::RunInProgress(_) => "ezctl conformance run --continue (or --cleanup)",
                 RunError::ImagePull { .. } => "ezdown -X conformance, then retry with --cleanup",
+                RunError::ImagesMissing(_) => {
+                    "on an offline cluster: `ezdown -X conformance`, then `ezctl setup <cluster> 03` \
+                     loads the bundle's images on every node; when the nodes can pull them, rerun \
+                     with --allow-pull"
+                }
                 RunError::Timeout { .. } => {
                     "ezctl conformance run --continue re-attaches if the pod still runs"
                 }

@@ -112,7 +112,7 @@ pub async fn execute(ctx: &Ctx, a: &RunArgs) -> Result<i32, u8> {
     if !bin.is_file() {
         return Err(fail(
             &format!("no Sonobuoy binary at {}", bin.display()),
-            "put sonobuoy there (or pass --sonobuoy PATH), or use the native runner",
+            "fetch it with `ezdown -X sonobuoy` (or pass --sonobuoy PATH), or use the native runner",
             EXIT_UNREADABLE,
         ));
     }

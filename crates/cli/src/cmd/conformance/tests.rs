@@ -179,7 +179,7 @@ fn images_remap_and_write_repo_list() {
 fn pipeline_stages_fail_clearly_and_record_nothing() {
     let tmp = TempDir::new("pipeline");
     let base = tmp.path().display().to_string();
-    let state = tmp.path().join("clusters/c1/conformance/pipeline.json");
+    let state = tmp.path().join("conformance/c1/pipeline.json");
     // start-aio always makes `default`
     assert_eq!(
         exec(&[
