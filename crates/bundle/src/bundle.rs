@@ -44,7 +44,8 @@ pub struct Report {
 
 enum Job<'a> {
     Artifact(&'a Artifact),
-    Image(ImageRef),
+    /// The image and its file name in `down/` (see `bundle_tar_names`).
+    Image(ImageRef, String),
     Extra(&'a str, &'a PathBuf),
 }
 
@@ -52,7 +53,7 @@ impl Job<'_> {
     fn name(&self) -> String {
         match self {
             Job::Artifact(a) => a.id.clone(),
-            Job::Image(i) => i.full_name(),
+            Job::Image(i, _) => i.full_name(),
             Job::Extra(p, _) => p.to_string(),
         }
     }
@@ -77,13 +78,18 @@ pub async fn download(s: &Session, req: &Request) -> Result<Report> {
     let mut artifacts: Vec<&crate::catalog::Artifact> = req.artifacts.iter().collect();
     artifacts.sort_by_key(|a| std::cmp::Reverse(crate::catalog::typical_mb(&a.id)));
     let mut jobs: Vec<Job> = artifacts.into_iter().map(Job::Artifact).collect();
+    let refs = req
+        .images
+        .iter()
+        .map(|i| ImageRef::parse(i))
+        .collect::<Result<Vec<_>>>()?;
+    let names = crate::oci::reference::bundle_tar_names(&refs);
     let mut seen = std::collections::HashSet::new();
-    for i in &req.images {
-        let r = ImageRef::parse(i)?;
-        if !seen.insert(r.tar_name()) {
-            continue;
+    for (r, name) in refs.into_iter().zip(names) {
+        // the same image listed twice is fetched once
+        if seen.insert(name.clone()) {
+            jobs.push(Job::Image(r, name));
         }
-        jobs.push(Job::Image(r));
     }
     for (p, src) in &req.extra_files {
         if !safe_relative(p) {
@@ -99,7 +105,9 @@ pub async fn download(s: &Session, req: &Request) -> Result<Report> {
             let name = job.name();
             let r = match &job {
                 Job::Artifact(a) => fetch_artifact(s, &req.table, a, prev).await,
-                Job::Image(i) => pull_image(s, i, req.arch, prev).await.map(|e| vec![e]),
+                Job::Image(i, tar) => pull_image(s, i, tar, req.arch, prev)
+                    .await
+                    .map(|e| vec![e]),
                 Job::Extra(p, src) => add_extra(s, p, src).await.map(|e| vec![e]),
             };
             if let Err(e) = &r {

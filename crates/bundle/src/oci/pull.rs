@@ -130,15 +130,16 @@ pub fn endpoints(s: &Session, image: &ImageRef) -> Vec<Endpoint> {
     out
 }
 
-/// Pulls `image` for linux/`arch` into `down/<tar_name>`, trying each endpoint in turn.
+/// Pulls `image` for linux/`arch` into `down/<tar>`, trying each endpoint in turn.
 /// Skips the pull when an earlier manifest lists the tar and it still verifies.
 pub async fn pull_image(
     s: &Session,
     image: &ImageRef,
+    tar: &str,
     arch: Arch,
     previous: &BTreeMap<String, FileEntry>,
 ) -> Result<FileEntry> {
-    let rel = format!("down/{}", image.tar_name());
+    let rel = format!("down/{tar}");
     let id = image.full_name();
     if let Some(e) = previous.get(&rel)
         && e.artifact == id
@@ -206,7 +207,7 @@ async fn pull_from(
     for l in &m.layers {
         layers.push(fetch_blob(s, &repo, &image.full_name(), l).await?);
     }
-    let part = s.part_path(&image.tar_name());
+    let part = s.part_path(rel.trim_start_matches("down/"));
     let (img, bytes, mt, bd, p) = (
         image.clone(),
         manifest.bytes.clone(),

@@ -101,10 +101,61 @@ impl ImageRef {
         format!("{last}_{}.tar", self.tag)
     }
 
+    /// A tar name unique to this image: `<registry>_<repo, / as _>_<tag>.tar`, e.g.
+    /// `registry.k8s.io_pause_3.10.2.tar` (see [`bundle_tar_names`]).
+    pub fn long_tar_name(&self) -> String {
+        format!(
+            "{}_{}_{}.tar",
+            self.registry,
+            self.repo.replace('/', "_"),
+            self.tag
+        )
+    }
+
     /// True for docker.io images (the only ones registry mirrors serve).
     pub fn is_docker_hub(&self) -> bool {
         self.registry == "docker.io"
     }
+}
+
+/// The file name of each image in `down/`, in order: kubeasz's short name ([`ImageRef::tar_name`])
+/// unless another image of the set has the same one (`easzlab/pause:3.10.2` and the e2e suite's
+/// `registry.k8s.io/pause:3.10.2` are both `pause_3.10.2.tar`); then the first docker.io image
+/// keeps the short name (kubeasz's own images are docker.io ones) and the others get
+/// [`ImageRef::long_tar_name`].
+///
+/// Invariant: distinct images get distinct names; the same image listed twice gets one name.
+pub fn bundle_tar_names(images: &[ImageRef]) -> Vec<String> {
+    use std::collections::BTreeMap;
+    let mut by_short: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for i in images {
+        let ids = by_short.entry(i.tar_name()).or_default();
+        if !ids.contains(&i.full_name()) {
+            ids.push(i.full_name());
+        }
+    }
+    // the image that keeps a contested short name
+    let keeper = |short: &str| -> Option<String> {
+        let ids = by_short.get(short)?;
+        if ids.len() == 1 {
+            return ids.first().cloned();
+        }
+        images
+            .iter()
+            .find(|i| i.tar_name() == short && i.is_docker_hub())
+            .map(|i| i.full_name())
+    };
+    images
+        .iter()
+        .map(|i| {
+            let short = i.tar_name();
+            if keeper(&short).as_deref() == Some(i.full_name().as_str()) {
+                short
+            } else {
+                i.long_tar_name()
+            }
+        })
+        .collect()
 }
 
 impl std::fmt::Display for ImageRef {
@@ -140,6 +191,29 @@ pub fn api_base(registry: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn images_with_the_same_short_tar_name_get_distinct_files() {
+        let refs: Vec<ImageRef> = [
+            "registry.k8s.io/pause:3.10.2",
+            "easzlab/pause:3.10.2",
+            "registry.k8s.io/e2e-test-images/busybox:1.36.1-1",
+            "easzlab/pause:3.10.2",
+        ]
+        .iter()
+        .map(|i| ImageRef::parse(i).unwrap())
+        .collect();
+        assert_eq!(
+            bundle_tar_names(&refs),
+            [
+                "registry.k8s.io_pause_3.10.2.tar",
+                "pause_3.10.2.tar",
+                "busybox_1.36.1-1.tar",
+                "pause_3.10.2.tar",
+            ]
+        );
+    }
+
     use super::*;
 
     #[test]
