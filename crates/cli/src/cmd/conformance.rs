@@ -37,6 +37,10 @@ pub struct ConformanceArgs {
     /// --ssh-key, -e KEY=VALUE, --network), as `ezctl start-aio` takes them.
     #[command(flatten)]
     pub aio: crate::cmd::ops::StartAio,
+    /// Pipeline: the product description for the submission stage (its `conformance:` section
+    /// or top-level fields; default: the cluster's config.yml).
+    #[arg(long)]
+    pub product_config: Option<std::path::PathBuf>,
     /// Pipeline: a worker node to add (repeatable; the suite needs two untainted nodes).
     #[arg(long = "worker")]
     pub workers: Vec<String>,
@@ -66,6 +70,7 @@ pub async fn run(ctx: &Ctx, args: ConformanceArgs) -> anyhow::Result<u8> {
         None => {
             let hosts = pipeline::Hosts {
                 aio: args.aio,
+                product_config: args.product_config,
                 workers: args.workers,
             };
             pipeline::run(

@@ -70,6 +70,29 @@ pub struct Settings {
     pub fail_cgroup_v1: bool,
     /// config.yml `CONTAINERD_RESTRICT_OOM_SCORE_ADJ` (containerd's `restrict_oom_score_adj`).
     pub restrict_oom_score_adj: bool,
+    /// MiB of the bundle's image tars (`<base>/down/*.tar`), which step 03 copies to every
+    /// master and node and imports into containerd.
+    pub images_mib: u64,
+}
+
+/// What the bundle's images take on a host: the copy in /opt/kube/images, the content store
+/// and the unpacked snapshots (about twice the archives), plus 1 GiB for everything else.
+pub fn disk_needed_mib(images_mib: u64) -> u64 {
+    images_mib * 4 + 1024
+}
+
+/// MiB of the image archives in `<base>/down`.
+pub fn bundle_images_mib(base: &std::path::Path) -> u64 {
+    let bytes: u64 = std::fs::read_dir(base.join("down"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".tar"))
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0);
+    bytes / (1024 * 1024)
 }
 
 const OS_SUPPORTED: &[&str] = &[
@@ -299,7 +322,18 @@ pub fn check_host(host: &str, f: &Facts, roles: &Roles, s: &Settings) -> Vec<Fin
             "give the host more CPU or memory",
         );
     }
-    if f.var_free_mib < 10 * 1024 {
+    let need = disk_needed_mib(s.images_mib);
+    if (roles.master || roles.node) && s.images_mib > 0 && f.var_free_mib < need {
+        push(
+            "disk",
+            false,
+            format!(
+                "{} MiB free on /var, the bundle's images ({} MiB of archives) need about {need} MiB here (copied, imported and unpacked by step 03)",
+                f.var_free_mib, s.images_mib
+            ),
+            "free or grow the disk, or leave image sets out of the bundle (ezdown without -X …)",
+        );
+    } else if f.var_free_mib < 10 * 1024 {
         push(
             "resources",
             true,
@@ -341,6 +375,10 @@ pub async fn run(
         setting_hostname: cluster.config.enable_setting_hostname,
         fail_cgroup_v1: cluster.config.kubelet_fail_cgroup_v1,
         restrict_oom_score_adj: cluster.config.containerd_restrict_oom_score_adj,
+        images_mib: cluster
+            .var("base_dir")
+            .map(|b| bundle_images_mib(std::path::Path::new(b)))
+            .unwrap_or(0),
     };
     let gathered = futures::future::join_all(remotes.iter().map(|(name, r)| {
         let bin_dir = s.bin_dir.clone();

@@ -29,6 +29,8 @@ pub const STAGES: &[&str] = &[
 pub struct Hosts {
     /// start-aio's options (`ip` None: this host).
     pub aio: crate::cmd::ops::StartAio,
+    /// `submission --product-config`.
+    pub product_config: Option<PathBuf>,
     /// Workers to add after start-aio.
     pub workers: Vec<String>,
 }
@@ -133,7 +135,7 @@ async fn stage(ctx: &Ctx, cluster: &str, dir: &Path, name: &str, hosts: &Hosts) 
             let a = super::submission::SubmissionArgs {
                 results: vec![results],
                 out: sub_root,
-                product_config: None,
+                product_config: hosts.product_config.clone(),
                 cluster: cluster.to_string(),
                 version: None,
             };

@@ -29,6 +29,18 @@ pub struct SubmissionArgs {
 }
 
 pub fn run(ctx: &Ctx, a: SubmissionArgs) -> u8 {
+    if let [d] = a.results.as_slice()
+        && let Some(focus) = submission::recorded_focus(d)
+    {
+        return fail(
+            &format!(
+                "{} holds a check run of --focus '{focus}', not the certified suite",
+                d.display()
+            ),
+            "run `ezctl conformance run` without --focus for results a submission can use",
+            1,
+        );
+    }
     let cfg = a
         .product_config
         .clone()
@@ -53,18 +65,6 @@ pub fn run(ctx: &Ctx, a: SubmissionArgs) -> u8 {
         Ok(r) => r,
         Err(e) => return fail(&e, "", EXIT_UNREADABLE),
     };
-    if let [d] = a.results.as_slice()
-        && let Some(focus) = submission::recorded_focus(d)
-    {
-        return fail(
-            &format!(
-                "{} holds a check run of --focus '{focus}', not the certified suite",
-                d.display()
-            ),
-            "run `ezctl conformance run` without --focus for results a submission can use",
-            1,
-        );
-    }
     let recorded = match a.results.as_slice() {
         [d] if d.is_dir() => submission::recorded_commands(d),
         _ => Vec::new(),
