@@ -24,6 +24,8 @@ EZ=$root/target/release/ezctl
 TB=$root/tests/testbed
 work=$(mktemp -d /var/tmp/ez-setup-bench.XXXXXX)
 [ "${TB_KEEP_UP:-0}" = 1 ] || trap 'rm -rf "$work"' EXIT
+# `setup all` installs ~/.kube/config and a ~/.bashrc line: into a scratch home.
+export EZ_HOME=$work/home; mkdir -p "$EZ_HOME"
 
 # The bundle: real binaries from Debian packages, in kubeasz's layout.
 base=$work/base

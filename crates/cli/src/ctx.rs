@@ -44,6 +44,12 @@ pub struct Ctx {
     /// The OpenSSH client configuration to honour, and whether the user named it (then it
     /// must exist).
     pub ssh_config: Option<(PathBuf, bool)>,
+    /// The deploy host's home directory, where `~/.kube/config`, `~/.bashrc` and the shell
+    /// extras go: `$EZ_HOME`, else `$HOME` (see [`crate::home::home_from_env`]). `None`: the
+    /// home is left alone (setup and day-2 commands skip the kubeconfig and the completion
+    /// line; `checkout` and `install-shell-extras` refuse). Tests give a temp dir or `None`,
+    /// never the real home.
+    pub home: Option<PathBuf>,
 }
 
 impl Ctx {
@@ -60,6 +66,7 @@ impl Ctx {
                 Some(p) => Some((PathBuf::from(p), true)),
                 None => ez_executor::SshClientConfig::default_path().map(|p| (p, false)),
             },
+            home: crate::home::home_from_env(),
         }
     }
 

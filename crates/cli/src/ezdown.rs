@@ -29,6 +29,9 @@ use std::time::Duration;
     after_help = "Examples:\n  ezdown -D                          # binaries + default images into /etc/kubeasz\n  ezdown -D -X cilium -m cn          # plus cilium images; docker.io images may come via CN mirrors\n  ezdown -D --binary-mirror http://mirror.lan/files --mirror-only   # air-gapped intranet mirror\n  ezdown --verify                    # re-check every file against manifest.json\n  ezdown --export bundle.tar.zst     # one file to carry; on the offline host: ezdown --import bundle.tar.zst"
 )]
 pub struct EzdownCli {
+    /// Shell extras: completion scripts, man pages (the download flags are ignored with them).
+    #[command(subcommand)]
+    pub command: Option<crate::shell::ShellCommand>,
     /// Download everything for the version table into the bundle.
     #[arg(short = 'D')]
     pub download: bool,
@@ -136,6 +139,10 @@ pub struct EzdownCli {
 
 /// Runs a parsed `ezdown` command line; returns the process exit code.
 pub async fn run(cli: EzdownCli) -> anyhow::Result<u8> {
+    if let Some(c) = cli.command {
+        let home = crate::home::home_from_env();
+        return crate::shell::run(crate::shell::Tool::Ezdown, c, home.as_deref());
+    }
     if cli.start_container {
         println!(
             "ezdown -S: kubeasz-rs needs no container. kubeasz started `easzlab/kubeasz` and ran `dk ezctl ...` inside it;\n\

@@ -5,7 +5,9 @@ pub mod cmd;
 pub mod ctx;
 pub mod deploy;
 pub mod ezdown;
+pub mod home;
 pub mod log;
+pub mod shell;
 
 use clap::{Parser, Subcommand};
 
@@ -36,6 +38,8 @@ pub enum EzctlCommand {
     Ops(cmd::ops::OpsCommand),
     /// Run the CNCF conformance suite, report on results, build and verify a submission.
     Conformance(cmd::conformance::ConformanceArgs),
+    #[command(flatten)]
+    Shell(shell::ShellCommand),
 }
 
 /// Runs a parsed `ezctl` command line; returns the process exit code.
@@ -47,6 +51,7 @@ pub async fn run_ezctl(cli: EzctlCli) -> anyhow::Result<u8> {
         EzctlCommand::Setup(c) => cmd::setup::run(&ctx, c).await,
         EzctlCommand::Ops(c) => cmd::ops::run(&ctx, c).await,
         EzctlCommand::Conformance(c) => cmd::conformance::run(&ctx, c).await,
+        EzctlCommand::Shell(c) => shell::run(shell::Tool::Ezctl, c, ctx.home.as_deref()),
     }
 }
 

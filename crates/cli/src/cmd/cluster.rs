@@ -8,11 +8,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use ez_inventory::templates::{self, TemplateError};
-use ez_inventory::{
-    Diagnostic, VersionTable, load, parse_cluster, write_atomic, write_atomic_mode,
-};
+use ez_inventory::{Diagnostic, VersionTable, load, parse_cluster, write_atomic};
 
 use crate::ctx::Ctx;
+use crate::home::kubeconfig::{self, without_server};
 
 /// The cluster-folder commands, flattened into `ezctl`'s top level.
 ///
@@ -53,7 +52,8 @@ pub enum ClusterCmd {
     },
     /// List the clusters under <base>/clusters, marking the one ~/.kube/config points to.
     List,
-    /// Make <cluster> the current one: copy its kubectl.kubeconfig to ~/.kube/config.
+    /// Make <cluster> the current one: its kubectl.kubeconfig becomes ~/.kube/config (mode
+    /// 0400; a kubeconfig ezctl did not write is kept as ~/.kube/config.bak-ezctl-<time>).
     Checkout { cluster: String },
     /// Validate clusters/<cluster>/hosts and config.yml and print every problem found.
     CheckConfig { cluster: String },
@@ -64,18 +64,19 @@ pub enum ClusterCmd {
 pub async fn run(ctx: &Ctx, cmd: ClusterCommand) -> anyhow::Result<u8> {
     match cmd.0 {
         ClusterCmd::New { cluster, versions } => new(ctx, &cluster, versions.as_deref()),
-        ClusterCmd::List => list(ctx, &home_kubeconfig()?),
-        ClusterCmd::Checkout { cluster } => checkout(ctx, &cluster, &home_kubeconfig()?),
+        ClusterCmd::List => list(ctx, &home_kubeconfig(ctx)?),
+        ClusterCmd::Checkout { cluster } => checkout(ctx, &cluster),
         ClusterCmd::CheckConfig { cluster } => check_config(ctx, &cluster),
         ClusterCmd::Help { command } => Ok(help(command.as_deref())),
     }
 }
 
-fn home_kubeconfig() -> anyhow::Result<PathBuf> {
-    let home = std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .context("HOME is not set; cannot find ~/.kube/config")?;
-    Ok(PathBuf::from(home).join(".kube").join("config"))
+fn home_kubeconfig(ctx: &Ctx) -> anyhow::Result<PathBuf> {
+    let home = ctx
+        .home
+        .as_deref()
+        .context("HOME is not set (nor EZ_HOME); cannot find ~/.kube/config")?;
+    Ok(kubeconfig::path(home))
 }
 
 /// The version table `ezctl new` fills config.yml from: the bundle's (`<base>/manifest.json`,
@@ -194,15 +195,6 @@ fn cluster_names(base: &Path) -> std::io::Result<Vec<String>> {
     Ok(names)
 }
 
-/// A kubeconfig without its `server:` lines (kubeasz compares them this way, since
-/// `~/.kube/config` may point at another master).
-fn without_server(text: &str) -> String {
-    text.lines()
-        .filter(|l| !l.trim_start().starts_with("server:"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// The `ezctl list` lines (`==> cluster N:\t<c>[ (current)]`), or `None` without clusters;
 /// the flag tells whether ~/.kube/config was readable.
 fn list_lines(ctx: &Ctx, kubeconfig: &Path) -> Option<(Vec<String>, bool)> {
@@ -247,23 +239,26 @@ fn list(ctx: &Ctx, kubeconfig: &Path) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-fn checkout(ctx: &Ctx, cluster: &str, kubeconfig: &Path) -> anyhow::Result<u8> {
+/// `checkout <c>`: the cluster's admin kubeconfig becomes `~/.kube/config` (mode 0400; a
+/// kubeconfig ezctl did not write is kept as a backup first, see [`kubeconfig::install`]).
+fn checkout(ctx: &Ctx, cluster: &str) -> anyhow::Result<u8> {
     let dir = ctx.cluster_dir(cluster);
     if templates::check_cluster_name(cluster).is_err() || !dir.is_dir() {
         eprintln!("ezctl: error: invalid config, run 'ezctl new {cluster}' first");
         return Ok(1);
     }
-    let Ok(text) = std::fs::read(dir.join("kubectl.kubeconfig")) else {
+    if !dir.join("kubectl.kubeconfig").is_file() {
         eprintln!("ezctl: error: invalid kubeconfig, run 'ezctl setup {cluster}' first");
         return Ok(1);
-    };
-    if let Some(parent) = kubeconfig.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
     }
-    // The admin kubeconfig holds a client key: created 0600, never readable by others.
-    write_atomic_mode(kubeconfig, &text, Some(0o600))
-        .with_context(|| format!("cannot write {}", kubeconfig.display()))?;
+    let home = ctx
+        .home
+        .as_deref()
+        .context("HOME is not set (nor EZ_HOME); cannot install ~/.kube/config")?;
+    let o = kubeconfig::install(home, &ctx.base, &dir, kubeconfig::When::MakeCurrent)?;
+    if let Some(b) = &o.backup {
+        eprintln!("{}", kubeconfig::backup_note(&o.path, b));
+    }
     println!("set default kubeconfig: cluster {cluster} (current)");
     Ok(0)
 }
@@ -422,6 +417,7 @@ mod tests {
             yes: true,
             skip_preflight: Vec::new(),
             ssh_config: None,
+            home: Some(base.join("home")),
         }
     }
 
@@ -484,6 +480,7 @@ mod tests {
     fn checkout_and_list_mark_the_current_cluster() {
         let t = Tmp::new();
         let c = ctx(&t.0);
+        std::fs::create_dir(t.0.join("home")).expect("home");
         let kube = t.0.join("home/.kube/config");
         assert_eq!(list(&c, &kube).expect("list"), 1);
         for (n, body) in [("a", "A"), ("b", "B")] {
@@ -495,10 +492,10 @@ mod tests {
             .expect("kc");
         }
         new(&c, "nokc", None).expect("new");
-        assert_eq!(checkout(&c, "nokc", &kube).expect("checkout"), 1);
-        assert_eq!(checkout(&c, "missing", &kube).expect("checkout"), 1);
+        assert_eq!(checkout(&c, "nokc").expect("checkout"), 1);
+        assert_eq!(checkout(&c, "missing").expect("checkout"), 1);
         assert!(!kube.exists());
-        assert_eq!(checkout(&c, "b", &kube).expect("checkout"), 0);
+        assert_eq!(checkout(&c, "b").expect("checkout"), 0);
         assert_eq!(
             std::fs::read_to_string(&kube).expect("kube"),
             "server: https://x\nuser: B\n"
@@ -506,9 +503,13 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(&kube).expect("meta").permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
+            assert_eq!(mode & 0o777, 0o400);
         }
+        // Switching back and forth replaces our own file.
+        assert_eq!(checkout(&c, "a").expect("checkout"), 0);
+        assert_eq!(checkout(&c, "b").expect("checkout"), 0);
         // Another server line still counts as the same cluster.
+        std::fs::remove_file(&kube).expect("rm");
         std::fs::write(&kube, "server: https://other\nuser: B\n").expect("write");
         let (lines, have) = list_lines(&c, &kube).expect("clusters");
         assert!(have);
@@ -521,6 +522,13 @@ mod tests {
             ]
         );
         assert_eq!(list(&c, &kube).expect("list"), 0);
+        // No backup was made of any of these: they all were the clusters' own.
+        let baks = std::fs::read_dir(t.0.join("home/.kube"))
+            .expect("dir")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().contains(".bak-ezctl-"))
+            .count();
+        assert_eq!(baks, 0);
     }
 
     #[test]

@@ -67,6 +67,9 @@ pub async fn run(ctx: &Ctx, cmd: SetupCommand) -> anyhow::Result<u8> {
     }
 }
 
+/// The playbook of step 01, whose run makes the admin kubeconfig on the deploy host.
+const PREPARE: &str = "01.prepare";
+
 /// The playbook stems a step names, in order (`all` = every numbered step below 10).
 fn stems_for(lib: &ez_play::Library, step: &str) -> anyhow::Result<Vec<String>> {
     if step == "all" || step == "90" {
@@ -100,8 +103,17 @@ fn stems_for(lib: &ez_play::Library, step: &str) -> anyhow::Result<Vec<String>> 
 }
 
 /// Runs one or more steps; returns 0 when every host finished every task.
+///
+/// A run of step 01 (alone or in `all`) without `--plan` or `--tags` made the admin kubeconfig,
+/// as kubeasz's role `deploy` does: the cluster becomes the deploy host's current one
+/// (`~/.kube/config`) and kubectl's completion goes into `~/.bashrc` ([`crate::home`]), even
+/// when a later step failed.
 pub async fn setup(ctx: &Ctx, name: &str, step: &str, opts: RunOptions) -> anyhow::Result<u8> {
+    let full_run = !opts.plan && opts.tags.is_empty();
     let summaries = setup_summaries(ctx, name, step, opts).await?;
+    if full_run && summaries.iter().any(|s| s.playbook == PREPARE) {
+        crate::home::after_setup(ctx, name);
+    }
     match summaries.iter().find_map(|s| {
         s.failures()
             .first()

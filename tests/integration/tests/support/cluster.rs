@@ -108,6 +108,8 @@ pub fn ctx(base: &Path) -> ez_cli::ctx::Ctx {
         skip_preflight: vec!["cgroup-v2".into(), "modules".into(), "oom-score".into()],
         // Hermetic: the machine's own ~/.ssh/config never applies to the test bed.
         ssh_config: None,
+        // Hermetic: the machine's ~/.kube/config and ~/.bashrc are left alone.
+        home: None,
     }
 }
 

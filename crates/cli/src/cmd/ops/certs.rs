@@ -78,5 +78,6 @@ pub async fn kca_renew(ctx: &Ctx, name: &str) -> anyhow::Result<u8> {
         return Ok(1);
     }
     println!("cluster {name}: CA renewed, certificates distributed, components restarted");
+    crate::home::after_renewal(ctx, name);
     Ok(0)
 }

@@ -73,6 +73,7 @@ pub async fn add_master(ctx: &Ctx, name: &str, ip: &str, vars: &[String]) -> any
     load::write_atomic(&hosts_path, new_text.as_bytes())
         .with_context(|| format!("writing {}", hosts_path.display()))?;
     println!("master {ip} added to cluster {name}; kube-lb on every host balances to it");
+    crate::home::after_renewal(&ctx, name);
     Ok(0)
 }
 
@@ -167,5 +168,8 @@ pub async fn del_master(ctx: &Ctx, name: &str, ip: &str) -> anyhow::Result<u8> {
     println!(
         "master {ip} ({node_name}) deleted from cluster {name}; reboot it to clear iptables/ipvs leftovers"
     );
+    // The admin kubeconfig names the first master, which may have changed (kubeasz re-runs
+    // `deploy.yml -t create_kctl_cfg`, which copies it to ~/.kube/config).
+    crate::home::after_renewal(ctx, name);
     Ok(0)
 }
