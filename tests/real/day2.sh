@@ -59,8 +59,9 @@ day2_more() {
   check "a new CA" sh -c "[ \"\$(sha256sum $ca)\" != '$before' ]"
   check "2 nodes Ready after kca-renew" retry 240 nodes_ready 2
   check "kube-system pods Ready after kca-renew" retry 300 system_pods_ready
+  # (web-b went with B's del-node: the pod garbage collector deletes pods of a deleted node)
   check "kubectl logs and exec after kca-renew" retry 60 sh -c \
-    "K logs web-b | grep -q 'web started' && K exec web-a -- hostname | grep -x web-a"
+    "K logs web-a | grep -q 'web started' && K exec web-a -- hostname | grep -x web-a"
 
   check "destroy" "${EZ[@]}" destroy default
   destroyed() { # nothing of the cluster runs on A or B
@@ -77,9 +78,15 @@ day2_more() {
   # start-aio again on the destroyed A, at the previous patch release, then upgrade.
   BASE2=$(mktemp -d /tmp/ez-real2.XXXXXX)
   local EZ2=("$EZCTL" --base "$BASE2" -y --accept-new-host-keys)
+  # the versions up built, with the previous kubernetes release (-k and a --versions file
+  # that names another release are refused as a contradiction)
+  local vy prev_args
+  vy=$(printf '%s\n' "$EZDOWN_ARGS" | sed -n 's/.*--versions \([^ ]*\).*/\1/p')
+  sed "s/^kubernetes: .*/kubernetes: \"$KUBE_PREV\"/" "$vy" > "$LOG/versions-prev.yml"
+  prev_args=${EZDOWN_ARGS/--versions $vy/--versions $LOG/versions-prev.yml}
   # shellcheck disable=SC2086
-  check "ezdown -D -k $KUBE_PREV (a second bundle)" "$EZDOWN" -D --base "$BASE2" $EZDOWN_ARGS \
-    -k "$KUBE_PREV" --network flannel --without nodelocaldns --image "library/busybox:$BUSYBOX" \
+  check "ezdown -D at $KUBE_PREV (a second bundle)" "$EZDOWN" -D --base "$BASE2" $prev_args \
+    --network flannel --without nodelocaldns --image "library/busybox:$BUSYBOX" \
     --extra-file bin/nginx=/usr/sbin/nginx \
     --extra-file bin/nginx-modules/ngx_stream_module.so=/usr/lib/nginx/modules/ngx_stream_module.so
   check "start-aio again on the destroyed $IPA at $KUBE_PREV" "${EZ2[@]}" start-aio --ip "$IPA" \

@@ -65,6 +65,13 @@ case "$KIND" in
     mkdir -p "$R/bin"
     install -m 0755 /bin/busybox "$R/bin/busybox"
     for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$R/bin/$a"; done
+    # sh is Debian's bash-static (POSIX mode as sh): Debian's busybox 1.35 ash drops variables
+    # whose names are no shell identifiers (`data-1`) from the environment of what it runs,
+    # upstream's busybox image passes them on, and [Conformance] specs read them through
+    # `sh -c env` (ConfigMap/Secret "should be consumable via the environment").
+    [ -x /bin/bash-static ] || die "busybox needs bash-static (apt-get install bash-static)"
+    install -m 0755 /bin/bash-static "$R/bin/bash"
+    ln -sf bash "$R/bin/sh"
     cfg=(--config.cmd sh) ;;
   flannel)
     # Upstream: alpine + iproute2 ca-certificates nftables iptables iptables-legacy (and

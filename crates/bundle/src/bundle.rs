@@ -105,9 +105,7 @@ pub async fn download(s: &Session, req: &Request) -> Result<Report> {
             let name = job.name();
             let r = match &job {
                 Job::Artifact(a) => fetch_artifact(s, &req.table, a, prev).await,
-                Job::Image(i, tar) => pull_image(s, i, tar, req.arch, prev)
-                    .await
-                    .map(|e| vec![e]),
+                Job::Image(i, tar) => pull_image(s, i, tar, req.arch, prev).await.map(|e| vec![e]),
                 Job::Extra(p, src) => add_extra(s, p, src).await.map(|e| vec![e]),
             };
             if let Err(e) = &r {

@@ -182,6 +182,15 @@ async fn start_aio_then_add_and_delete_nodes() {
     // containerd finds its sandbox image under SANDBOX_IMAGE (tagged in step 03).
     let out = h1.ssh("/opt/kube/bin/containerd-bin/ctr -n k8s.io images ls -q | grep -c '^easzlab.io.local:5000/easzlab/pause:'").unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1");
+    // The bundle's images are pinned: kubelet's image garbage collection keeps them.
+    let out = h1
+        .ssh("/opt/kube/bin/containerd-bin/ctr -n k8s.io images ls | grep -c 'io.cri-containerd.pinned=pinned'")
+        .unwrap();
+    let pinned: u32 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    assert!(pinned >= 6, "pinned images on {}: {pinned}", h1.name);
 
     // Same node again: refused with kubeasz's message and rc 2, inventory untouched.
     let hosts_file = base.join("clusters/default/hosts");

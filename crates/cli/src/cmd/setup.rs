@@ -173,6 +173,11 @@ pub async fn setup_summaries(
             &ctx.base,
             &ctx.skip_preflight,
         ));
+        findings.extend(deploy::bundle_check::check_binaries(
+            &ctx.base,
+            &stems,
+            &ctx.skip_preflight,
+        ));
         if report_findings(&findings) {
             exec.disconnect_all();
             bail!(

@@ -64,6 +64,68 @@ pub fn images_used(cluster: &Cluster, bundle_versions: &ez_inventory::VersionTab
         .collect()
 }
 
+/// The bundle's files each step runs (paths under `<base>/`), by playbook stem prefix.
+const STEP_BINARIES: &[(&str, &[&str])] = &[
+    ("02", &["bin/etcd", "bin/etcdctl"]),
+    ("03", &["bin/containerd-bin/containerd", "bin/cni-bin"]),
+    (
+        "04",
+        &[
+            "bin/kube-apiserver",
+            "bin/kube-controller-manager",
+            "bin/kube-scheduler",
+            "bin/kubectl",
+        ],
+    ),
+    ("05", &["bin/kubelet", "bin/kube-proxy"]),
+];
+
+/// The files the playbooks `stems` (`02.etcd`, `05.kube-node`, …) run from the bundle that
+/// `base` lacks. Invariant: asks only for what those steps use, so a partial bundle serves
+/// the steps it covers.
+pub fn missing_binaries(base: &Path, stems: &[String]) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for (prefix, files) in STEP_BINARIES {
+        if !stems.iter().any(|s| s.starts_with(prefix)) {
+            continue;
+        }
+        out.extend(files.iter().filter(|f| !base.join(f).exists()).copied());
+    }
+    out
+}
+
+/// An error finding when the steps' binaries are not in the bundle (no `ezdown -D` yet, or
+/// another `--base`): said before any host is touched, not two minutes into step 02.
+pub fn check_binaries(base: &Path, stems: &[String], skip: &[String]) -> Option<Finding> {
+    if skip.iter().any(|s| s == CHECK || s == "all") {
+        return None;
+    }
+    let missing = missing_binaries(base, stems);
+    if missing.is_empty() {
+        return None;
+    }
+    let none = !base.join("manifest.json").is_file();
+    Some(Finding {
+        host: "deploy host".into(),
+        check: CHECK,
+        message: format!(
+            "{} in {} lacks {}",
+            if none {
+                "no bundle: the base"
+            } else {
+                "the bundle"
+            },
+            base.display(),
+            missing.join(", ")
+        ),
+        fix: format!(
+            "run `./ezdown -D --base {}` (binaries and images), then this command again",
+            base.display()
+        ),
+        warning: false,
+    })
+}
+
 /// The finding, if the bundle at `base` lacks images the cluster uses; none without a
 /// manifest (not a bundle made by ezdown) or when `skip` names the check or `all`.
 pub fn check(cluster: &Cluster, base: &Path, skip: &[String]) -> Option<Finding> {
