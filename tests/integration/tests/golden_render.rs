@@ -149,9 +149,15 @@ fn render_all(c: &ez_inventory::Cluster) -> BTreeMap<String, Vec<u8>> {
                 if let Some(b) = body {
                     let suffix = if kind == "edit" { ".managed-part" } else { "" };
                     let rel = format!("{}{}{suffix}", host.name, f.path);
-                    // a later template replaces the file; edits of one file all apply
+                    // Edits of one file all apply. A later template replaces the file; the
+                    // earlier, different text is kept as `<path>.earlier` (a file written
+                    // twice, or alternatives of which one applies on a host, `unless`).
                     match out.get_mut(&rel) {
                         Some(prev) if kind == "edit" && *prev != b => prev.extend(b),
+                        Some(prev) if *prev != b => {
+                            let earlier = std::mem::replace(prev, b);
+                            out.insert(format!("{rel}.earlier"), earlier);
+                        }
                         _ => {
                             out.insert(rel, b);
                         }
