@@ -136,7 +136,8 @@ fn render_all(c: &ez_inventory::Cluster) -> BTreeMap<String, Vec<u8>> {
                     FileContent::Bytes(b) => ("template", Some(b)),
                     FileContent::Edit(t) => ("edit", Some(t.into_bytes())),
                     FileContent::Copy(src) => {
-                        let _ = writeln!(index, "{:4} copy {} <- {}", f.mode, f.path, src.display());
+                        let _ =
+                            writeln!(index, "{:4} copy {} <- {}", f.mode, f.path, src.display());
                         continue;
                     }
                     FileContent::Secret(src) => {
@@ -227,7 +228,10 @@ fn read_tree(dir: &Path, prefix: &str, out: &mut BTreeMap<String, Vec<u8>>) {
 
 /// The lines that differ, after the common head and tail, with their line numbers.
 fn drift(expected: &[u8], actual: &[u8]) -> String {
-    let e: Vec<&str> = std::str::from_utf8(expected).unwrap_or("").lines().collect();
+    let e: Vec<&str> = std::str::from_utf8(expected)
+        .unwrap_or("")
+        .lines()
+        .collect();
     let a: Vec<&str> = std::str::from_utf8(actual).unwrap_or("").lines().collect();
     let head = e.iter().zip(&a).take_while(|(x, y)| x == y).count();
     let tail = e[head..]
@@ -298,5 +302,8 @@ fn all_in_one_renders_as_recorded() {
 fn three_node_renders_as_recorded() {
     let hosts = std::fs::read_to_string(repo().join("tests/golden/inventories/hosts.three-node"))
         .expect("fixture");
-    check("three-node", render_all(&cluster("three-node", &hosts, true)));
+    check(
+        "three-node",
+        render_all(&cluster("three-node", &hosts, true)),
+    );
 }
