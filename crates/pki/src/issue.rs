@@ -124,11 +124,8 @@ fn params_for(spec: &CertSpec, now: OffsetDateTime) -> Result<CertificateParams,
     match spec.profile {
         Profile::Ca => {
             params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-            params.key_usages = vec![
-                KeyUsagePurpose::DigitalSignature,
-                KeyUsagePurpose::KeyCertSign,
-                KeyUsagePurpose::CrlSign,
-            ];
+            // cfssl's `gencert -initca` (kubeasz): certificate sign and CRL sign only.
+            params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         }
         Profile::Kubernetes | Profile::Kcfg => {
             params.is_ca = IsCa::ExplicitNoCa;

@@ -130,6 +130,8 @@ fn check_full_set(alg: KeyAlgorithm) {
     );
     assert_eq!(ca.issuer, ca.subject);
     assert!(ca.is_ca && ca.key_cert_sign);
+    // as cfssl (kubeasz): certificate sign and CRL sign, no digital signature
+    assert!(!ca.digital_signature);
     assert!(!ca.server_auth && !ca.client_auth);
     assert_eq!((ca.not_after - now).whole_hours(), 876_000);
     assert_eq!((now - ca.not_before).whole_minutes(), 5);

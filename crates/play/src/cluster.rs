@@ -42,8 +42,16 @@ pub fn inventory_with_facts(
         .map(|h| (h.addr.to_string(), json!(h.node_name)))
         .collect();
     vars.insert("node_names".into(), Json::Object(names));
-    vars.entry("DOCKER_IO_MIRRORS")
-        .or_insert_with(|| json!(["https://docker.1ms.run", "https://docker.m.daocloud.io"]));
+    // kubeasz 3.7's docker.io mirrors (roles/containerd/templates/docker.io/hosts.toml.j2)
+    vars.entry("DOCKER_IO_MIRRORS").or_insert_with(|| {
+        json!([
+            "https://docker.1ms.run",
+            "https://hub1.nat.tf",
+            "https://docker.1panel.live",
+            "https://hub.rat.dev",
+            "https://docker.amingg.com"
+        ])
+    });
     for h in &cluster.hosts {
         let mut hv: Vars = cluster.host_values(h).into_iter().collect();
         // keep only what differs from the cluster values: smaller contexts, same result

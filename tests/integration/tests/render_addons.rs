@@ -152,6 +152,9 @@ fn calico_manifest_secret_and_calicoctl() {
     )
     .unwrap();
     assert_eq!(cni["plugins"][0]["ipam"]["type"], "calico-ipam");
+    // the chain is kubeasz's: calico then portmap
+    assert_eq!(cni["plugins"].as_array().unwrap().len(), 2, "{cni}");
+    assert_eq!(cni["plugins"][1]["type"], "portmap");
     let ds = find(&d, "DaemonSet", "calico-node");
     let node = &ds["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(env(node, "CALICO_IPV4POOL_CIDR"), "172.20.0.0/16");
@@ -213,7 +216,15 @@ fn calico_manifest_secret_and_calicoctl() {
     );
     let node = &find(&d, "DaemonSet", "calico-node")["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(env(node, "CALICO_IPV4POOL_VXLAN"), "Always");
-    assert_eq!(env(node, "CALICO_IPV4POOL_IPIP"), "Never");
+    // IPIP left unset: calico's default (Never), as kubeasz's manifest
+    assert!(
+        !node["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "CALICO_IPV4POOL_IPIP"),
+        "{node}"
+    );
     assert_eq!(
         node["readinessProbe"]["exec"]["command"],
         json!(["/bin/calico-node", "-felix-ready"])
