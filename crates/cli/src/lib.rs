@@ -37,7 +37,7 @@ pub enum EzctlCommand {
     #[command(flatten)]
     Ops(cmd::ops::OpsCommand),
     /// Run the CNCF conformance suite, report on results, build and verify a submission.
-    Conformance(cmd::conformance::ConformanceArgs),
+    Conformance(Box<cmd::conformance::ConformanceArgs>),
     #[command(flatten)]
     Shell(shell::ShellCommand),
 }
@@ -50,7 +50,7 @@ pub async fn run_ezctl(cli: EzctlCli) -> anyhow::Result<u8> {
         EzctlCommand::Exec(c) => cmd::exec::run(&ctx, c).await,
         EzctlCommand::Setup(c) => cmd::setup::run(&ctx, c).await,
         EzctlCommand::Ops(c) => cmd::ops::run(&ctx, c).await,
-        EzctlCommand::Conformance(c) => cmd::conformance::run(&ctx, c).await,
+        EzctlCommand::Conformance(c) => cmd::conformance::run(&ctx, *c).await,
         EzctlCommand::Shell(c) => shell::run(shell::Tool::Ezctl, c, ctx.home.as_deref()),
     }
 }

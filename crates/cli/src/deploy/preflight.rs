@@ -461,8 +461,26 @@ mod tests {
             setting_hostname: true,
             fail_cgroup_v1: true,
             restrict_oom_score_adj: false,
+            images_mib: 0,
         }
     }
+
+    #[test]
+    fn a_disk_too_small_for_the_bundles_images_is_refused() {
+        let s = Settings {
+            images_mib: 1500,
+            ..settings()
+        };
+        let mut f = good();
+        f.var_free_mib = 5_000;
+        let found = check_host("h", &f, &master(), &s);
+        let d = found.iter().find(|x| x.check == "disk").expect("disk finding");
+        assert!(!d.warning, "{d:?}");
+        assert!(d.message.contains("1500 MiB of archives"), "{}", d.message);
+        f.var_free_mib = 50_000;
+        assert!(!check_host("h", &f, &master(), &s).iter().any(|x| x.check == "disk"));
+    }
+
     fn master() -> Roles {
         Roles {
             master: true,
