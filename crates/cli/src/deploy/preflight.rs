@@ -474,11 +474,18 @@ mod tests {
         let mut f = good();
         f.var_free_mib = 5_000;
         let found = check_host("h", &f, &master(), &s);
-        let d = found.iter().find(|x| x.check == "disk").expect("disk finding");
+        let d = found
+            .iter()
+            .find(|x| x.check == "disk")
+            .expect("disk finding");
         assert!(!d.warning, "{d:?}");
         assert!(d.message.contains("1500 MiB of archives"), "{}", d.message);
         f.var_free_mib = 50_000;
-        assert!(!check_host("h", &f, &master(), &s).iter().any(|x| x.check == "disk"));
+        assert!(
+            !check_host("h", &f, &master(), &s)
+                .iter()
+                .any(|x| x.check == "disk")
+        );
     }
 
     fn master() -> Roles {
