@@ -161,9 +161,9 @@ fn has_entries(dir: &Path) -> Result<bool, PkiError> {
     }
 }
 
-/// Copies `ssl/` to `ssl-<YYYYmmddHHMMSS>/` (with `-N` appended if that exists).
-fn backup_ssl(spec: &PkiSpec, now: OffsetDateTime) -> Result<PathBuf, PkiError> {
-    let stamp = format!(
+/// `YYYYmmddHHMMSS` of `now`: the suffix of backups (`ssl-<stamp>`, `config.bak-ezctl-<stamp>`).
+pub fn compact_stamp(now: OffsetDateTime) -> String {
+    format!(
         "{:04}{:02}{:02}{:02}{:02}{:02}",
         now.year(),
         u8::from(now.month()),
@@ -171,7 +171,12 @@ fn backup_ssl(spec: &PkiSpec, now: OffsetDateTime) -> Result<PathBuf, PkiError> 
         now.hour(),
         now.minute(),
         now.second()
-    );
+    )
+}
+
+/// Copies `ssl/` to `ssl-<YYYYmmddHHMMSS>/` (with `-N` appended if that exists).
+fn backup_ssl(spec: &PkiSpec, now: OffsetDateTime) -> Result<PathBuf, PkiError> {
+    let stamp = compact_stamp(now);
     let mut target = spec.cluster_dir.join(format!("ssl-{stamp}"));
     let mut n = 1;
     while target.exists() {

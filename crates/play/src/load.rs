@@ -19,6 +19,21 @@ pub struct Library {
 }
 
 impl Library {
+    /// The numbered steps `setup <c> all` runs: playbooks whose stem starts with a number
+    /// below 10 (`01.prepare` … `07.cluster-addon`), in stem order (a BTreeMap's keys).
+    pub fn step_stems(&self) -> Vec<String> {
+        self.playbooks
+            .keys()
+            .filter(|s| {
+                s.split('.')
+                    .next()
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .is_some_and(|n| n < 10)
+            })
+            .cloned()
+            .collect()
+    }
+
     /// Loads `dir/*.yml` (playbooks) and `dir/roles/<role>/{tasks.yml,templates/*}`.
     pub fn load(dir: &Path) -> Result<Library, PlayError> {
         let mut playbooks = BTreeMap::new();

@@ -111,17 +111,7 @@ fn inventory(c: &ez_inventory::Cluster) -> Inventory {
 fn render_all(c: &ez_inventory::Cluster) -> BTreeMap<String, Vec<u8>> {
     let lib = Library::load(&repo().join("playbooks")).expect("playbooks load");
     let inv = inventory(c);
-    let mut stems: Vec<&String> = lib
-        .playbooks
-        .keys()
-        .filter(|s| {
-            s.split('.')
-                .next()
-                .and_then(|n| n.parse::<u32>().ok())
-                .is_some_and(|n| n < 10)
-        })
-        .collect();
-    stems.sort();
+    let stems = lib.step_stems();
     let mut out: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     for host in &c.hosts {
         let mut index = String::new();

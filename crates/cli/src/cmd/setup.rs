@@ -73,17 +73,7 @@ const PREPARE: &str = "01.prepare";
 /// The playbook stems a step names, in order (`all` = every numbered step below 10).
 fn stems_for(lib: &ez_play::Library, step: &str) -> anyhow::Result<Vec<String>> {
     if step == "all" || step == "90" {
-        let stems: Vec<String> = lib
-            .playbooks
-            .keys()
-            .filter(|s| {
-                s.split('.')
-                    .next()
-                    .and_then(|n| n.parse::<u32>().ok())
-                    .is_some_and(|n| n < 10)
-            })
-            .cloned()
-            .collect();
+        let stems = lib.step_stems();
         return Ok(stems);
     }
     match lib.playbook_for_step(step) {

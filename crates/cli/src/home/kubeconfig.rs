@@ -154,16 +154,7 @@ fn is_a_clusters_kubeconfig(base: &Path, bytes: &[u8]) -> bool {
 
 /// A free `config.bak-ezctl-<UTC timestamp>[-N]` name beside `dest`.
 fn backup_path(dest: &Path) -> PathBuf {
-    let now = time::OffsetDateTime::now_utc();
-    let stamp = format!(
-        "{:04}{:02}{:02}{:02}{:02}{:02}",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second()
-    );
+    let stamp = ez_pki::ensure::compact_stamp(time::OffsetDateTime::now_utc());
     let name = |n: u32| {
         let suffix = if n == 0 {
             String::new()
