@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/real-cluster.sh   (root; the real components cached by tests/real/up; test-bed hosts
-# BENCH_HOSTS="51 52")
+# BENCH_HOSTS="32 33": no test uses them)
 #
 # Wall time of the product's main path on real Kubernetes, each as a first run beside the
 # idempotent re-run on the converged hosts, with where the time goes (per step, from the
@@ -14,7 +14,7 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/tests/real/lib.sh"
 [ "$(id -u)" = 0 ] || die "bench/real-cluster.sh needs root (test bed)"
-read -r HA HB <<< "${BENCH_HOSTS:-51 52}"
+read -r HA HB <<< "${BENCH_HOSTS:-32 33}"
 IPA=10.250.0.$((10 + HA)); IPB=10.250.0.$((10 + HB))
 TB="$root/tests/testbed"
 KEY=/var/lib/testbed/ssh/id_ed25519
