@@ -258,15 +258,22 @@ async fn start_aio_then_add_and_delete_nodes() {
     // The new node's kube-lb balances to the master: the kubelet reached the API through it.
     let out = h2.ssh("/opt/kube/bin/kubectl --kubeconfig=/root/.kube/config --server=https://127.0.0.1:6443 get --raw /readyz").unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "ok");
-    // The network role ran on the new node: calico-node Running there, calicoctl.cfg.
-    assert_eq!(
-        pod_status(base, "default", "k8s-app=calico-node", &n2),
-        "Running"
-    );
-    assert_eq!(
-        pod_status(base, "default", "k8s-app=node-local-dns", &n2),
-        "Running"
-    );
+    // The network role ran on the new node: calico-node Running there, calicoctl.cfg. The role
+    // waited for its calico-node; a DaemonSet pod can still be replaced right after (seen
+    // Pending once under CI load), so both are polled like the kubelet would be.
+    let running = |selector: &str| {
+        let mut status = String::new();
+        for _ in 0..30 {
+            status = pod_status(base, "default", selector, &n2);
+            if status == "Running" {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_secs(2));
+        }
+        status
+    };
+    assert_eq!(running("k8s-app=calico-node"), "Running");
+    assert_eq!(running("k8s-app=node-local-dns"), "Running");
     assert!(
         h2.ssh("test -s /etc/calico/calicoctl.cfg && test -s /etc/calico/ssl/calico-key.pem")
             .unwrap()
