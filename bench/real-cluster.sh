@@ -31,13 +31,8 @@ trap cleanup EXIT
 BASE="$work/base"
 # shellcheck disable=SC2086
 "$EZDOWN" -D --base "$BASE" $EZDOWN_ARGS --network flannel --without nodelocaldns \
-  --extra-file bin/nginx=/usr/sbin/nginx \
-  --extra-file bin/nginx-modules/ngx_stream_module.so=/usr/lib/nginx/modules/ngx_stream_module.so \
-  > "$work/ezdown.log" 2>&1 || die "ezdown: $(tail -3 "$work/ezdown.log")"
+  "${REAL_KUBE_LB_FILES[@]}" > "$work/ezdown.log" 2>&1 || die "ezdown: $(tail -3 "$work/ezdown.log")"
 EZ=("$EZCTL" --base "$BASE" -y --accept-new-host-keys)
-SETTINGS=(-e KUBELET_FAIL_CGROUP_V1=false -e KUBE_PROXY_CONNTRACK_MAX_PER_CORE=0
-  -e CONTAINERD_RESTRICT_OOM_SCORE_ADJ=true
-  -e KUBELET_EVICTION_NODEFS_AVAILABLE=2Gi -e KUBELET_EVICTION_IMAGEFS_AVAILABLE=2Gi)
 
 # timed NAME CMD...: runs CMD, each output line stamped with the seconds since its start;
 # prints NAME's wall time and writes $work/NAME.steps ("<step> <seconds>" per step).
@@ -55,7 +50,7 @@ timed() {
   echo "$total" > "$work/$name.total"
   [ "$rc" = 0 ] || die "$name failed (exit $rc): $(tail -5 "$work/$name.log")"
 }
-timed aio-first "${EZ[@]}" start-aio --ip "$IPA" --ssh-key "$KEY" --network flannel "${SETTINGS[@]}"
+timed aio-first "${EZ[@]}" start-aio --ip "$IPA" --ssh-key "$KEY" --network flannel "${REAL_HOST_SETTINGS[@]}"
 timed aio-rerun "${EZ[@]}" setup default all
 timed node-first "${EZ[@]}" add-node default "$IPB"
 timed node-rerun "${EZ[@]}" setup default all

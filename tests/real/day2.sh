@@ -86,11 +86,9 @@ day2_more() {
   prev_args=${EZDOWN_ARGS/--versions $vy/--versions $LOG/versions-prev.yml}
   # shellcheck disable=SC2086
   check "ezdown -D at $KUBE_PREV (a second bundle)" "$EZDOWN" -D --base "$BASE2" $prev_args \
-    --network flannel --without nodelocaldns --image "library/busybox:$BUSYBOX" \
-    --extra-file bin/nginx=/usr/sbin/nginx \
-    --extra-file bin/nginx-modules/ngx_stream_module.so=/usr/lib/nginx/modules/ngx_stream_module.so
+    --network flannel --without nodelocaldns --image "library/busybox:$BUSYBOX" "${REAL_KUBE_LB_FILES[@]}"
   check "start-aio again on the destroyed $IPA at $KUBE_PREV" "${EZ2[@]}" start-aio --ip "$IPA" \
-    --ssh-key "$KEY" --network flannel "${HOST_SETTINGS[@]}"
+    --ssh-key "$KEY" --network flannel "${REAL_HOST_SETTINGS[@]}"
   printf '#!/bin/sh\nexec %q --kubeconfig %q --request-timeout=20s "$@"\n' "$BASE2/bin/kubectl" \
     "$BASE2/clusters/default/kubectl.kubeconfig" > "$LOG/K"
   check "1 node Ready at $KUBE_PREV" retry 120 nodes_ready 1 "$KUBE_PREV"

@@ -10,6 +10,18 @@ GOPROXY=$(go env GOPROXY | sed -E 's/[,|]direct$//; s/^direct[,|]?//; s/[,|]off$
 [ -n "$GOPROXY" ] && [ "$GOPROXY" != off ] || { echo "real: error: no Go module proxy configured (GOPROXY)" >&2; exit 1; }
 export GOPROXY
 export CGO_ENABLED="${CGO_ENABLED:-0}"
+
+# The test bed's hosts are containers on a sandboxed, cgroup-v1 machine and share its one
+# disk with everything else: the settings a kubeasz user on such hosts puts into config.yml
+# (preflight names the first three; kubeasz's 10%/15% eviction thresholds of a shared,
+# mostly used disk evicted the test's pods with DiskPressure). For start-aio / conformance.
+REAL_HOST_SETTINGS=(-e KUBELET_FAIL_CGROUP_V1=false -e KUBE_PROXY_CONNTRACK_MAX_PER_CORE=0
+  -e CONTAINERD_RESTRICT_OOM_SCORE_ADJ=true
+  -e KUBELET_EVICTION_NODEFS_AVAILABLE=2Gi -e KUBELET_EVICTION_IMAGEFS_AVAILABLE=2Gi)
+# kube-lb is nginx with the stream module (kubeasz ships its own build; Debian's here): the
+# ezdown arguments that put it into a bundle.
+REAL_KUBE_LB_FILES=(--extra-file bin/nginx=/usr/sbin/nginx
+  --extra-file bin/nginx-modules/ngx_stream_module.so=/usr/lib/nginx/modules/ngx_stream_module.so)
 # One build at a time keeps the peak memory of a 2-core machine reasonable.
 export GOMAXPROCS="${GOMAXPROCS:-2}"
 
