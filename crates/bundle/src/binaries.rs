@@ -38,6 +38,7 @@ pub async fn fetch_artifact(
     let dest = s.base.join(a.download_path());
     let candidates = s.sources.candidates(&a.url);
     let mut tried = Vec::new();
+    let mut cause = String::new();
     for url in &candidates {
         let expected = match expected_sha(s, table, a, url).await {
             Ok(e) => e,
@@ -49,6 +50,7 @@ pub async fn fetch_artifact(
                     error: e.to_string(),
                 });
                 tried.push(format!("{url} ({e})"));
+                cause = e.cause();
                 continue;
             }
         };
@@ -74,20 +76,26 @@ pub async fn fetch_artifact(
                     error: e.to_string(),
                 });
                 tried.push(format!("{url} ({e})"));
+                cause = e.cause();
             }
         }
     }
     Err(BundleError::AllSourcesFailed {
         what: format!("{} {}", a.id, a.version),
         tried: tried.join("; "),
+        cause,
     })
 }
 
-/// Errors about this machine (disk, permissions) that another source cannot fix.
+/// Errors another source cannot fix: this machine's (disk, permissions), or the run stopped
+/// because every request fails the same way.
 fn is_local(e: &BundleError) -> bool {
     matches!(
         e,
-        BundleError::DiskFull(_) | BundleError::Io { .. } | BundleError::Interrupted
+        BundleError::DiskFull(_)
+            | BundleError::Io { .. }
+            | BundleError::Interrupted
+            | BundleError::Systemic(_)
     )
 }
 

@@ -103,12 +103,18 @@ pub async fn download(s: &Session, req: &Request) -> Result<Report> {
     let results: Vec<(String, Result<Vec<FileEntry>>)> = futures::stream::iter(jobs)
         .map(|job| async move {
             let name = job.name();
+            // every request fails the same way: jobs not started yet are not tried
+            if let Err(e) = crate::fetch::stop_if_tripped(&s.events) {
+                return (name, Err(e));
+            }
             let r = match &job {
                 Job::Artifact(a) => fetch_artifact(s, &req.table, a, prev).await,
                 Job::Image(i, tar) => pull_image(s, i, tar, req.arch, prev).await.map(|e| vec![e]),
                 Job::Extra(p, src) => add_extra(s, p, src).await.map(|e| vec![e]),
             };
-            if let Err(e) = &r {
+            if let Err(e) = &r
+                && !matches!(e, BundleError::Systemic(_))
+            {
                 s.events.emit(Event::Failed {
                     id: name.clone(),
                     error: e.to_string(),
@@ -141,6 +147,12 @@ pub async fn download(s: &Session, req: &Request) -> Result<Report> {
         {
             manifest.files.push(e);
         }
+    }
+    if let Some(t) = s.events.breaker().tripped() {
+        s.events.emit(Event::Stopped {
+            reason: t.message(),
+            not_fetched: failures.len(),
+        });
     }
     manifest.complete = failures.is_empty();
     let disk_full = failures.iter().find_map(|(_, e)| match e {

@@ -64,18 +64,28 @@ pub enum BundleError {
     #[error("{url}: {msg}")]
     Transfer { url: String, msg: String },
 
-    /// The server's TLS certificate is not trusted: retrying cannot help.
-    #[error(
-        "{url}: {msg} (a mirror signed by a private CA: pass --ca-cert FILE with the CA in PEM, \
-         or add it to the system trust store)"
-    )]
-    Untrusted { url: String, msg: String },
+    /// A request got no HTTP answer (refused, no route, DNS, TLS, timeout); `failure.chain`
+    /// ends in the root cause.
+    #[error("{url}: {}{}", failure.chain, tls_hint(failure))]
+    Network {
+        url: String,
+        failure: Box<crate::cause::NetFailure>,
+    },
+
+    /// Every request of the run failed the same way: the run stopped (see [`crate::cause`]).
+    #[error("{}", .0.message())]
+    Systemic(Box<crate::cause::Systemic>),
 
     #[error("{url}: no data for {secs} s; the connection was cut")]
     Stalled { url: String, secs: u64 },
 
     #[error("no source could deliver {what}; tried: {tried}")]
-    AllSourcesFailed { what: String, tried: String },
+    AllSourcesFailed {
+        what: String,
+        tried: String,
+        /// The last source's failure in short ([`BundleError::cause`]), for grouping.
+        cause: String,
+    },
 
     #[error(
         "the disk is full while writing {0}; free some space (or point --base elsewhere) and run the same command again: finished files are kept and partial downloads resume"
@@ -138,8 +148,32 @@ impl BundleError {
         match self {
             BundleError::Http { status, .. } => *status == 429 || *status >= 500,
             BundleError::Transfer { .. } | BundleError::Stalled { .. } => true,
+            BundleError::Network { failure, .. } => failure.kind != crate::cause::NetKind::Tls,
             _ => false,
         }
+    }
+
+    /// The root cause in a few words, the same for every item that failed the same way: what
+    /// the summary groups failures by (`HTTP 404`, `the proxy … refuses connections`).
+    pub fn cause(&self) -> String {
+        match self {
+            BundleError::Network { failure, .. } => {
+                format!("{} ({})", failure.label(), failure.root())
+            }
+            BundleError::Http { status, .. } => format!("HTTP {status}"),
+            BundleError::AllSourcesFailed { cause, .. } => cause.clone(),
+            BundleError::Stalled { secs, .. } => format!("no data for {secs} s"),
+            BundleError::NotBinary { .. } => "an HTML page instead of the file".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
+fn tls_hint(f: &crate::cause::NetFailure) -> &'static str {
+    if f.kind == crate::cause::NetKind::Tls {
+        " (a mirror or proxy signed by a private CA: pass --ca-cert FILE with the CA in PEM, or add it to the system trust store)"
+    } else {
+        ""
     }
 }
 

@@ -1,6 +1,7 @@
 //! Progress events. The library emits them; the command line turns them into progress bars,
 //! plain log lines, or one JSON object per line (`--json`).
 
+use crate::cause::Breaker;
 use serde::Serialize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,6 +57,8 @@ pub enum Event {
     Skipped { id: String, path: String },
     /// An artifact failed.
     Failed { id: String, error: String },
+    /// Every request failed the same way: the run stopped trying (said once, not per item).
+    Stopped { reason: String, not_fetched: usize },
     /// End of a run.
     Summary {
         files: usize,
@@ -65,11 +68,13 @@ pub enum Event {
     },
 }
 
-/// Where events go, plus the byte counter every transfer adds to.
+/// Where events go, plus what every transfer reports to: the byte counter and the run's
+/// [`Breaker`].
 #[derive(Clone)]
 pub struct Events {
     sink: Arc<dyn Fn(&Event) + Send + Sync>,
     fetched: Arc<AtomicU64>,
+    breaker: Arc<Breaker>,
 }
 
 impl Events {
@@ -77,7 +82,19 @@ impl Events {
         Events {
             sink: Arc::new(sink),
             fetched: Arc::new(AtomicU64::new(0)),
+            breaker: Arc::default(),
         }
+    }
+
+    /// The same sink with `b` as the run's breaker.
+    pub fn with_breaker(mut self, b: Breaker) -> Events {
+        self.breaker = Arc::new(b);
+        self
+    }
+
+    /// The run's breaker: told of answers and network failures, tripped when all fail alike.
+    pub fn breaker(&self) -> &Breaker {
+        &self.breaker
     }
 
     /// Drops every event (the counter still counts).

@@ -5,6 +5,7 @@
 //! file into the bundle is the caller's job. A `.part` is left in place on any failure so the
 //! next attempt (or the next run) resumes it.
 
+use crate::cause::{NetFailure, error_chain};
 use crate::checksum::Sha256;
 use crate::error::{BundleError, Result};
 use crate::events::{Event, Events};
@@ -111,6 +112,7 @@ pub async fn download(
 ) -> Result<Fetched> {
     let mut attempt = 0u32;
     loop {
+        stop_if_tripped(events)?;
         match try_once(client, cfg, events, id, url, part, binary, auth).await {
             Ok(f) => return Ok(f),
             Err(a) if a.err.is_transient() && attempt < cfg.retries => {
@@ -126,7 +128,7 @@ pub async fn download(
                     delay_ms: delay.as_millis() as u64,
                     reason: a.err.to_string(),
                 });
-                tokio::time::sleep(delay).await;
+                pause(events, delay).await?;
             }
             Err(a) => return Err(a.err),
         }
@@ -142,11 +144,13 @@ pub async fn download_text(
 ) -> Result<String> {
     let mut attempt = 0u32;
     loop {
+        stop_if_tripped(events)?;
         let r = async {
             let resp = tokio::time::timeout(cfg.read_timeout, client.get(url).send())
                 .await
-                .map_err(|_| stalled(url, cfg))?
-                .map_err(|e| transfer(url, &e))?;
+                .map_err(|_| no_answer(events, url, cfg))?
+                .map_err(|e| network(events, url, &e))?;
+            events.breaker().answered();
             let status = resp.status();
             if !status.is_success() {
                 return Err(http_error(url, &resp));
@@ -192,7 +196,7 @@ pub async fn download_text(
                     delay_ms: delay.as_millis() as u64,
                     reason: a.err.to_string(),
                 });
-                tokio::time::sleep(delay).await;
+                pause(events, delay).await?;
             }
             Err(a) => return Err(a.err),
         }
@@ -207,24 +211,55 @@ fn stalled(url: &str, cfg: &FetchConfig) -> Attempt {
     .into()
 }
 
+/// A request that got no answer within the read timeout: a network failure for the breaker.
+fn no_answer(events: &Events, url: &str, cfg: &FetchConfig) -> Attempt {
+    let secs = cfg.read_timeout.as_secs().max(1);
+    let f = NetFailure::timeout(url, secs);
+    match events.breaker().failed(url, &f) {
+        Some(t) => BundleError::Systemic(Box::new(t)).into(),
+        None => stalled(url, cfg),
+    }
+}
+
+fn network(events: &Events, url: &str, e: &reqwest::Error) -> Attempt {
+    network_error(events, url, e).into()
+}
+
+/// A request that got no HTTP answer: classified, told to the breaker, and returned as the
+/// run's verdict when it tripped the breaker.
+pub fn network_error(events: &Events, url: &str, e: &reqwest::Error) -> BundleError {
+    let failure = NetFailure::from_reqwest(url, e);
+    if let Some(t) = events.breaker().failed(url, &failure) {
+        return BundleError::Systemic(Box::new(t));
+    }
+    BundleError::Network {
+        url: url.to_string(),
+        failure: Box::new(failure),
+    }
+}
+
+/// The error that ends a retry loop once the breaker has tripped.
+pub fn stop_if_tripped(events: &Events) -> Result<()> {
+    match events.breaker().tripped() {
+        Some(t) => Err(BundleError::Systemic(Box::new(t))),
+        None => Ok(()),
+    }
+}
+
+/// A retry's backoff, cut short when the breaker trips.
+pub async fn pause(events: &Events, d: Duration) -> Result<()> {
+    events
+        .breaker()
+        .pause(d)
+        .await
+        .map_err(|t| BundleError::Systemic(Box::new(t)))
+}
+
+/// A body that broke off after the answer began: the network worked, so not the breaker's.
 fn transfer(url: &str, e: &reqwest::Error) -> Attempt {
-    let mut msg = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
-    }
-    if msg.contains("certificate") {
-        return BundleError::Untrusted {
-            url: url.to_string(),
-            msg,
-        }
-        .into();
-    }
     BundleError::Transfer {
         url: url.to_string(),
-        msg,
+        msg: error_chain(e),
     }
     .into()
 }
@@ -311,8 +346,9 @@ async fn try_once(
     }
     let resp = tokio::time::timeout(cfg.read_timeout, req.send())
         .await
-        .map_err(|_| stalled(url, cfg))?
-        .map_err(|e| transfer(url, &e))?;
+        .map_err(|_| no_answer(events, url, cfg))?
+        .map_err(|e| network(events, url, &e))?;
+    events.breaker().answered();
     let status = resp.status();
     let resuming = match status {
         StatusCode::PARTIAL_CONTENT if have > 0 => {

@@ -10,6 +10,7 @@
 pub mod binaries;
 pub mod bundle;
 pub mod catalog;
+pub mod cause;
 pub mod checksum;
 pub mod error;
 pub mod events;

@@ -55,6 +55,28 @@ impl Sources {
         self
     }
 
+    /// With `mirror_only`: the `host:port` of every mirror, all the run may contact (public
+    /// registries' images and upstream files come only from them); `None` otherwise.
+    pub fn sole_hosts(&self) -> Option<std::collections::BTreeSet<String>> {
+        if !self.mirror_only {
+            return None;
+        }
+        let registry_bases = self
+            .registry_mirrors
+            .iter()
+            .filter_map(|m| crate::oci::pull::parse_mirror(m))
+            .map(|(_, m)| crate::oci::pull::mirror_endpoint(&m, "x").base);
+        let hosts = self
+            .binary_mirrors
+            .iter()
+            .cloned()
+            .chain(registry_bases)
+            .filter_map(|u| reqwest::Url::parse(&u).ok())
+            .map(|u| crate::cause::host_port(&u))
+            .collect();
+        Some(hosts)
+    }
+
     /// Candidate URLs for an upstream URL: each file mirror, then upstream (unless
     /// `mirror_only`).
     pub fn candidates(&self, upstream: &str) -> Vec<String> {

@@ -40,7 +40,7 @@ impl Session {
             base: base.to_path_buf(),
             client: client(&fetch)?,
             fetch,
-            events,
+            events: events.with_breaker(crate::cause::Breaker::new(sources.sole_hosts())),
             sources,
             jobs: jobs.max(1),
             registry_auth: crate::oci::creds::default_auth_files(),

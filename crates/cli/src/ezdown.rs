@@ -427,10 +427,11 @@ async fn download_once(
             Ok(0)
         }
         Ok(r) => {
-            eprintln!("ezdown: {} item(s) failed:", r.failures.len());
-            for (name, e) in &r.failures {
-                eprintln!("  {name}: {e}");
+            if let Some(t) = session.events.breaker().tripped() {
+                eprintln!("ezdown: {}", t.message());
+                return Ok(1);
             }
+            eprint!("{}", failure_summary(&r.failures));
             eprintln!(
                 "ezdown: what is done is kept; fix the cause (or add --binary-mirror / -m) and run the same command again"
             );
@@ -441,6 +442,34 @@ async fn download_once(
             Ok(1)
         }
     }
+}
+
+/// The failed items grouped by root cause, largest group first: per cause its items and one
+/// item's whole error as an example (`--json` carries every item's whole error).
+fn failure_summary(failures: &[(String, ez_bundle::BundleError)]) -> String {
+    let mut groups: Vec<(String, Vec<&str>, String)> = Vec::new();
+    for (name, e) in failures {
+        let cause = e.cause();
+        match groups.iter_mut().find(|(c, _, _)| *c == cause) {
+            Some((_, names, _)) => names.push(name),
+            None => groups.push((cause, vec![name], e.to_string())),
+        }
+    }
+    groups.sort_by_key(|(_, names, _)| std::cmp::Reverse(names.len()));
+    let mut out = format!(
+        "ezdown: {} item(s) failed, {} cause(s):\n",
+        failures.len(),
+        groups.len()
+    );
+    for (cause, names, first) in &groups {
+        out.push_str(&format!(
+            "  {cause}: {} item(s): {}\n    e.g. {}: {first}\n",
+            names.len(),
+            names.join(", "),
+            names[0]
+        ));
+    }
+    out
 }
 
 #[cfg(test)]

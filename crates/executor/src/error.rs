@@ -217,6 +217,30 @@ impl ExecError {
         }
     }
 
+    /// What went wrong, without the host: equal for hosts that failed the same way (the same
+    /// refusal, the same unreachable reason), `None` for errors that are each their own.
+    pub fn same_cause_key(&self) -> Option<String> {
+        match self {
+            ExecError::Unreachable { reason, .. } => Some(format!("unreachable: {reason}")),
+            ExecError::AuthRefused {
+                user,
+                methods_tried,
+                detail,
+                ..
+            } => Some(format!("auth {user} {methods_tried:?} {detail}")),
+            ExecError::UnknownHostKey { known_hosts, .. } => {
+                Some(format!("unknown host key {known_hosts}"))
+            }
+            ExecError::BecomeFailed { user, reason, .. } => {
+                Some(format!("become {user}: {reason}"))
+            }
+            ExecError::Timeout { command, after, .. } => {
+                Some(format!("timeout {command} {after:?}"))
+            }
+            _ => None,
+        }
+    }
+
     /// Errors after which a reconnect may help (used by the retry loop).
     pub fn is_transient(&self) -> bool {
         matches!(

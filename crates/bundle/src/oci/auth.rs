@@ -72,10 +72,8 @@ pub async fn authorize(
             url: realm.clone(),
             secs: s.fetch.read_timeout.as_secs(),
         })?
-        .map_err(|e| BundleError::Transfer {
-            url: realm.clone(),
-            msg: e.to_string(),
-        })?;
+        .map_err(|e| crate::fetch::network_error(&s.events, &realm, &e))?;
+    s.events.breaker().answered();
     let status = resp.status();
     if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
         return Err(refused(registry, cred));

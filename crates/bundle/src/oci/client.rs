@@ -91,6 +91,7 @@ impl<'a> Repo<'a> {
         let mut attempt = 0;
         let mut authed = false;
         loop {
+            crate::fetch::stop_if_tripped(&self.s.events)?;
             let mut req = self.s.client.get(&url).header(ACCEPT, accept);
             if let Some(a) = self.auth_header().await {
                 req = req.header(AUTHORIZATION, a);
@@ -98,22 +99,17 @@ impl<'a> Repo<'a> {
             let sent = tokio::time::timeout(self.s.fetch.read_timeout, req.send()).await;
             let resp = match sent {
                 Ok(Ok(r)) => r,
-                Ok(Err(e)) if attempt < self.s.fetch.retries => {
-                    tracing::debug!("{url}: {e}; retrying");
-                    attempt += 1;
-                    tokio::time::sleep(backoff(
-                        attempt,
-                        self.s.fetch.backoff_base,
-                        self.s.fetch.backoff_max,
-                    ))
-                    .await;
-                    continue;
-                }
                 Ok(Err(e)) => {
-                    return Err(BundleError::Transfer {
-                        url,
-                        msg: e.to_string(),
-                    });
+                    let err = crate::fetch::network_error(&self.s.events, &url, &e);
+                    if !err.is_transient() || attempt >= self.s.fetch.retries {
+                        return Err(err);
+                    }
+                    tracing::debug!("{err}; retrying");
+                    attempt += 1;
+                    let wait =
+                        backoff(attempt, self.s.fetch.backoff_base, self.s.fetch.backoff_max);
+                    crate::fetch::pause(&self.s.events, wait).await?;
+                    continue;
                 }
                 Err(_) => {
                     return Err(BundleError::Stalled {
@@ -122,6 +118,7 @@ impl<'a> Repo<'a> {
                     });
                 }
             };
+            self.s.events.breaker().answered();
             let status = resp.status();
             if status == StatusCode::UNAUTHORIZED {
                 if authed {
@@ -151,7 +148,7 @@ impl<'a> Repo<'a> {
                         backoff(attempt, self.s.fetch.backoff_base, self.s.fetch.backoff_max)
                     });
                 attempt += 1;
-                tokio::time::sleep(wait).await;
+                crate::fetch::pause(&self.s.events, wait).await?;
                 continue;
             }
             if !status.is_success() {

@@ -70,7 +70,7 @@ pub struct Endpoint {
 /// `[http(s)://]host[:port][/path prefix]` of a mirror, for `repo`: a registry mirror or a
 /// proxy-cache project (`harbor.lan/k8s-proxy` serves `registry.k8s.io/pause` as
 /// `k8s-proxy/pause`).
-fn mirror_endpoint(mirror: &str, repo: &str) -> Endpoint {
+pub fn mirror_endpoint(mirror: &str, repo: &str) -> Endpoint {
     let m = mirror.trim().trim_end_matches('/');
     let (scheme, rest) = match m.split_once("://") {
         Some((sch, r)) => (Some(sch), r),
@@ -151,6 +151,7 @@ pub async fn pull_image(
         return Ok(e.clone());
     }
     let mut tried = Vec::new();
+    let mut cause = String::new();
     let eps = endpoints(s, image);
     if eps.is_empty() {
         return Err(BundleError::Other(format!(
@@ -165,7 +166,8 @@ pub async fn pull_image(
             Err(
                 e @ (BundleError::DiskFull(_)
                 | BundleError::Io { .. }
-                | BundleError::NoPlatform { .. }),
+                | BundleError::NoPlatform { .. }
+                | BundleError::Systemic(_)),
             ) => {
                 return Err(e);
             }
@@ -176,12 +178,14 @@ pub async fn pull_image(
                     error: e.to_string(),
                 });
                 tried.push(format!("{base} ({e})"));
+                cause = e.cause();
             }
         }
     }
     Err(BundleError::AllSourcesFailed {
         what: id,
         tried: tried.join("; "),
+        cause,
     })
 }
 

@@ -48,18 +48,50 @@ pub async fn connect_hosts(
             Ok(handle) => {
                 out.insert(name.clone(), Arc::new(SshRemote { name, handle }));
             }
-            Err(e) => errors.push(e.to_string()),
+            Err(e) => errors.push(e),
         }
     }
     if !errors.is_empty() {
-        errors.sort();
+        let n = errors.len();
         return Err(anyhow!(
-            "cannot reach {} host(s); nothing was changed:\n  {}",
-            errors.len(),
-            errors.join("\n  ")
+            "cannot reach {n} host(s); nothing was changed:\n  {}",
+            grouped(errors).join("\n  ")
         ));
     }
     Ok(out)
+}
+
+/// One line per cause: hosts that failed the same way are named together with one example
+/// of the message (its host's), the others one line each; largest group first.
+pub fn grouped(errors: Vec<ez_executor::ExecError>) -> Vec<String> {
+    let mut groups: Vec<(Option<String>, Vec<ez_executor::ExecError>)> = Vec::new();
+    for e in errors {
+        let key = e.same_cause_key();
+        match groups.iter_mut().find(|(k, _)| key.is_some() && *k == key) {
+            Some((_, g)) => g.push(e),
+            None => groups.push((key, vec![e])),
+        }
+    }
+    groups.sort_by(|a, b| {
+        b.1.len()
+            .cmp(&a.1.len())
+            .then_with(|| a.1[0].to_string().cmp(&b.1[0].to_string()))
+    });
+    groups
+        .into_iter()
+        .map(|(_, g)| match g.as_slice() {
+            [one] => one.to_string(),
+            many => {
+                let hosts: Vec<&str> = many.iter().map(|e| e.host()).collect();
+                format!(
+                    "{} hosts fail the same way ({}), e.g. {}",
+                    many.len(),
+                    hosts.join(", "),
+                    many[0]
+                )
+            }
+        })
+        .collect()
 }
 
 /// The deploy host's address as the hosts see it (kubeasz takes it from `$SSH_CLIENT`).
@@ -70,5 +102,49 @@ pub async fn deploy_ip(remote: &dyn Remote) -> String {
     {
         Ok(r) if r.ok() && !r.stdout.trim().is_empty() => r.stdout.trim().to_string(),
         _ => "127.0.0.1".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ez_executor::ExecError;
+
+    fn unreachable(host: &str, reason: &str) -> ExecError {
+        ExecError::Unreachable {
+            host: host.into(),
+            addr: format!("{host}:22"),
+            reason: reason.into(),
+        }
+    }
+
+    #[test]
+    fn hosts_failing_alike_are_one_line() {
+        let refused = "Connection refused (os error 111)";
+        let lines = grouped(vec![
+            unreachable("10.0.0.2", refused),
+            ExecError::AuthRefused {
+                host: "10.0.0.9".into(),
+                user: "root".into(),
+                methods_tried: vec!["publickey".into()],
+                detail: String::new(),
+            },
+            unreachable("10.0.0.1", refused),
+            unreachable("10.0.0.3", refused),
+            unreachable("10.0.0.4", "timed out after 10s"),
+        ]);
+        assert_eq!(lines.len(), 3, "{lines:#?}");
+        assert!(
+            lines[0].starts_with(
+                "3 hosts fail the same way (10.0.0.2, 10.0.0.1, 10.0.0.3), e.g. 10.0.0.2: cannot reach 10.0.0.2:22: Connection refused"
+            ),
+            "{lines:#?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("10.0.0.9: authentication as 'root' refused"))
+        );
+        assert!(lines.iter().any(|l| l.contains("10.0.0.4:22: timed out")));
     }
 }

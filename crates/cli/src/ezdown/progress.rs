@@ -103,6 +103,8 @@ fn plain(e: &Event) {
             eprintln!("ezdown: {id}: already in the bundle ({path}), verified")
         }
         Event::Failed { id, error } => eprintln!("ezdown: {id}: FAILED: {error}"),
+        // the command line says why once, after the summary
+        Event::Stopped { .. } => {}
         Event::Summary {
             files,
             failed,
@@ -152,6 +154,11 @@ fn bar_event(b: &mut Bars, e: &Event) {
                 pb.finish_and_clear();
             }
             b.total.inc(1);
+        }
+        Event::Stopped { .. } => {
+            for (_, pb) in b.files.drain() {
+                pb.finish_and_clear();
+            }
         }
         Event::Failed { id, error } => {
             if let Some(pb) = b.files.remove(id) {
