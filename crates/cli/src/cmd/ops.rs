@@ -193,12 +193,11 @@ pub async fn start_aio(ctx: &Ctx, a: &StartAio) -> anyhow::Result<u8> {
     };
     println!("get local host ipadd: {ip}");
     // No bundle, no cluster: said before any key, folder or host is touched.
-    let every_step: Vec<String> = ["02", "03", "04", "05"].map(String::from).to_vec();
-    if let Some(f) =
-        crate::deploy::bundle_check::check_binaries(&ctx.base, &every_step, &ctx.skip_preflight)
-    {
-        eprintln!("ezctl: error: {}", f.message);
-        eprintln!("       {}", f.fix);
+    if crate::deploy::bundle_check::refuse_inputs(
+        &ctx.base,
+        &["02", "03", "04", "05"],
+        &ctx.skip_preflight,
+    ) {
         return Ok(1);
     }
     let key = a.ssh_key.clone().unwrap_or_else(default_key);

@@ -168,6 +168,10 @@ pub async fn setup_summaries(
             &stems,
             &ctx.skip_preflight,
         ));
+        findings.extend(deploy::bundle_check::check_integrity(
+            &ctx.base,
+            &ctx.skip_preflight,
+        ));
         if report_findings(&findings) {
             exec.disconnect_all();
             bail!(

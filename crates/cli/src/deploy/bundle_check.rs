@@ -126,6 +126,95 @@ pub fn check_binaries(base: &Path, stems: &[String], skip: &[String]) -> Option<
     })
 }
 
+/// An error finding when the bundle is half-fetched (`complete: false`: an `ezdown -D` that
+/// failed) or its files do not match its manifest (a file missing or of another size than
+/// recorded; sizes only, so this stays instant: `ezdown --verify` re-hashes everything).
+/// None without a manifest (a hand-made bundle: [`check_binaries`] speaks for it).
+pub fn check_integrity(base: &Path, skip: &[String]) -> Option<Finding> {
+    if skip.iter().any(|s| s == CHECK || s == "all") {
+        return None;
+    }
+    let m = Manifest::load(base).ok().flatten()?;
+    let b = base.display();
+    let finding = |message: String, fix: String| Finding {
+        host: "deploy host".into(),
+        check: CHECK,
+        message,
+        fix,
+        warning: false,
+    };
+    if !m.complete {
+        return Some(finding(
+            format!(
+                "the bundle in {b} is half-fetched: its last `ezdown -D` failed (manifest.json says complete: false)"
+            ),
+            format!(
+                "run `./ezdown -D --base {b}` again (it resumes and keeps what is verified), then this command again"
+            ),
+        ));
+    }
+    let changed: Vec<String> = m
+        .files
+        .iter()
+        .filter_map(|f| match std::fs::metadata(base.join(&f.path)) {
+            Ok(md) if md.len() == f.size => None,
+            Ok(md) => Some(format!(
+                "{} ({} bytes, manifest: {})",
+                f.path,
+                md.len(),
+                f.size
+            )),
+            Err(_) => Some(format!("{} (missing)", f.path)),
+        })
+        .collect();
+    if changed.is_empty() {
+        return None;
+    }
+    let shown: Vec<&str> = changed.iter().take(5).map(String::as_str).collect();
+    let more = changed.len().saturating_sub(shown.len());
+    Some(finding(
+        format!(
+            "the bundle in {b} does not match its manifest: {}{}",
+            shown.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        ),
+        format!(
+            "run `./ezdown --verify --base {b}` to see every difference, then `./ezdown -D --base {b}` to fetch them again"
+        ),
+    ))
+}
+
+/// The bundle's architecture as `uname -m` says it (`x86_64`, `aarch64`), if it has a
+/// manifest.
+pub fn bundle_uname_arch(base: &Path) -> Option<String> {
+    let m = Manifest::load(base).ok().flatten()?;
+    Some(match m.arch.as_str() {
+        "amd64" => "x86_64".to_string(),
+        "arm64" => "aarch64".to_string(),
+        other => other.to_string(),
+    })
+}
+
+/// What a command about to run the steps `stems` needs from the bundle: its binaries, a
+/// complete bundle matching its manifest. Printed as the command's error, before any key,
+/// folder or host is touched; true when the command must stop.
+pub fn refuse_inputs(base: &Path, stems: &[&str], skip: &[String]) -> bool {
+    let stems: Vec<String> = stems.iter().map(|s| s.to_string()).collect();
+    let findings: Vec<Finding> = check_binaries(base, &stems, skip)
+        .into_iter()
+        .chain(check_integrity(base, skip))
+        .collect();
+    for f in &findings {
+        eprintln!("ezctl: error: {}", f.message);
+        eprintln!("       {}", f.fix);
+    }
+    !findings.is_empty()
+}
+
 /// The finding, if the bundle at `base` lacks images the cluster uses; none without a
 /// manifest (not a bundle made by ezdown) or when `skip` names the check or `all`.
 pub fn check(cluster: &Cluster, base: &Path, skip: &[String]) -> Option<Finding> {
@@ -202,6 +291,34 @@ mod tests {
         }
         m.write(d.path()).expect("manifest");
         d
+    }
+
+    #[test]
+    fn a_half_fetched_or_changed_bundle_is_refused_with_the_command_that_fixes_it() {
+        let d = bundle(
+            &["docker.io/library/busybox:1".to_string()],
+            Selection::default(),
+        );
+        std::fs::create_dir_all(d.path().join("down")).expect("down");
+        std::fs::write(d.path().join("down/0.tar"), b"").expect("tar");
+        assert!(check_integrity(d.path(), &[]).is_none());
+        // a file of another size than recorded
+        std::fs::write(d.path().join("down/0.tar"), b"changed").expect("tar");
+        let f = check_integrity(d.path(), &[]).expect("finding");
+        assert!(
+            f.message.contains("down/0.tar (7 bytes, manifest: 0)"),
+            "{f:?}"
+        );
+        assert!(f.fix.contains("ezdown --verify"), "{f:?}");
+        assert!(check_integrity(d.path(), &["bundle".into()]).is_none());
+        // a failed `ezdown -D`
+        let mut m = Manifest::load(d.path()).expect("load").expect("manifest");
+        m.complete = false;
+        m.write(d.path()).expect("write");
+        let f = check_integrity(d.path(), &[]).expect("finding");
+        assert!(f.message.contains("half-fetched"), "{f:?}");
+        assert!(f.fix.contains("ezdown -D --base"), "{f:?}");
+        assert_eq!(bundle_uname_arch(d.path()).as_deref(), Some("x86_64"));
     }
 
     #[test]

@@ -73,6 +73,8 @@ pub struct Settings {
     /// MiB of the bundle's image tars (`<base>/down/*.tar`), which step 03 copies to every
     /// master and node and imports into containerd.
     pub images_mib: u64,
+    /// The bundle's architecture as `uname -m` names it (`x86_64`), when it has a manifest.
+    pub bundle_arch: Option<String>,
 }
 
 /// What the bundle's images take on a host: the copy in /opt/kube/images, the content store
@@ -148,6 +150,23 @@ pub fn check_host(host: &str, f: &Facts, roles: &Roles, s: &Settings) -> Vec<Fin
             false,
             format!("architecture {} is not amd64 or arm64", f.arch),
             "use an amd64 or arm64 host",
+        );
+    } else if let Some(b) = s.bundle_arch.as_deref().filter(|b| *b != f.arch) {
+        let want = if f.arch == "aarch64" {
+            "arm64"
+        } else {
+            "amd64"
+        };
+        push(
+            "arch",
+            false,
+            format!(
+                "the host is {} but the bundle is for {b}: its binaries would not run here",
+                f.arch
+            ),
+            &format!(
+                "make a bundle for this host: `./ezdown -D --arch {want} --base <another dir>` and run with that base (EZ_BASE)"
+            ),
         );
     }
     if !kernel_at_least(&f.kernel, 4, 19) {
@@ -379,6 +398,9 @@ pub async fn run(
             .var("base_dir")
             .map(|b| bundle_images_mib(std::path::Path::new(b)))
             .unwrap_or(0),
+        bundle_arch: cluster
+            .var("base_dir")
+            .and_then(|b| super::bundle_check::bundle_uname_arch(std::path::Path::new(b))),
     };
     let gathered = futures::future::join_all(remotes.iter().map(|(name, r)| {
         let bin_dir = s.bin_dir.clone();
@@ -462,7 +484,35 @@ mod tests {
             fail_cgroup_v1: true,
             restrict_oom_score_adj: false,
             images_mib: 0,
+            bundle_arch: None,
         }
+    }
+
+    #[test]
+    fn a_bundle_for_another_architecture_is_refused() {
+        let s = Settings {
+            bundle_arch: Some("aarch64".into()),
+            ..settings()
+        };
+        let found = check_host("h", &good(), &master(), &s);
+        let a = found
+            .iter()
+            .find(|x| x.check == "arch")
+            .expect("arch finding");
+        assert!(
+            !a.warning && a.message.contains("bundle is for aarch64"),
+            "{a:?}"
+        );
+        assert!(a.fix.contains("--arch amd64"), "{a:?}");
+        let same = Settings {
+            bundle_arch: Some("x86_64".into()),
+            ..settings()
+        };
+        assert!(
+            !check_host("h", &good(), &master(), &same)
+                .iter()
+                .any(|x| x.check == "arch")
+        );
     }
 
     #[test]

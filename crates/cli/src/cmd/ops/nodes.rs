@@ -43,6 +43,10 @@ pub async fn add_nodes(
     let dir = ctx.cluster_dir(name);
     let cluster = deploy::load_cluster(&dir, name)?;
     let hosts_path = load::hosts_path(&dir);
+    // a node gets the runtime (03) and kubelet/kube-proxy (05) from the bundle
+    if deploy::bundle_check::refuse_inputs(&ctx.base, &["03", "05"], &ctx.skip_preflight) {
+        return Ok(1);
+    }
     let mut seen = Vec::new();
     for (ip, _) in nodes {
         if ip.parse::<IpAddr>().is_err() {

@@ -30,6 +30,10 @@ fn bundle_version(base: &std::path::Path) -> anyhow::Result<String> {
 pub async fn upgrade(ctx: &Ctx, name: &str) -> anyhow::Result<u8> {
     let dir = ctx.cluster_dir(name);
     let cluster = deploy::load_cluster(&dir, name)?;
+    // the new control plane (04) and node binaries (05) come from the bundle
+    if deploy::bundle_check::refuse_inputs(&ctx.base, &["04", "05"], &ctx.skip_preflight) {
+        return Ok(1);
+    }
     let new_version = bundle_version(&ctx.base)?;
     crate::cmd::setup::abort_window(ctx, name, "upgrade", false).await?;
     let _lock = ClusterLock::acquire(&dir, name, &format!("ezctl upgrade {name}"))?;
