@@ -7,6 +7,7 @@
 //! - [`bundle`]: one `ezdown -D` run, bounded in parallelism;
 //! - [`selection`]: the network plugin and the optional parts a bundle is made with.
 
+pub mod arches;
 pub mod binaries;
 pub mod bundle;
 pub mod catalog;

@@ -63,14 +63,19 @@ pub fn export(base: &Path, out: &Path) -> Result<u64> {
     };
     let mut tar = tar::Builder::new(w);
     tar.follow_symlinks(false);
-    tar.append_path_with_name(base.join(MANIFEST), MANIFEST)
-        .map_err(io)?;
     let mut bytes = 0;
-    for f in &m.files {
-        let src = base.join(&f.path);
-        let mut file = std::fs::File::open(&src).map_err(|e| BundleError::io("open", &src, e))?;
-        tar.append_file(&f.path, &mut file).map_err(io)?;
-        bytes += f.size;
+    for (prefix, m) in with_other_arches(base, m)? {
+        let name = format!("{prefix}{MANIFEST}");
+        tar.append_path_with_name(base.join(&name), &name)
+            .map_err(io)?;
+        for f in &m.files {
+            let rel = format!("{prefix}{}", f.path);
+            let src = base.join(&rel);
+            let mut file =
+                std::fs::File::open(&src).map_err(|e| BundleError::io("open", &src, e))?;
+            tar.append_file(&rel, &mut file).map_err(io)?;
+            bytes += f.size;
+        }
     }
     let w = tar.into_inner().map_err(io)?;
     drop(w); // finishes the compressor and flushes
@@ -146,43 +151,60 @@ pub fn import(file: &Path, base: &Path) -> Result<Manifest> {
     }
     let m = Manifest::load(&stage)?
         .ok_or_else(|| arch_err("no manifest.json inside: not an ezdown export".into()))?;
-    for f in &m.files {
-        let p = stage.join(&f.path);
-        let (sha, size) = match hash_file_blocking(&p) {
-            Ok(v) => v,
-            Err(_) => {
+    let all = with_other_arches(&stage, m.clone())?;
+    for (prefix, sub) in &all {
+        for f in &sub.files {
+            let rel = format!("{prefix}{}", f.path);
+            let (sha, size) = match hash_file_blocking(&stage.join(&rel)) {
+                Ok(v) => v,
+                Err(_) => {
+                    return Err(arch_err(format!(
+                        "'{rel}' is listed in the manifest but missing"
+                    )));
+                }
+            };
+            if sha.hex() != f.sha256 || size != f.size {
                 return Err(arch_err(format!(
-                    "'{}' is listed in the manifest but missing",
-                    f.path
+                    "'{rel}' does not match the manifest (sha256 {} expected {})",
+                    sha.hex(),
+                    f.sha256
                 )));
             }
-        };
-        if sha.hex() != f.sha256 || size != f.size {
-            return Err(arch_err(format!(
-                "'{}' does not match the manifest (sha256 {} expected {})",
-                f.path,
-                sha.hex(),
-                f.sha256
-            )));
+            got.remove(&rel);
         }
-        got.remove(&f.path);
+        got.remove(&format!("{prefix}{MANIFEST}"));
     }
-    got.remove(MANIFEST);
     if let Some(extra) = got.iter().next() {
         return Err(arch_err(format!("'{extra}' is not listed in the manifest")));
     }
-    for f in &m.files {
-        let dest = base.join(&f.path);
-        if let Some(p) = dest.parent() {
-            std::fs::create_dir_all(p).map_err(|e| BundleError::io("create directory", p, e))?;
+    // the other architectures first: the base's own manifest, moved last, marks the end
+    for (prefix, sub) in all.iter().rev() {
+        let names = sub.files.iter().map(|f| format!("{prefix}{}", f.path));
+        for rel in names.chain(std::iter::once(format!("{prefix}{MANIFEST}"))) {
+            let dest = base.join(&rel);
+            if let Some(p) = dest.parent() {
+                std::fs::create_dir_all(p)
+                    .map_err(|e| BundleError::io("create directory", p, e))?;
+            }
+            std::fs::rename(stage.join(&rel), &dest)
+                .map_err(|e| BundleError::io("rename", &dest, e))?;
         }
-        std::fs::rename(stage.join(&f.path), &dest)
-            .map_err(|e| BundleError::io("rename", &dest, e))?;
     }
-    std::fs::rename(stage.join(MANIFEST), base.join(MANIFEST))
-        .map_err(|e| BundleError::io("rename", base.join(MANIFEST), e))?;
     let _ = std::fs::remove_dir_all(&stage);
     Ok(m)
+}
+
+/// The bundle at `base` (manifest `m`) and each other architecture's bundle in it, as
+/// (path prefix, manifest): `("", m)`, `("arch/arm64/", …)`.
+fn with_other_arches(base: &Path, m: Manifest) -> Result<Vec<(String, Manifest)>> {
+    let mut out = vec![(String::new(), m)];
+    for a in crate::arches::extra(base) {
+        let sub = crate::arches::sub_base(base, a);
+        if let Some(sm) = Manifest::load(&sub)? {
+            out.push((format!("{}/{}/", crate::arches::DIR, a.as_str()), sm));
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! All the work is in `ez_bundle`; this module maps flags to a request, shows events, and
 //! turns outcomes into one clear message and an exit code (0 ok, 1 failed, 130 interrupted).
 
+mod arches;
 mod carry;
 mod conformance;
 mod progress;
@@ -21,7 +22,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// kubeasz `ezdown`, without docker.
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(
     name = "ezdown",
     version,
@@ -71,7 +72,9 @@ pub struct EzdownCli {
     /// Bundle directory.
     #[arg(long, env = "EZ_BASE", default_value = "/etc/kubeasz")]
     pub base: PathBuf,
-    /// Target architecture: amd64 or arm64 (default: this machine's).
+    /// Target architecture: amd64 or arm64 (default: this machine's), or several,
+    /// comma-separated (`amd64,arm64`): the first is the bundle's own (`bin/`, `down/`), each
+    /// other a bundle of its own under `<base>/arch/<arch>/`; setup gives each host its own.
     #[arg(long)]
     pub arch: Option<String>,
     /// Transfers in flight at once.
@@ -183,8 +186,31 @@ pub async fn run(cli: EzdownCli) -> anyhow::Result<u8> {
         }
     }
     if cli.verify {
+        // the base and every other architecture's bundle in it
         return carry::do_verify(&cli).await;
     }
+    let list = match cli.arch.as_deref().map(ez_bundle::arches::parse_list) {
+        None => vec![Arch::host()],
+        Some(Ok(l)) => l,
+        Some(Err(e)) => {
+            eprintln!("ezdown: --arch: {e}");
+            return Ok(1);
+        }
+    };
+    if list.len() > 1 {
+        if cli.export.is_some() || cli.import.is_some() {
+            eprintln!(
+                "ezdown: --export/--import carry the whole base, every architecture in it: leave --arch out"
+            );
+            return Ok(1);
+        }
+        return arches::run_each(&cli, &list).await;
+    }
+    run_one(cli).await
+}
+
+/// One action for one architecture (`cli.arch` names at most one here).
+async fn run_one(cli: EzdownCli) -> anyhow::Result<u8> {
     if let Some(out) = &cli.export {
         return carry::do_export(&cli, out.clone()).await;
     }

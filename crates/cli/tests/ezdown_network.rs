@@ -118,3 +118,85 @@ async fn a_flannel_bundle_with_substituted_versions() {
     let again = ez_bundle::manifest::Manifest::load(&base).unwrap().unwrap();
     assert_eq!(again.selection, man.selection);
 }
+
+/// `--arch amd64,arm64`: the first architecture is the bundle itself, arm64 a bundle of its
+/// own under `arch/arm64/`; `--verify` checks both, `--export`/`--import` carry both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_two_architecture_bundle() {
+    let subst = "containerd: 2.3.4\ncrictl: v1.37.0\ncni_plugins: v1.9.2\n\
+                 flannel: v0.28.10\nmetrics_server: v0.8.0\ncalico: v9.9.9\n";
+    let table = ez_inventory::VersionTable::default()
+        .with_kubernetes("v1.35.6")
+        .overlay(subst)
+        .unwrap();
+    let m = support::Mirror::start().await;
+    let mut tree = support::upstream_tree_arches(&table, true, &["amd64", "arm64"]);
+    tree.retain(|k, _| !k.contains("calicoctl") && !k.contains("/calico/") && !k.contains("helm"));
+    m.put_all(&tree);
+    let (_d, base) = support::tmp_base();
+    let b = base.display().to_string();
+    let versions = base.parent().unwrap().join("versions.yml");
+    std::fs::write(&versions, subst).unwrap();
+    let vf = versions.display().to_string();
+    let args = [
+        "-D",
+        "-k",
+        "1.35.6",
+        "--no-images",
+        "--network",
+        "flannel",
+        "--without",
+        "helm",
+        "--without",
+        "nodelocaldns",
+        "--versions",
+        &vf,
+        "--base",
+        &b,
+        "--arch",
+        "amd64,arm64",
+        "--mirror-only",
+        "--binary-mirror",
+        &m.url,
+        "--json",
+    ];
+    assert_eq!(ezdown(&args).await, 0);
+    let own = ez_bundle::manifest::Manifest::load(&base).unwrap().unwrap();
+    assert_eq!(own.arch, "amd64");
+    let arm = base.join("arch/arm64");
+    let sub = ez_bundle::manifest::Manifest::load(&arm).unwrap().unwrap();
+    assert_eq!(sub.arch, "arm64");
+    assert!(arm.join("bin/kubelet").is_file() && base.join("bin/kubelet").is_file());
+    let src = |m: &ez_bundle::manifest::Manifest, p: &str| {
+        m.files
+            .iter()
+            .find(|f| f.path == p)
+            .map(|f| f.source.clone())
+            .unwrap_or_default()
+    };
+    assert!(
+        src(&sub, "bin/kubelet").contains("/linux/arm64/kubelet"),
+        "{sub:?}"
+    );
+    assert!(src(&own, "bin/kubelet").contains("/linux/amd64/kubelet"));
+    assert_eq!(
+        ez_bundle::arches::extra(&base),
+        vec![ez_bundle::catalog::Arch::Arm64]
+    );
+    // --verify covers the other architecture too
+    assert_eq!(ezdown(&["--verify", "--base", &b]).await, 0);
+    std::fs::write(arm.join("bin/kube-proxy"), b"tampered").unwrap();
+    assert_eq!(ezdown(&["--verify", "--base", &b]).await, 1);
+    // a re-run repairs the arm64 bundle and fetches nothing else
+    assert_eq!(ezdown(&args).await, 0);
+    assert_eq!(ezdown(&["--verify", "--base", &b]).await, 0);
+    // one archive carries both
+    let out = base.parent().unwrap().join("both.tar");
+    let o = out.display().to_string();
+    assert_eq!(ezdown(&["--export", &o, "--base", &b]).await, 0);
+    let (_d2, other) = support::tmp_base();
+    let ob = other.display().to_string();
+    assert_eq!(ezdown(&["--import", &o, "--base", &ob]).await, 0);
+    assert!(other.join("arch/arm64/bin/kubelet").is_file());
+    assert_eq!(ezdown(&["--verify", "--base", &ob]).await, 0);
+}

@@ -11,6 +11,9 @@ use std::path::Path;
 pub fn bundle_vars(base_dir: &Path) -> Vars {
     let bin = base_dir.join("bin");
     let mut v = Vars::new();
+    // where a host's binaries and image tars are under the base: its own architecture's
+    // bundle; empty unless the bundle holds several (the host var then says `arch/<arch>/`)
+    v.insert("bundle_arch_dir".into(), json!(""));
     let etcd: Vec<Json> = ["etcd", "etcdctl", "etcdutl"]
         .iter()
         .filter(|b| bin.join(b).is_file())

@@ -396,6 +396,53 @@ pub fn upstream_tree(small: bool) -> HashMap<String, Vec<u8>> {
 
 /// [`upstream_tree`] for the versions of `v`.
 pub fn upstream_tree_for(v: &ez_inventory::VersionTable, small: bool) -> HashMap<String, Vec<u8>> {
+    upstream_tree_arch(v, small, "amd64")
+}
+
+/// The files of several architectures on one mirror: each architecture's tree, the checksum
+/// files they share (etcd's SHA256SUMS, runc's) holding each architecture's own line.
+pub fn upstream_tree_arches(
+    v: &ez_inventory::VersionTable,
+    small: bool,
+    arches: &[&str],
+) -> HashMap<String, Vec<u8>> {
+    let mut t: HashMap<String, Vec<u8>> = HashMap::new();
+    for arch in arches {
+        for (k, body) in upstream_tree_arch(v, small, arch) {
+            let shared = k.ends_with("SHA256SUMS") || k.ends_with("runc.sha256sum");
+            match t.get_mut(&k) {
+                Some(have) if shared => {
+                    let text = String::from_utf8(body).unwrap();
+                    for l in text.lines().filter(|l| l.contains(arch)) {
+                        have.extend_from_slice(format!("{l}\n").as_bytes());
+                    }
+                }
+                _ if shared => {
+                    let text = String::from_utf8(body).unwrap();
+                    let own: String = text
+                        .lines()
+                        .filter(|l| l.contains(arch))
+                        .map(|l| format!("{l}\n"))
+                        .collect();
+                    t.insert(k, own.into_bytes());
+                }
+                _ => {
+                    t.insert(k, body);
+                }
+            }
+        }
+    }
+    t
+}
+
+/// [`upstream_tree_for`] with the files of `arch` (`amd64`, `arm64`); the contents are this
+/// machine's binaries either way, only the names and checksums differ.
+pub fn upstream_tree_arch(
+    v: &ez_inventory::VersionTable,
+    small: bool,
+    arch: &str,
+) -> HashMap<String, Vec<u8>> {
+    let other = if arch == "amd64" { "arm64" } else { "amd64" };
     let bin = |p: &str| {
         if small {
             real_binary("/bin/busybox")
@@ -415,34 +462,37 @@ pub fn upstream_tree_for(v: &ez_inventory::VersionTable, small: bool) -> HashMap
     ] {
         let mut b = bin(src);
         b.extend_from_slice(name.as_bytes()); // distinct files
-        let p = format!("dl.k8s.io/release/{k8s}/bin/linux/amd64/{name}");
+        let p = format!("dl.k8s.io/release/{k8s}/bin/linux/{arch}/{name}");
         t.insert(format!("{p}.sha256"), format!("{}\n", sha(&b)).into_bytes());
         t.insert(p, b);
     }
     let e = &v.etcd;
     let etcd = targz(&[
-        (&format!("etcd-{e}-linux-amd64/etcd"), bin("/usr/bin/etcd")),
+        (&format!("etcd-{e}-linux-{arch}/etcd"), bin("/usr/bin/etcd")),
         (
-            &format!("etcd-{e}-linux-amd64/etcdctl"),
+            &format!("etcd-{e}-linux-{arch}/etcdctl"),
             bin("/usr/bin/etcdctl"),
         ),
         (
-            &format!("etcd-{e}-linux-amd64/etcdutl"),
+            &format!("etcd-{e}-linux-{arch}/etcdutl"),
             bin("/usr/bin/etcdctl"),
         ),
-        (&format!("etcd-{e}-linux-amd64/README.md"), b"etcd".to_vec()),
+        (
+            &format!("etcd-{e}-linux-{arch}/README.md"),
+            b"etcd".to_vec(),
+        ),
     ]);
     let base = format!("github.com/etcd-io/etcd/releases/download/{e}");
     t.insert(
         format!("{base}/SHA256SUMS"),
         format!(
-            "{}  etcd-{e}-linux-arm64.tar.gz\n{}  etcd-{e}-linux-amd64.tar.gz\n",
+            "{}  etcd-{e}-linux-{other}.tar.gz\n{}  etcd-{e}-linux-{arch}.tar.gz\n",
             sha(b"x"),
             sha(&etcd)
         )
         .into_bytes(),
     );
-    t.insert(format!("{base}/etcd-{e}-linux-amd64.tar.gz"), etcd);
+    t.insert(format!("{base}/etcd-{e}-linux-{arch}.tar.gz"), etcd);
     let cd = &v.containerd;
     let c = targz(&[
         ("bin/containerd", bin("/usr/bin/containerd")),
@@ -453,11 +503,11 @@ pub fn upstream_tree_for(v: &ez_inventory::VersionTable, small: bool) -> HashMap
         ("bin/ctr", bin("/usr/bin/ctr")),
     ]);
     let p = format!(
-        "github.com/containerd/containerd/releases/download/v{cd}/containerd-static-{cd}-linux-amd64.tar.gz"
+        "github.com/containerd/containerd/releases/download/v{cd}/containerd-static-{cd}-linux-{arch}.tar.gz"
     );
     t.insert(
         format!("{p}.sha256sum"),
-        format!("{}  containerd-static-{cd}-linux-amd64.tar.gz\n", sha(&c)).into_bytes(),
+        format!("{}  containerd-static-{cd}-linux-{arch}.tar.gz\n", sha(&c)).into_bytes(),
     );
     t.insert(p, c);
     let r = bin("/usr/sbin/runc");
@@ -467,9 +517,9 @@ pub fn upstream_tree_for(v: &ez_inventory::VersionTable, small: bool) -> HashMap
     );
     t.insert(
         format!("{base}/runc.sha256sum"),
-        format!("{} *runc.amd64\n{} *runc.arm64\n", sha(&r), sha(b"y")).into_bytes(),
+        format!("{} *runc.{arch}\n{} *runc.{other}\n", sha(&r), sha(b"y")).into_bytes(),
     );
-    t.insert(format!("{base}/runc.amd64"), r);
+    t.insert(format!("{base}/runc.{arch}"), r);
     let cni = &v.cni_plugins;
     let plugins: Vec<(String, Vec<u8>)> = ["bridge", "host-local", "loopback", "portmap"]
         .iter()
@@ -481,29 +531,29 @@ pub fn upstream_tree_for(v: &ez_inventory::VersionTable, small: bool) -> HashMap
         .collect();
     let c = targz(&refs);
     let p = format!(
-        "github.com/containernetworking/plugins/releases/download/{cni}/cni-plugins-linux-amd64-{cni}.tgz"
+        "github.com/containernetworking/plugins/releases/download/{cni}/cni-plugins-linux-{arch}-{cni}.tgz"
     );
     t.insert(
         format!("{p}.sha256"),
-        format!("{}  cni-plugins-linux-amd64-{cni}.tgz\n", sha(&c)).into_bytes(),
+        format!("{}  cni-plugins-linux-{arch}-{cni}.tgz\n", sha(&c)).into_bytes(),
     );
     t.insert(p, c);
     let cr = &v.crictl;
     let c = targz(&[("crictl", bin("/bin/busybox"))]);
     let p = format!(
-        "github.com/kubernetes-sigs/cri-tools/releases/download/{cr}/crictl-{cr}-linux-amd64.tar.gz"
+        "github.com/kubernetes-sigs/cri-tools/releases/download/{cr}/crictl-{cr}-linux-{arch}.tar.gz"
     );
     t.insert(format!("{p}.sha256"), format!("{}\n", sha(&c)).into_bytes());
     t.insert(p, c);
     let h = &v.helm;
     let c = targz(&[
-        ("linux-amd64/helm", bin("/bin/busybox")),
-        ("linux-amd64/LICENSE", b"license".to_vec()),
+        (&format!("linux-{arch}/helm"), bin("/bin/busybox")),
+        (&format!("linux-{arch}/LICENSE"), b"license".to_vec()),
     ]);
-    let p = format!("get.helm.sh/helm-{h}-linux-amd64.tar.gz");
+    let p = format!("get.helm.sh/helm-{h}-linux-{arch}.tar.gz");
     t.insert(
         format!("{p}.sha256sum"),
-        format!("SHA256 (helm-{h}-linux-amd64.tar.gz) = {}\n", sha(&c)).into_bytes(),
+        format!("SHA256 (helm-{h}-linux-{arch}.tar.gz) = {}\n", sha(&c)).into_bytes(),
     );
     t.insert(p, c);
     let mut cc = bin("/bin/busybox");
@@ -514,9 +564,9 @@ pub fn upstream_tree_for(v: &ez_inventory::VersionTable, small: bool) -> HashMap
     );
     t.insert(
         format!("{base}/SHA256SUMS"),
-        format!("{}  calicoctl-linux-amd64\n", sha(&cc)).into_bytes(),
+        format!("{}  calicoctl-linux-{arch}\n", sha(&cc)).into_bytes(),
     );
-    t.insert(format!("{base}/calicoctl-linux-amd64"), cc);
+    t.insert(format!("{base}/calicoctl-linux-{arch}"), cc);
     t
 }
 

@@ -192,9 +192,15 @@ pub async fn setup_summaries(
     let facts = facts
         .await
         .map_err(|e| anyhow::anyhow!("reading the bundle's facts failed: {e}"))?;
-    let inv = Arc::new(ez_play::cluster::inventory_with_facts(
-        &cluster, &ctx.base, &deploy_ip, facts,
-    ));
+    let mut inv = ez_play::cluster::inventory_with_facts(&cluster, &ctx.base, &deploy_ip, facts);
+    match deploy::arch::arch_dirs(&ctx.base, &remotes).await {
+        Ok(dirs) => deploy::arch::apply(&mut inv, dirs),
+        Err(e) => {
+            exec.disconnect_all();
+            return Err(e);
+        }
+    }
+    let inv = Arc::new(inv);
     let display = Arc::new(super::setup_display::Display::new(ctx.json));
     let shown = display.clone();
     let sink: Arc<dyn Fn(Event) + Send + Sync> = Arc::new(move |e| shown.event(&e));

@@ -188,15 +188,24 @@ pub fn check_integrity(base: &Path, skip: &[String]) -> Option<Finding> {
     ))
 }
 
-/// The bundle's architecture as `uname -m` says it (`x86_64`, `aarch64`), if it has a
-/// manifest.
-pub fn bundle_uname_arch(base: &Path) -> Option<String> {
-    let m = Manifest::load(base).ok().flatten()?;
-    Some(match m.arch.as_str() {
+/// The bundle's architectures as `uname -m` names them (`x86_64`, `aarch64`), its own first
+/// then the other architectures' bundles in it; empty without a manifest.
+pub fn bundle_uname_arches(base: &Path) -> Vec<String> {
+    let Some(m) = Manifest::load(base).ok().flatten() else {
+        return Vec::new();
+    };
+    let uname = |a: &str| match a {
         "amd64" => "x86_64".to_string(),
         "arm64" => "aarch64".to_string(),
         other => other.to_string(),
-    })
+    };
+    let mut out = vec![uname(&m.arch)];
+    out.extend(
+        ez_bundle::arches::extra(base)
+            .iter()
+            .map(|a| uname(a.as_str())),
+    );
+    out
 }
 
 /// What a command about to run the steps `stems` needs from the bundle: its binaries, a
@@ -318,7 +327,7 @@ mod tests {
         let f = check_integrity(d.path(), &[]).expect("finding");
         assert!(f.message.contains("half-fetched"), "{f:?}");
         assert!(f.fix.contains("ezdown -D --base"), "{f:?}");
-        assert_eq!(bundle_uname_arch(d.path()).as_deref(), Some("x86_64"));
+        assert_eq!(bundle_uname_arches(d.path()), vec!["x86_64".to_string()]);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! What `ezctl setup` and `ezctl render` share: loading a cluster, its PKI, the engine's view
 //! of the inventory, the playbook library and SSH connections to the hosts.
 
+pub mod arch;
 pub mod bundle_check;
 pub mod connect;
 pub mod facts;

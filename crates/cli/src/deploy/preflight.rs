@@ -73,8 +73,9 @@ pub struct Settings {
     /// MiB of the bundle's image tars (`<base>/down/*.tar`), which step 03 copies to every
     /// master and node and imports into containerd.
     pub images_mib: u64,
-    /// The bundle's architecture as `uname -m` names it (`x86_64`), when it has a manifest.
-    pub bundle_arch: Option<String>,
+    /// The bundle's architectures as `uname -m` names them (`x86_64`), its own first; empty
+    /// without a manifest.
+    pub bundle_arches: Vec<String>,
 }
 
 /// What the bundle's images take on a host: the copy in /opt/kube/images, the content store
@@ -151,21 +152,21 @@ pub fn check_host(host: &str, f: &Facts, roles: &Roles, s: &Settings) -> Vec<Fin
             format!("architecture {} is not amd64 or arm64", f.arch),
             "use an amd64 or arm64 host",
         );
-    } else if let Some(b) = s.bundle_arch.as_deref().filter(|b| *b != f.arch) {
-        let want = if f.arch == "aarch64" {
-            "arm64"
-        } else {
-            "amd64"
-        };
+    } else if !s.bundle_arches.is_empty() && !s.bundle_arches.contains(&f.arch) {
+        let go = |u: &str| if u == "aarch64" { "arm64" } else { "amd64" }.to_string();
+        let mut all: Vec<String> = s.bundle_arches.iter().map(|u| go(u)).collect();
+        all.push(go(&f.arch));
         push(
             "arch",
             false,
             format!(
-                "the host is {} but the bundle is for {b}: its binaries would not run here",
-                f.arch
+                "the host is {} but the bundle holds only {}: its binaries would not run here",
+                f.arch,
+                s.bundle_arches.join(", ")
             ),
             &format!(
-                "make a bundle for this host: `./ezdown -D --arch {want} --base <another dir>` and run with that base (EZ_BASE)"
+                "add this architecture to the bundle: `./ezdown -D --arch {}`",
+                all.join(",")
             ),
         );
     }
@@ -398,9 +399,10 @@ pub async fn run(
             .var("base_dir")
             .map(|b| bundle_images_mib(std::path::Path::new(b)))
             .unwrap_or(0),
-        bundle_arch: cluster
+        bundle_arches: cluster
             .var("base_dir")
-            .and_then(|b| super::bundle_check::bundle_uname_arch(std::path::Path::new(b))),
+            .map(|b| super::bundle_check::bundle_uname_arches(std::path::Path::new(b)))
+            .unwrap_or_default(),
     };
     let gathered = futures::future::join_all(remotes.iter().map(|(name, r)| {
         let bin_dir = s.bin_dir.clone();
@@ -484,14 +486,14 @@ mod tests {
             fail_cgroup_v1: true,
             restrict_oom_score_adj: false,
             images_mib: 0,
-            bundle_arch: None,
+            bundle_arches: vec![],
         }
     }
 
     #[test]
     fn a_bundle_for_another_architecture_is_refused() {
         let s = Settings {
-            bundle_arch: Some("aarch64".into()),
+            bundle_arches: vec!["aarch64".into()],
             ..settings()
         };
         let found = check_host("h", &good(), &master(), &s);
@@ -500,16 +502,16 @@ mod tests {
             .find(|x| x.check == "arch")
             .expect("arch finding");
         assert!(
-            !a.warning && a.message.contains("bundle is for aarch64"),
+            !a.warning && a.message.contains("bundle holds only aarch64"),
             "{a:?}"
         );
-        assert!(a.fix.contains("--arch amd64"), "{a:?}");
-        let same = Settings {
-            bundle_arch: Some("x86_64".into()),
+        assert!(a.fix.contains("--arch arm64,amd64"), "{a:?}");
+        let both = Settings {
+            bundle_arches: vec!["aarch64".into(), "x86_64".into()],
             ..settings()
         };
         assert!(
-            !check_host("h", &good(), &master(), &same)
+            !check_host("h", &good(), &master(), &both)
                 .iter()
                 .any(|x| x.check == "arch")
         );

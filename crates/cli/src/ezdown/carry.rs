@@ -6,7 +6,20 @@ use ez_bundle::selection::Selection;
 use ez_bundle::{transport, verify};
 use std::path::PathBuf;
 
+/// `--verify`: the base, then each other architecture's bundle in it.
 pub(super) async fn do_verify(cli: &EzdownCli) -> anyhow::Result<u8> {
+    let mut worst = verify_one(cli, &cli.base).await?;
+    for a in ez_bundle::arches::extra(&cli.base) {
+        let sub = ez_bundle::arches::sub_base(&cli.base, a);
+        if !cli.json {
+            eprintln!("ezdown: the {} bundle in {}:", a.as_str(), sub.display());
+        }
+        worst = worst.max(verify_one(cli, &sub).await?);
+    }
+    Ok(worst)
+}
+
+async fn verify_one(cli: &EzdownCli, base: &std::path::Path) -> anyhow::Result<u8> {
     let jobs = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2)
@@ -23,7 +36,7 @@ pub(super) async fn do_verify(cli: &EzdownCli) -> anyhow::Result<u8> {
     } else {
         None
     };
-    let r = match verify::verify_for(&cli.base, jobs, wanted.as_ref()).await {
+    let r = match verify::verify_for(base, jobs, wanted.as_ref()).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("ezdown: {e}");
@@ -65,17 +78,15 @@ pub(super) async fn do_export(cli: &EzdownCli, out: PathBuf) -> anyhow::Result<u
     let jobs = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
-    match verify::verify(&cli.base, jobs).await {
-        Ok(r) if r.ok() => {}
-        Ok(_) => {
-            eprintln!(
-                "ezdown: the bundle does not verify; run `ezdown --verify` for details and `ezdown -D` to repair before exporting"
-            );
-            return Ok(1);
-        }
-        Err(e) => {
-            eprintln!("ezdown: {e}");
-            return Ok(1);
+    let mut all = vec![cli.base.clone()];
+    all.extend(
+        ez_bundle::arches::extra(&cli.base)
+            .into_iter()
+            .map(|a| ez_bundle::arches::sub_base(&cli.base, a)),
+    );
+    for base in &all {
+        if let Some(code) = refuse_unverified(base, jobs).await {
+            return Ok(code);
         }
     }
     let base = cli.base.clone();
@@ -92,6 +103,24 @@ pub(super) async fn do_export(cli: &EzdownCli, out: PathBuf) -> anyhow::Result<u
         Err(e) => {
             eprintln!("ezdown: {e}");
             Ok(1)
+        }
+    }
+}
+
+/// The exit code when the bundle at `base` does not verify (said), `None` when it does.
+async fn refuse_unverified(base: &std::path::Path, jobs: usize) -> Option<u8> {
+    match verify::verify(base, jobs).await {
+        Ok(r) if r.ok() => None,
+        Ok(_) => {
+            eprintln!(
+                "ezdown: the bundle in {} does not verify; run `ezdown --verify` for details and `ezdown -D` to repair before exporting",
+                base.display()
+            );
+            Some(1)
+        }
+        Err(e) => {
+            eprintln!("ezdown: {e}");
+            Some(1)
         }
     }
 }

@@ -91,11 +91,19 @@ impl Session {
             Some(r) => connect::deploy_ip(r.as_ref()).await,
             None => bail!("no host to run on"),
         };
+        let mut inv = deploy::play_inventory(cluster, &ctx.base, &deploy_ip);
+        match deploy::arch::arch_dirs(&ctx.base, &remotes).await {
+            Ok(dirs) => deploy::arch::apply(&mut inv, dirs),
+            Err(e) => {
+                exec.disconnect_all();
+                return Ok(Err(Stopped::Connect(e.to_string())));
+            }
+        }
         Ok(Ok(Session {
             exec,
             remotes,
             lib,
-            inv: deploy::play_inventory(cluster, &ctx.base, &deploy_ip),
+            inv,
             state_dir: cluster.dir.join("state"),
             display: Arc::new(crate::cmd::setup_display::Display::new(ctx.json)),
             forks: ctx.forks,
