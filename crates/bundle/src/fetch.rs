@@ -9,7 +9,7 @@ use crate::cause::{NetFailure, error_chain};
 use crate::checksum::Sha256;
 use crate::error::{BundleError, Result};
 use crate::events::{Event, Events};
-use crate::retry::{backoff, parse_retry_after};
+use crate::retry::{Retries, parse_retry_after};
 use futures::StreamExt;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_RANGE, CONTENT_TYPE, RANGE, RETRY_AFTER};
@@ -110,28 +110,24 @@ pub async fn download(
     binary: bool,
     auth: Option<&str>,
 ) -> Result<Fetched> {
-    let mut attempt = 0u32;
+    let mut retries = Retries::new(cfg);
     loop {
         stop_if_tripped(events)?;
-        match try_once(client, cfg, events, id, url, part, binary, auth).await {
+        let a = match try_once(client, cfg, events, id, url, part, binary, auth).await {
             Ok(f) => return Ok(f),
-            Err(a) if a.err.is_transient() && attempt < cfg.retries => {
-                let delay = match a.retry_after {
-                    Some(d) => d.min(cfg.retry_after_max),
-                    None => backoff(attempt, cfg.backoff_base, cfg.backoff_max),
-                };
-                attempt += 1;
-                events.emit(Event::Retry {
-                    id: id.to_string(),
-                    url: url.to_string(),
-                    attempt,
-                    delay_ms: delay.as_millis() as u64,
-                    reason: a.err.to_string(),
-                });
-                pause(events, delay).await?;
-            }
-            Err(a) => return Err(a.err),
-        }
+            Err(a) => a,
+        };
+        let Some(delay) = retries.next_delay(a.err.is_transient(), a.retry_after) else {
+            return Err(a.err);
+        };
+        events.emit(Event::Retry {
+            id: id.to_string(),
+            url: url.to_string(),
+            attempt: retries.count(),
+            delay_ms: delay.as_millis() as u64,
+            reason: a.err.to_string(),
+        });
+        pause(events, delay).await?;
     }
 }
 
@@ -142,7 +138,7 @@ pub async fn download_text(
     events: &Events,
     url: &str,
 ) -> Result<String> {
-    let mut attempt = 0u32;
+    let mut retries = Retries::new(cfg);
     loop {
         stop_if_tripped(events)?;
         let r = async {
@@ -181,25 +177,21 @@ pub async fn download_text(
             })
         }
         .await;
-        match r {
+        let a = match r {
             Ok(t) => return Ok(t),
-            Err(a) if a.err.is_transient() && attempt < cfg.retries => {
-                let delay = a
-                    .retry_after
-                    .map(|d| d.min(cfg.retry_after_max))
-                    .unwrap_or_else(|| backoff(attempt, cfg.backoff_base, cfg.backoff_max));
-                attempt += 1;
-                events.emit(Event::Retry {
-                    id: url.to_string(),
-                    url: url.to_string(),
-                    attempt,
-                    delay_ms: delay.as_millis() as u64,
-                    reason: a.err.to_string(),
-                });
-                pause(events, delay).await?;
-            }
-            Err(a) => return Err(a.err),
-        }
+            Err(a) => a,
+        };
+        let Some(delay) = retries.next_delay(a.err.is_transient(), a.retry_after) else {
+            return Err(a.err);
+        };
+        events.emit(Event::Retry {
+            id: url.to_string(),
+            url: url.to_string(),
+            attempt: retries.count(),
+            delay_ms: delay.as_millis() as u64,
+            reason: a.err.to_string(),
+        });
+        pause(events, delay).await?;
     }
 }
 

@@ -1,4 +1,5 @@
-//! Backoff with jitter and `Retry-After` parsing (seconds or an HTTP-date).
+//! Backoff with jitter and `Retry-After` parsing (seconds or an HTTP-date), and [`Retries`],
+//! the one retry budget every HTTP path of a run uses (files, checksums, registry requests).
 
 use rand::Rng;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -11,6 +12,45 @@ pub fn backoff(attempt: u32, base: Duration, max: Duration) -> Duration {
     let half = capped / 2;
     let jitter_ms = rand::rng().random_range(0..=half.as_millis().max(1) as u64);
     half + Duration::from_millis(jitter_ms)
+}
+
+/// One request's retries: whether to try again after a failure, and after how long.
+///
+/// Invariant: at most `cfg.retries` retries, only for transient failures; the wait is the
+/// server's `Retry-After` (capped at `cfg.retry_after_max`) or the jittered backoff.
+#[derive(Debug)]
+pub struct Retries<'a> {
+    cfg: &'a crate::fetch::FetchConfig,
+    done: u32,
+}
+
+impl<'a> Retries<'a> {
+    pub fn new(cfg: &'a crate::fetch::FetchConfig) -> Retries<'a> {
+        Retries { cfg, done: 0 }
+    }
+
+    /// Retries made so far.
+    pub fn count(&self) -> u32 {
+        self.done
+    }
+
+    /// The wait before the next attempt after a failure (`transient`: worth retrying), or
+    /// `None` when the failure is final or the budget is spent. Counts the retry.
+    pub fn next_delay(
+        &mut self,
+        transient: bool,
+        retry_after: Option<Duration>,
+    ) -> Option<Duration> {
+        if !transient || self.done >= self.cfg.retries {
+            return None;
+        }
+        let wait = match retry_after {
+            Some(d) => d.min(self.cfg.retry_after_max),
+            None => backoff(self.done, self.cfg.backoff_base, self.cfg.backoff_max),
+        };
+        self.done += 1;
+        Some(wait)
+    }
 }
 
 /// Parses a `Retry-After` value: delta-seconds, or an IMF-fixdate such as
@@ -75,6 +115,34 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retries_are_bounded_and_honour_retry_after() {
+        let cfg = crate::fetch::FetchConfig {
+            retries: 2,
+            backoff_base: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(1),
+            retry_after_max: Duration::from_secs(5),
+            ..Default::default()
+        };
+        let mut r = Retries::new(&cfg);
+        assert_eq!(
+            r.next_delay(false, None),
+            None,
+            "a final failure is not retried"
+        );
+        assert_eq!(
+            r.next_delay(true, Some(Duration::from_secs(60))),
+            Some(Duration::from_secs(5))
+        );
+        let d = r.next_delay(true, None).unwrap();
+        assert!(
+            d >= Duration::from_millis(100) && d <= Duration::from_millis(200),
+            "{d:?}"
+        );
+        assert_eq!(r.next_delay(true, None), None, "the budget is spent");
+        assert_eq!(r.count(), 2);
+    }
 
     #[test]
     fn http_date() {

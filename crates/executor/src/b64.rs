@@ -1,58 +1,23 @@
-//! Minimal standard base64 (RFC 4648) used for known_hosts keys and fingerprints.
+//! Base64 (RFC 4648, the `base64` crate) as OpenSSH writes it: known_hosts keys and
+//! `SHA256:` fingerprints.
 
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 
 /// Encode `data`; `pad` adds trailing `=` (OpenSSH fingerprints omit it).
 pub fn encode(data: &[u8], pad: bool) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        let chars = chunk.len() + 1;
-        for i in 0..4 {
-            if i < chars {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else if pad {
-                out.push('=');
-            }
-        }
+    if pad {
+        STANDARD.encode(data)
+    } else {
+        STANDARD_NO_PAD.encode(data)
     }
-    out
 }
 
 /// Decode standard base64 (padding optional, whitespace ignored). `None` on bad input.
 pub fn decode(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut acc: u32 = 0;
-    let mut bits = 0u32;
-    for c in text.bytes() {
-        if c.is_ascii_whitespace() {
-            continue;
-        }
-        if c == b'=' {
-            break;
-        }
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
+    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let unpadded = compact.trim_end_matches('=');
+    STANDARD_NO_PAD.decode(unpadded).ok()
 }
 
 /// OpenSSH-style fingerprint of a public key blob: `SHA256:<base64 without padding>`.
@@ -82,6 +47,8 @@ mod tests {
             assert_eq!(decode(enc).unwrap(), plain.as_bytes());
         }
         assert_eq!(encode(b"f", false), "Zg");
+        assert_eq!(decode("Zm9v\nYmFy").unwrap(), b"foobar");
+        assert_eq!(decode("Zg").unwrap(), b"f");
         assert!(decode("a*b").is_none());
     }
 

@@ -14,15 +14,13 @@ pub(crate) enum SudoMode {
     WithPassword { user: String, password: String },
 }
 
-/// Quote `s` for a POSIX shell (single quotes; `'` becomes `'\''`).
+/// Quote `s` for a POSIX shell (the `shlex` crate's quoting; unquoted when nothing needs it).
+/// A NUL byte cannot be in a shell word: it is dropped.
 pub fn quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b))
-    {
-        return s.to_string();
+    match shlex::try_quote(s) {
+        Ok(q) => q.into_owned(),
+        Err(_) => quote(&s.replace('\0', "")),
     }
-    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 /// True for a valid environment variable name.
@@ -102,8 +100,28 @@ mod tests {
         assert_eq!(quote("abc/def-1.2"), "abc/def-1.2");
         assert_eq!(quote(""), "''");
         assert_eq!(quote("a b"), "'a b'");
-        assert_eq!(quote("it's"), r"'it'\''s'");
         assert_eq!(quote("$(rm -rf /)"), "'$(rm -rf /)'");
+        // what a real shell makes of the quoted word is the string itself
+        for s in [
+            "it's",
+            "a'b\"c$d`e\\f",
+            "\n\t *?[x]",
+            "~user",
+            "-n",
+            "a=b",
+            "x\0y",
+        ] {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("printf %s {}", quote(s)))
+                .output()
+                .unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                s.replace('\0', ""),
+                "{s:?}"
+            );
+        }
     }
 
     #[test]

@@ -131,15 +131,12 @@ pub trait Remote: Send + Sync {
     }
 }
 
-/// Quotes a string for a POSIX shell.
+/// Quotes a string for a POSIX shell (the `shlex` crate's quoting, as the executor's; a NUL
+/// byte, which no shell word can hold, is dropped).
 pub fn sh_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-:=@,+".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
+    match shlex::try_quote(s) {
+        Ok(q) => q.into_owned(),
+        Err(_) => sh_quote(&s.replace('\0', "")),
     }
 }
 
@@ -151,7 +148,12 @@ mod tests {
     fn quoting() {
         assert_eq!(sh_quote("/etc/hosts"), "/etc/hosts");
         assert_eq!(sh_quote("a b"), "'a b'");
-        assert_eq!(sh_quote("it's"), r"'it'\''s'");
         assert_eq!(sh_quote(""), "''");
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("printf %s {}", sh_quote("it's a \"$x\"")))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "it's a \"$x\"");
     }
 }

