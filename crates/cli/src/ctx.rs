@@ -22,7 +22,7 @@ pub struct GlobalArgs {
     pub yes: bool,
     /// Preflight checks to override knowingly (repeatable or comma separated; `all` skips
     /// every check). Also read from EZ_SKIP_PREFLIGHT.
-    #[arg(long, global = true, value_delimiter = ',', env = "EZ_SKIP_PREFLIGHT")]
+    #[arg(long, global = true, value_delimiter = ',', env = "EZ_SKIP_PREFLIGHT", value_parser = check_name)]
     pub skip_preflight: Vec<String>,
     /// OpenSSH client configuration whose Host blocks apply to every host, as they do for
     /// kubeasz through Ansible (HostName, User, Port, IdentityFile, ProxyJump; the inventory's
@@ -39,7 +39,7 @@ pub struct Ctx {
     pub accept_new_host_keys: bool,
     pub json: bool,
     pub yes: bool,
-    /// Preflight checks not to enforce (see `deploy::preflight::CHECKS`).
+    /// Preflight checks not to enforce (see `deploy::preflight::check_names`).
     pub skip_preflight: Vec<String>,
     /// The OpenSSH client configuration to honour, and whether the user named it (then it
     /// must exist).
@@ -104,5 +104,19 @@ impl Ctx {
     /// `clusters/<name>` under the base directory.
     pub fn cluster_dir(&self, name: &str) -> PathBuf {
         self.base.join("clusters").join(name)
+    }
+}
+
+/// A `--skip-preflight` value: a check's name or `all`; a typo is refused with the valid
+/// names instead of silently skipping nothing.
+fn check_name(v: &str) -> Result<String, String> {
+    let names = crate::deploy::preflight::check_names();
+    if v == "all" || names.contains(&v) {
+        Ok(v.to_string())
+    } else {
+        Err(format!(
+            "no preflight check '{v}'; valid: all, {}",
+            names.join(", ")
+        ))
     }
 }
