@@ -121,19 +121,87 @@ pub fn parse_title(title: &str) -> Option<(KubeVersion, String)> {
     found
 }
 
-/// Applies every rule to `dir`.
-pub fn verify(dir: &Path, opts: &VerifyOptions) -> Verification {
-    let mut o = Out(Vec::new());
-    let folder_release = dir
-        .file_name()
-        .and(dir.parent())
-        .and_then(|p| p.file_name())
-        .and_then(|n| n.to_str())
-        .and_then(release_of_folder);
-    let product_dir = dir.file_name().and_then(|n| n.to_str()).map(str::to_string);
+/// What the rules look at, read once from the folder.
+struct Submission<'a> {
+    dir: &'a Path,
+    opts: &'a VerifyOptions,
+    /// `vX.Y` of the parent folder, when it is one.
+    folder_release: Option<KubeVersion>,
+    product_dir: Option<String>,
+    /// The folder's entries (`name`, or `name/` for a folder), sorted.
+    present: Vec<String>,
+    /// Why the folder could not be listed.
+    unreadable: Option<String>,
+    /// The contents of [`REQUIRED_FILES`], in order (`None`: missing).
+    contents: Vec<Option<Vec<u8>>>,
+}
 
-    // Title.
-    match &opts.pr_title {
+impl<'a> Submission<'a> {
+    fn read(dir: &'a Path, opts: &'a VerifyOptions) -> Submission<'a> {
+        let folder_release = dir
+            .file_name()
+            .and(dir.parent())
+            .and_then(|p| p.file_name())
+            .and_then(|n| n.to_str())
+            .and_then(release_of_folder);
+        let product_dir = dir.file_name().and_then(|n| n.to_str()).map(str::to_string);
+        let mut present = Vec::new();
+        let mut unreadable = None;
+        match std::fs::read_dir(dir) {
+            Err(e) => unreadable = Some(format!("{}: {e}", dir.display())),
+            Ok(rd) => {
+                for entry in rd.flatten() {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+                    present.push(if is_dir { format!("{name}/") } else { name });
+                }
+            }
+        }
+        present.sort();
+        let contents = REQUIRED_FILES
+            .iter()
+            .map(|(name, _)| std::fs::read(dir.join(name)).ok())
+            .collect();
+        Submission {
+            dir,
+            opts,
+            folder_release,
+            product_dir,
+            present,
+            unreadable,
+            contents,
+        }
+    }
+}
+
+/// The bot's scenarios, in its order; each adds its findings.
+const RULES: &[fn(&Submission, &mut Out)] = &[
+    title,
+    structure,
+    file_set,
+    product_yaml,
+    release_support,
+    test_results,
+    commits,
+];
+
+/// Checks the submission folder `dir` against every rule.
+pub fn verify(dir: &Path, opts: &VerifyOptions) -> Verification {
+    let s = Submission::read(dir, opts);
+    let mut o = Out(Vec::new());
+    for rule in RULES {
+        rule(&s, &mut o);
+    }
+    Verification {
+        release: s.folder_release.map(|v| v.to_string()),
+        product: s.product_dir.clone(),
+        findings: o.0,
+    }
+}
+
+fn title(s: &Submission, o: &mut Out) {
+    let folder_release = s.folder_release;
+    match &s.opts.pr_title {
         None => o.add(
             "PR title",
             Severity::NotChecked,
@@ -160,38 +228,32 @@ pub fn verify(dir: &Path, opts: &VerifyOptions) -> Verification {
             }
         },
     }
+}
 
-    // Folder structure.
+fn structure(s: &Submission, o: &mut Out) {
     o.check(
         "files in structure of releaseversion/productname",
-        folder_release.is_some() && product_dir.as_deref().is_some_and(|p| !p.is_empty()),
+        s.folder_release.is_some() && s.product_dir.as_deref().is_some_and(|p| !p.is_empty()),
         "folder is vX.Y/<product>",
-        format!("{} is not …/v1.NN/<product>/", dir.display()),
+        format!("{} is not …/v1.NN/<product>/", s.dir.display()),
     );
     o.add(
         "submission is only one product",
         Severity::Pass,
         "one folder checked (a PR touching several folders is checked on GitHub)",
     );
+}
 
-    // File set.
-    let mut present: Vec<String> = Vec::new();
-    match std::fs::read_dir(dir) {
-        Err(e) => o.add(
+fn file_set(s: &Submission, o: &mut Out) {
+    if let Some(why) = &s.unreadable {
+        o.add(
             "submission contains all required files",
             Severity::Reject,
-            format!("{}: {e}", dir.display()),
-        ),
-        Ok(rd) => {
-            for entry in rd.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
-                present.push(if is_dir { format!("{name}/") } else { name });
-            }
-        }
+            why.clone(),
+        );
     }
-    present.sort();
-    let extra: Vec<&String> = present
+    let extra: Vec<&String> = s
+        .present
         .iter()
         .filter(|n| !REQUIRED_FILES.iter().any(|(r, _)| r == n))
         .collect();
@@ -209,10 +271,7 @@ pub fn verify(dir: &Path, opts: &VerifyOptions) -> Verification {
                 .join(", ")
         ),
     );
-    let read = |name: &str| std::fs::read(dir.join(name)).ok();
-    let mut contents: Vec<Option<Vec<u8>>> = Vec::new();
-    for (name, kind) in REQUIRED_FILES {
-        let data = read(name);
+    for ((name, kind), data) in REQUIRED_FILES.iter().zip(&s.contents) {
         let problem = match &data {
             None => Some(format!("{name} is missing")),
             Some(d) if d.iter().all(u8::is_ascii_whitespace) => Some(format!("{name} is empty")),
@@ -239,11 +298,11 @@ pub fn verify(dir: &Path, opts: &VerifyOptions) -> Verification {
                 p,
             ),
         }
-        contents.push(data);
     }
+}
 
-    // PRODUCT.yaml.
-    let prod = contents[1]
+fn product_yaml(s: &Submission, o: &mut Out) {
+    let prod = s.contents[1]
         .as_deref()
         .and_then(|d| Product::parse(&String::from_utf8_lossy(d), "PRODUCT.yaml").ok());
     if let Some(p) = &prod {
@@ -292,10 +351,12 @@ pub fn verify(dir: &Path, opts: &VerifyOptions) -> Verification {
             format!("type \"{ty}\" is not one of: distribution, hosted platform, installer"),
         );
     }
+}
 
-    // Release support.
-    if let Some(rel) = folder_release {
-        let latest = opts
+fn release_support(s: &Submission, o: &mut Out) {
+    if let Some(rel) = s.folder_release {
+        let latest = s
+            .opts
             .latest_release
             .or_else(|| lists::embedded_versions().last())
             .map(KubeVersion::release);
@@ -326,9 +387,11 @@ pub fn verify(dir: &Path, opts: &VerifyOptions) -> Verification {
             ),
         }
     }
+}
 
-    // Tests.
-    let (log, junit_bytes) = (contents[2].clone(), contents[3].clone());
+fn test_results(s: &Submission, o: &mut Out) {
+    let folder_release = s.folder_release;
+    let (log, junit_bytes) = (s.contents[2].clone(), s.contents[3].clone());
     if let Some(l) = &log {
         let s = e2elog::scan(l);
         match (s.version, folder_release) {
@@ -396,16 +459,14 @@ pub fn verify(dir: &Path, opts: &VerifyOptions) -> Verification {
             );
         }
     }
+}
+
+fn commits(_: &Submission, o: &mut Out) {
     o.add(
         "there is only one commit",
         Severity::NotChecked,
         "checked on the pull request",
     );
-    Verification {
-        release: folder_release.map(|v| v.to_string()),
-        product: product_dir,
-        findings: o.0,
-    }
 }
 
 #[cfg(test)]
