@@ -13,11 +13,14 @@ use crate::manifest::MANIFEST;
 use std::path::{Path, PathBuf};
 
 /// The folder of the other architectures' bundles, under the base.
-pub const DIR: &str = "arch";
+pub use ez_inventory::layout::ARCH as DIR;
 
 /// Where the bundle of `arch` lives when it is not the base's own architecture.
 pub fn sub_base(base: &Path, arch: Arch) -> PathBuf {
-    base.join(DIR).join(arch.as_str())
+    ez_inventory::BundleLayout::new(base)
+        .for_arch(arch.as_str())
+        .base()
+        .to_path_buf()
 }
 
 /// The other architectures the bundle at `base` holds (a sub-bundle with a manifest.json),

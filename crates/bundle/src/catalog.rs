@@ -200,7 +200,7 @@ pub fn binaries_for(v: &VersionTable, arch: Arch, sel: &Selection) -> Result<Vec
         checksum: ChecksumSource::File(format!("{url}.sha256sum")),
         url,
         install: Install::Archive {
-            dest_dir: "bin/containerd-bin".into(),
+            dest_dir: ez_inventory::layout::CONTAINERD_BIN.into(),
             names: vec![],
         },
     });
@@ -212,7 +212,7 @@ pub fn binaries_for(v: &VersionTable, arch: Arch, sel: &Selection) -> Result<Vec
         url: format!("{base}/runc.{a}"),
         checksum: ChecksumSource::File(format!("{base}/runc.sha256sum")),
         install: Install::Binary {
-            dest: "bin/containerd-bin/runc".into(),
+            dest: format!("{}/runc", ez_inventory::layout::CONTAINERD_BIN),
         },
     });
     let cni = &v.cni_plugins;
@@ -225,7 +225,7 @@ pub fn binaries_for(v: &VersionTable, arch: Arch, sel: &Selection) -> Result<Vec
         checksum: ChecksumSource::File(format!("{url}.sha256")),
         url,
         install: Install::Archive {
-            dest_dir: "bin/cni-bin".into(),
+            dest_dir: ez_inventory::layout::CNI_BIN.into(),
             names: vec![],
         },
     });

@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path};
 
-pub const MANIFEST: &str = "manifest.json";
+pub use ez_inventory::layout::MANIFEST;
 /// Working directory inside the base for `.part` files, blob cache and staging.
-pub const WORK_DIR: &str = ".ezdown";
+pub use ez_inventory::layout::WORK as WORK_DIR;
 
 /// What kind of file an entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -67,15 +67,13 @@ impl Session {
 
     /// Creates kubeasz's layout and the work directories.
     pub fn prepare_dirs(&self) -> Result<()> {
-        for d in [
-            "bin",
-            "bin/containerd-bin",
-            "bin/cni-bin",
-            "down",
-            ".ezdown/partial",
-            ".ezdown/blobs",
-        ] {
-            let p = self.base.join(d);
+        let layout = ez_inventory::BundleLayout::new(&self.base);
+        let work = layout.work();
+        let all = layout
+            .dirs()
+            .into_iter()
+            .chain([work.join("partial"), work.join("blobs")]);
+        for p in all {
             std::fs::create_dir_all(&p).map_err(|e| BundleError::io("create directory", &p, e))?;
         }
         Ok(())

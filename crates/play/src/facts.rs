@@ -9,7 +9,8 @@ use std::path::Path;
 /// `etcd_binaries`, `containerd_binaries`, `cni_binaries`, `image_tars` (lists of file names),
 /// `bundle_has_crictl`, `bundle_has_calicoctl`, `bundle_has_pause_image` (a `down/pause_*.tar`), `kube_lb_modules` (dynamic nginx modules for kube-lb), and `containerd_config_version` (3 for containerd 2.x, 2 for 1.x).
 pub fn bundle_vars(base_dir: &Path) -> Vars {
-    let bin = base_dir.join("bin");
+    let layout = ez_inventory::BundleLayout::new(base_dir);
+    let bin = layout.bin();
     let mut v = Vars::new();
     // where a host's binaries and image tars are under the base: its own architecture's
     // bundle; empty unless the bundle holds several (the host var then says `arch/<arch>/`)
@@ -22,15 +23,12 @@ pub fn bundle_vars(base_dir: &Path) -> Vars {
     v.insert("etcd_binaries".into(), Json::Array(etcd));
     v.insert(
         "containerd_binaries".into(),
-        files_in(&bin.join("containerd-bin"), |_| true),
+        files_in(&layout.containerd_bin(), |_| true),
     );
-    v.insert(
-        "cni_binaries".into(),
-        files_in(&bin.join("cni-bin"), |_| true),
-    );
+    v.insert("cni_binaries".into(), files_in(&layout.cni_bin(), |_| true));
     v.insert(
         "image_tars".into(),
-        files_in(&base_dir.join("down"), |n| n.ends_with(".tar")),
+        files_in(&layout.down(), |n| n.ends_with(".tar")),
     );
     // nginx built with the stream module as a dynamic module (distribution packages) needs
     // its `.so` beside it: `bin/nginx-modules/*.so`, loaded by the kube-lb config.
@@ -51,7 +49,7 @@ pub fn bundle_vars(base_dir: &Path) -> Vars {
         "bundle_has_calicoctl".into(),
         json!(bin.join("calicoctl").is_file()),
     );
-    let version = containerd_major(&bin.join("containerd-bin").join("containerd"))
+    let version = containerd_major(&layout.containerd_bin().join("containerd"))
         .map(|m| if m >= 2 { 3 } else { 2 })
         .unwrap_or(3);
     v.insert("containerd_config_version".into(), json!(version));

@@ -104,7 +104,7 @@ pub fn check_binaries(base: &Path, stems: &[String], skip: &[String]) -> Option<
     if missing.is_empty() {
         return None;
     }
-    let none = !base.join("manifest.json").is_file();
+    let none = !ez_inventory::BundleLayout::new(base).manifest().is_file();
     Some(Finding {
         host: "deploy host".into(),
         check: CHECK,

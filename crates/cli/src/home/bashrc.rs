@@ -32,7 +32,8 @@ pub use ez_play::remote::sh_quote;
 
 /// The line added to `~/.bashrc` for a bundle in `base`.
 pub fn completion_line(base: &Path) -> String {
-    let k = sh_quote(&base.join("bin").join("kubectl").to_string_lossy());
+    let kubectl = ez_inventory::BundleLayout::new(base).bin_file("kubectl");
+    let k = sh_quote(&kubectl.to_string_lossy());
     format!(
         "if command -v kubectl >/dev/null 2>&1; then source <(kubectl completion bash); \
          elif [ -x {k} ]; then alias kubectl={k}; source <({k} completion bash); fi {MARK}"

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 /// Where the conformance image of `version` lies in a bundle (`ezdown -X conformance`).
 pub fn bundled_image(base: &Path, version: &str) -> PathBuf {
-    base.join("down").join(format!("conformance_{version}.tar"))
+    ez_inventory::BundleLayout::new(base).down_file(&format!("conformance_{version}.tar"))
 }
 
 /// How long `e2e.test --list-images` may take (it prints a list and exits, in well under a

@@ -175,7 +175,10 @@ fn outcome(what: &str, r: anyhow::Result<u8>) -> Result<(), u8> {
 async fn stage_bundle(ctx: &Ctx) -> Result<(), u8> {
     use clap::Parser;
     let base = ctx.base.to_string_lossy().to_string();
-    let argv: Vec<&str> = if ctx.base.join("manifest.json").is_file() {
+    let argv: Vec<&str> = if ez_inventory::BundleLayout::new(&ctx.base)
+        .manifest()
+        .is_file()
+    {
         vec!["ezdown", "--base", &base, "--verify"]
     } else {
         vec!["ezdown", "--base", &base, "-D", "-X", "conformance"]

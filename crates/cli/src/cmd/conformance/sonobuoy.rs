@@ -108,7 +108,7 @@ pub async fn execute(ctx: &Ctx, a: &RunArgs) -> Result<i32, u8> {
     let bin = a
         .sonobuoy
         .clone()
-        .unwrap_or_else(|| ctx.base.join("bin/sonobuoy"));
+        .unwrap_or_else(|| ez_inventory::BundleLayout::new(&ctx.base).bin_file("sonobuoy"));
     if !bin.is_file() {
         return Err(fail(
             &format!("no Sonobuoy binary at {}", bin.display()),

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 /// `kube-apiserver --version` of the bundle on the deploy host.
 fn bundle_version(base: &std::path::Path) -> anyhow::Result<String> {
-    let bin = base.join("bin/kube-apiserver");
+    let bin = ez_inventory::BundleLayout::new(base).bin_file("kube-apiserver");
     let out = std::process::Command::new(&bin)
         .arg("--version")
         .output()
@@ -62,7 +62,7 @@ pub async fn upgrade(ctx: &Ctx, name: &str) -> anyhow::Result<u8> {
         session.close();
         eprintln!(
             "ezctl: error: running version is the same as the update version, UPDATE ABORT. ({first} runs `{running}`, the bundle in {} has the same; put the new binaries there first)",
-            ctx.base.join("bin").display()
+            ez_inventory::BundleLayout::new(&ctx.base).bin().display()
         );
         return Ok(1);
     }

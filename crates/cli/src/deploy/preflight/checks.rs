@@ -43,8 +43,11 @@ fn warning(message: String, fix: impl Into<String>) -> Vec<Issue> {
     }]
 }
 
+/// A check: what it finds on one host.
+pub(super) type Check = fn(&Input) -> Vec<Issue>;
+
 /// Every host check, by the name `--skip-preflight` takes, in the order they are reported.
-pub(super) const HOST_CHECKS: &[(&str, fn(&Input) -> Vec<Issue>)] = &[
+pub(super) const HOST_CHECKS: &[(&str, Check)] = &[
     ("os", os),
     ("arch", arch),
     ("kernel", kernel),

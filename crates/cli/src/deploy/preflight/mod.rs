@@ -83,16 +83,7 @@ pub fn disk_needed_mib(images_mib: u64) -> u64 {
 
 /// MiB of the image archives in `<base>/down`.
 pub fn bundle_images_mib(base: &std::path::Path) -> u64 {
-    let bytes: u64 = std::fs::read_dir(base.join("down"))
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .filter(|e| e.file_name().to_string_lossy().ends_with(".tar"))
-                .filter_map(|e| e.metadata().ok())
-                .map(|m| m.len())
-                .sum()
-        })
-        .unwrap_or(0);
-    bytes / (1024 * 1024)
+    ez_inventory::BundleLayout::new(base).image_tar_bytes() / (1024 * 1024)
 }
 
 /// The checks of one host, in the order of [`checks::HOST_CHECKS`].
