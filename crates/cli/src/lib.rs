@@ -7,6 +7,7 @@ pub mod deploy;
 pub mod ezdown;
 pub mod home;
 pub mod log;
+pub mod output;
 pub mod shell;
 
 use clap::{Parser, Subcommand};

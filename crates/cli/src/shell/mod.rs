@@ -11,7 +11,6 @@ pub mod install;
 use anyhow::Context as _;
 use clap::CommandFactory;
 use clap_complete::Shell;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The two command lines.
@@ -110,11 +109,9 @@ pub fn write_man_pages(tool: Tool, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 pub fn run(tool: Tool, cmd: ShellCommand, home: Option<&Path>) -> anyhow::Result<u8> {
     match cmd {
         ShellCommand::Completion { shell } => {
-            let mut out = std::io::stdout().lock();
-            // A closed stdout (`| head`) just stops the output.
-            let _ = out
-                .write_all(&completion(tool, shell))
-                .and_then(|()| out.flush());
+            // A closed stdout (`| head`) just stops the output; a full disk is an error.
+            crate::output::write_stdout(&completion(tool, shell))
+                .context("cannot write the completion script")?;
             Ok(0)
         }
         ShellCommand::Man { out } => {
