@@ -37,6 +37,9 @@ pub struct NodeInfo {
     pub ready: bool,
     /// Not cordoned and without a NoSchedule/NoExecute taint: the suite's pods may land here.
     pub schedulable: bool,
+    /// Why not, in the node's words: `cordoned`, the keys of those taints
+    /// (`node.kubernetes.io/disk-pressure`).
+    pub unschedulable_because: Vec<String>,
     /// The images the kubelet reports (`status.images[].names`; capped by the kubelet's
     /// `nodeStatusMaxImages`, 50 by default).
     pub images: Vec<String>,

@@ -83,10 +83,21 @@ pub fn pod_info(pod: &Pod) -> PodInfo {
 pub fn node_info(n: &Node) -> NodeInfo {
     let spec = n.spec.as_ref();
     let cordoned = spec.and_then(|s| s.unschedulable).unwrap_or(false);
-    let tainted = spec.and_then(|s| s.taints.as_ref()).is_some_and(|ts| {
-        ts.iter()
-            .any(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
-    });
+    let taints: Vec<String> = spec
+        .and_then(|s| s.taints.as_ref())
+        .map(|ts| {
+            ts.iter()
+                .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
+                .map(|t| format!("{}:{}", t.key, t.effect))
+                .collect()
+        })
+        .unwrap_or_default();
+    let tainted = !taints.is_empty();
+    let unschedulable_because: Vec<String> = cordoned
+        .then(|| "cordoned".to_string())
+        .into_iter()
+        .chain(taints)
+        .collect();
     let status = n.status.as_ref();
     let ready = status
         .and_then(|s| s.conditions.as_ref())
@@ -103,6 +114,7 @@ pub fn node_info(n: &Node) -> NodeInfo {
         name: n.metadata.name.clone().unwrap_or_default(),
         ready,
         schedulable: !cordoned && !tainted,
+        unschedulable_because,
         images,
     }
 }

@@ -35,12 +35,26 @@ pub fn check_nodes(nodes: &[NodeInfo]) -> Result<Vec<&NodeInfo>, RunError> {
         .iter()
         .filter(|n| !(n.ready && n.schedulable))
         .map(|n| {
-            let what = match (n.ready, n.schedulable) {
-                (false, false) => "not Ready, and cordoned or tainted NoSchedule",
-                (false, true) => "not Ready",
-                _ => "cordoned or tainted NoSchedule/NoExecute",
+            let because = if n.unschedulable_because.is_empty() {
+                "cordoned or tainted NoSchedule/NoExecute".to_string()
+            } else {
+                n.unschedulable_because.join(", ")
             };
-            format!("{} is {what}", n.name)
+            let what = match (n.ready, n.schedulable) {
+                (false, false) => format!("not Ready, and {because}"),
+                (false, true) => "not Ready".to_string(),
+                _ => because,
+            };
+            let hint = if n
+                .unschedulable_because
+                .iter()
+                .any(|t| t.contains("disk-pressure"))
+            {
+                " (kubelet evicts pods there: free the node's disk first)"
+            } else {
+                ""
+            };
+            format!("{} is {what}{hint}", n.name)
         })
         .collect();
     let detail = if why.is_empty() {
@@ -90,6 +104,7 @@ mod tests {
             name: name.into(),
             ready,
             schedulable,
+            unschedulable_because: Vec::new(),
             images: images.iter().map(|s| s.to_string()).collect(),
         }
     }
@@ -108,6 +123,16 @@ mod tests {
         assert!(e.contains("ezctl add-node"), "{e}");
         let ok = [node("a", true, true, &[]), node("b", true, true, &[])];
         assert_eq!(check_nodes(&ok).unwrap().len(), 2);
+        // the node's own words: a disk-pressure taint says what to do
+        let mut full = node("w3", true, false, &[]);
+        full.unschedulable_because = vec!["node.kubernetes.io/disk-pressure:NoSchedule".into()];
+        let e = check_nodes(&[full, node("w1", true, true, &[])])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("w3 is node.kubernetes.io/disk-pressure:NoSchedule (kubelet evicts pods there: free the node's disk first)"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -133,6 +158,7 @@ mod tests {
             name: "c".into(),
             ready: true,
             schedulable: true,
+            unschedulable_because: Vec::new(),
             images: many,
         };
         assert!(check_images(&[&c], &["busybox:1.36"]).is_ok());
