@@ -352,7 +352,10 @@ async fn one_schedulable_node_is_refused_before_anything_is_created() {
     let (r, _, reqs) = go(st, cfg(tmp.path())).await;
     let e = r.unwrap_err().to_string();
     assert!(e.contains("at least two Ready nodes"), "{e}");
-    assert!(e.contains("master is cordoned or tainted"), "{e}");
+    assert!(
+        e.contains("master is node-role.kubernetes.io/control-plane:NoSchedule"),
+        "{e}"
+    );
     assert!(!reqs.iter().any(|r| r.starts_with("POST")), "{reqs:?}");
 }
 
