@@ -43,9 +43,11 @@ pub struct LogSummary {
     pub progress_done: u64,
     /// Specs failed so far, counted from failure markers.
     pub progress_failed: u64,
-    /// Spec names from Ginkgo v1 progress lines `•{"msg":"PASSED <name>",…}`.
+    /// Spec names from Ginkgo v1 progress lines `•{"msg":"PASSED <name>",…}`, or from
+    /// Ginkgo v2's verbose blocks (`-v`: the header after the separator, then `• [N seconds]`).
     pub passed_names: Vec<String>,
-    /// Spec names from Ginkgo v1 progress lines `{"msg":"FAILED <name>",…}`.
+    /// Spec names from Ginkgo v1 progress lines `{"msg":"FAILED <name>",…}`, or v2 verbose
+    /// blocks that end `• [FAILED]` (or panicked, timed out, interrupted).
     pub failed_names: Vec<String>,
 }
 
@@ -82,6 +84,10 @@ pub struct LogScanner {
     in_summary: bool,
     /// Versions are found by [`scan`] with a whole-buffer search instead of per line.
     versions_elsewhere: bool,
+    /// The line before was Ginkgo v2's `------------------------------` separator.
+    after_separator: bool,
+    /// The spec whose verbose block is being read (its header line, labels dropped).
+    current_spec: Option<String>,
 }
 
 impl LogScanner {
@@ -159,6 +165,15 @@ impl LogScanner {
         if t.contains("{\"msg\":\"") && self.progress_json(t) {
             return;
         }
+        // Ginkgo v2 verbose: `------------------------------`, then the spec's header
+        // `[sig-x] T does y [Conformance] [sig-x, Conformance]`, its output, `• [1.2 seconds]`.
+        if t.len() >= 20 && t.bytes().all(|b| b == b'-') {
+            self.after_separator = true;
+            return;
+        }
+        if std::mem::take(&mut self.after_separator) && t.starts_with("[sig-") {
+            self.current_spec = Some(strip_label_list(t));
+        }
         if self.in_summary {
             if let Some(name) = t
                 .strip_prefix("[Fail] ")
@@ -175,14 +190,21 @@ impl LogScanner {
             // One finished spec: v1 JSON, verbose timing, or a failure block header.
             if rest.starts_with('{') || rest.starts_with(" [") || rest.starts_with(" Failure") {
                 self.s.progress_done += 1;
-                if rest.starts_with("{\"msg\":\"FAILED")
+                let failed = rest.starts_with("{\"msg\":\"FAILED")
                     || rest.starts_with(" Failure")
                     || rest.starts_with(" [FAILED]")
                     || rest.starts_with(" [PANICKED]")
                     || rest.starts_with(" [TIMEDOUT]")
-                    || rest.starts_with(" [INTERRUPTED]")
-                {
+                    || rest.starts_with(" [INTERRUPTED]");
+                if failed {
                     self.s.progress_failed += 1;
+                }
+                if let Some(name) = self.current_spec.take() {
+                    if failed {
+                        self.s.failed_names.push(name);
+                    } else {
+                        self.s.passed_names.push(name);
+                    }
                 }
                 return;
             }
@@ -310,6 +332,22 @@ pub fn scan(bytes: &[u8]) -> LogSummary {
 /// Names a `[Fail]`/`[FAIL]` summary line can stand for, most specific first: the line with the
 /// `[It] ` token removed, then with a trailing Ginkgo v2 label list (`[sig-apps, Conformance]`)
 /// dropped. Each is normalised with [`crate::lists::normalize_name`].
+/// A v2 spec header without its trailing label list: `[sig-x] T does y [Conformance]
+/// [sig-x, Conformance]` → `[sig-x] T does y [Conformance]` (a label list has a comma or is a
+/// lone `[sig-…]`, never the `[Conformance]` tag the names end with).
+fn strip_label_list(header: &str) -> String {
+    let t = header.trim_end();
+    if let Some(open) = t.rfind(" [")
+        && t.ends_with(']')
+    {
+        let last = &t[open + 2..t.len() - 1];
+        if last.contains(", ") || last.starts_with("sig-") {
+            return t[..open].trim_end().to_string();
+        }
+    }
+    t.to_string()
+}
+
 pub fn failure_name_candidates(printed: &str) -> Vec<String> {
     let base = crate::lists::normalize_name(&printed.replacen("[It] ", "", 1));
     let mut out = vec![base.clone()];
@@ -356,6 +394,31 @@ mod tests {
         assert_eq!(
             failure_name_candidates(&s.failures[0])[0],
             "[sig-apps] Daemon set [Serial] should rollback [Conformance]"
+        );
+    }
+
+    #[test]
+    fn v2_verbose_blocks_name_each_spec() {
+        let log = "Will run 3 of 10 specs\n------------------------------\n\
+                   [sig-apps] CronJob should x [Slow] [Conformance] [sig-apps, Slow, Conformance]\n\
+                   k8s.io/kubernetes/test/e2e/apps/cronjob.go:99\n  STEP: a\n\
+                   • [300.1 seconds]\n------------------------------\n\
+                   [sig-node] Sysctls should y [Environment:NotInUserNS] [Conformance] [sig-node, NodeConformance, Environment:NotInUserNS, Conformance]\n\
+                   • [FAILED] [2.5 seconds]\n------------------------------\nSSSS\n\
+                   ------------------------------\n[sig-cli] Kubectl z [Conformance] [sig-cli, Conformance]\n";
+        let s = scan(log.as_bytes());
+        assert_eq!(
+            s.passed_names,
+            vec!["[sig-apps] CronJob should x [Slow] [Conformance]"]
+        );
+        assert_eq!(
+            s.failed_names,
+            vec!["[sig-node] Sysctls should y [Environment:NotInUserNS] [Conformance]"]
+        );
+        assert_eq!((s.progress_done, s.progress_failed), (2, 1));
+        assert_eq!(
+            strip_label_list("[sig-x] a [Conformance]"),
+            "[sig-x] a [Conformance]"
         );
     }
 

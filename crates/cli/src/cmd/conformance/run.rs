@@ -170,8 +170,17 @@ pub async fn execute(ctx: &Ctx, a: &RunArgs) -> Result<i32, u8> {
     };
     let quiet = a.quiet || ctx.json;
     let mut last_print: Option<Instant> = None;
+    // The suite's output as it streams, kept beside the results: a run whose pod is lost
+    // (evicted, its node gone) still leaves what it ran, which `report` reads.
+    let stream_path = a.output_dir.join(STREAM_LOG);
+    let mut stream = StreamLog::open(&stream_path);
     let mut on = |e: RunEvent| match e {
-        RunEvent::LogLine(l) if !quiet => println!("{l}"),
+        RunEvent::LogLine(l) => {
+            stream.write(&l);
+            if !quiet {
+                println!("{l}");
+            }
+        }
         RunEvent::Progress(p) => {
             let due = last_print.is_none_or(|t| t.elapsed() >= Duration::from_secs(30));
             if due || p.failed > 0 && p.done == p.total.unwrap_or(0) {
@@ -205,7 +214,21 @@ pub async fn execute(ctx: &Ctx, a: &RunArgs) -> Result<i32, u8> {
                 }
                 _ => "",
             };
-            Err(fail(&e, next, 1))
+            let kept = std::fs::metadata(&stream_path).is_ok_and(|m| m.len() > 0);
+            let next = if kept {
+                let p = stream_path.display();
+                let more = format!(
+                    "the suite's output so far is in {p}: `ezctl conformance report {p}` counts what ran"
+                );
+                if next.is_empty() {
+                    more
+                } else {
+                    format!("{next}; {more}")
+                }
+            } else {
+                next.to_string()
+            };
+            Err(fail(&e, &next, 1))
         }
     }
 }
@@ -220,4 +243,50 @@ pub async fn run(ctx: &Ctx, a: RunArgs) -> anyhow::Result<u8> {
         Ok(_) => 1,
         Err(code) => code,
     })
+}
+
+/// The file in the output directory that keeps the suite's streamed output.
+pub const STREAM_LOG: &str = "e2e.stream.log";
+
+/// Appends the streamed lines to [`STREAM_LOG`]; a file that cannot be written is said once
+/// and the run goes on (the pod's own e2e.log is still copied at the end).
+struct StreamLog {
+    file: Option<std::io::BufWriter<std::fs::File>>,
+}
+
+impl StreamLog {
+    fn open(path: &std::path::Path) -> StreamLog {
+        let opened = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| {
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+            });
+        match opened {
+            Ok(f) => StreamLog {
+                file: Some(std::io::BufWriter::new(f)),
+            },
+            Err(e) => {
+                eprintln!(
+                    "[conformance] warning: cannot keep the streamed output in {}: {e}",
+                    path.display()
+                );
+                StreamLog { file: None }
+            }
+        }
+    }
+
+    fn write(&mut self, line: &str) {
+        use std::io::Write;
+        let Some(f) = self.file.as_mut() else {
+            return;
+        };
+        if let Err(e) = writeln!(f, "{line}").and_then(|()| f.flush()) {
+            eprintln!("[conformance] warning: stopped keeping the streamed output: {e}");
+            self.file = None;
+        }
+    }
 }
