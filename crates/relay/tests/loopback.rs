@@ -28,14 +28,16 @@ fn start(dir: &Path, fault: Option<&str>) -> Server {
     if let Some(f) = fault {
         c.args(["--fault", f]);
     }
-    let child = c.spawn().unwrap();
+    // Owned by the guard at once: killed and waited for on every path.
+    let mut srv = Server {
+        child: c.spawn().unwrap(),
+        port: 0,
+    };
     let t0 = Instant::now();
     loop {
         if let Ok(p) = std::fs::read_to_string(dir.join("port")) {
-            return Server {
-                child,
-                port: p.trim().parse().unwrap(),
-            };
+            srv.port = p.trim().parse().unwrap();
+            return srv;
         }
         assert!(t0.elapsed() < Duration::from_secs(10), "no port file");
         std::thread::sleep(Duration::from_millis(20));

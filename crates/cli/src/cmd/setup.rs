@@ -116,8 +116,11 @@ pub async fn setup(ctx: &Ctx, name: &str, step: &str, opts: RunOptions) -> anyho
 #[derive(Clone, Default)]
 pub struct RelaySetting {
     pub off: bool,
-    pub events: Option<Arc<dyn Fn(&Event) + Send + Sync>>,
+    pub events: Option<Observer>,
 }
+
+/// Sees every event of a run.
+pub type Observer = Arc<dyn Fn(&Event) + Send + Sync>;
 
 /// [`setup`]; `relay`: bundle files may travel between hosts when it pays
 /// ([`deploy::relay`]), false sends every file from the deploy host (`--no-relay`).

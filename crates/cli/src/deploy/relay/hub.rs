@@ -117,9 +117,8 @@ impl Hub {
             f.direct += 1;
             return Some(From::Deploy);
         }
-        let usable = |h: &&mut Holder| {
-            h.host != me && !bad.contains(&h.host) && !tried.iter().any(|t| *t == h.host)
-        };
+        let usable =
+            |h: &&mut Holder| h.host != me && !bad.contains(&h.host) && !tried.contains(&h.host);
         let mut any_usable = false;
         let mut best: Option<&mut Holder> = None;
         for h in f.holders.iter_mut().filter(|h| usable(h)) {
@@ -286,7 +285,10 @@ mod tests {
         // Every holder failed: the deploy host, even though nobody else asked it.
         let tried = vec![first.name().to_string(), second.name().to_string()];
         assert_eq!(h.try_pick("s", "c", &tried), Some(From::Deploy));
-        // A bad holder is not offered to anyone else either.
+        // A bad holder is not offered to anyone else either: with no good holder left, the
+        // deploy host once its copy to c is done.
+        assert_eq!(h.try_pick("s", "d", &[]), None);
+        h.finished("s", &From::Deploy, false);
         assert_eq!(h.try_pick("s", "d", &[]), Some(From::Deploy));
     }
 

@@ -163,6 +163,13 @@ pub enum Agent {
     Unavailable,
 }
 
+/// A file an event is about.
+struct Moved<'a> {
+    file: &'a str,
+    sha: &'a str,
+    bytes: u64,
+}
+
 /// One host's connection with relay (see the module doc).
 pub struct RelayRemote {
     pub inner: SshRemote,
@@ -184,21 +191,12 @@ impl RelayRemote {
         self.inner.handle.spec().address.clone()
     }
 
-    fn emit(
-        &self,
-        file: &str,
-        sha: &str,
-        bytes: u64,
-        from: &From,
-        outcome: RelayOutcome,
-        detail: String,
-        ms: u64,
-    ) {
+    fn emit(&self, f: &Moved<'_>, from: &From, outcome: RelayOutcome, detail: String, ms: u64) {
         (self.relay.sink)(Event::Relay {
             host: self.inner.name.clone(),
-            file: file.to_string(),
-            sha256: sha.to_string(),
-            bytes,
+            file: f.file.to_string(),
+            sha256: f.sha.to_string(),
+            bytes: f.bytes,
             from: from.name().to_string(),
             outcome,
             detail,
@@ -276,6 +274,11 @@ impl RelayRemote {
             sh_quote(&format!("{sha} {}", item.dest)),
             sh_quote(&self.relay.dir())
         );
+        let moved = Moved {
+            file: &item.dest,
+            sha: &sha,
+            bytes: size,
+        };
         let mut tried: Vec<String> = Vec::new();
         loop {
             let from = self.relay.hub.pick(&sha, &me, &tried).await;
@@ -296,15 +299,7 @@ impl RelayRemote {
                     self.relay.hub.finished(&sha, &from, false);
                     let n = r?;
                     let ms = t0.elapsed().as_millis() as u64;
-                    self.emit(
-                        &item.dest,
-                        &sha,
-                        size,
-                        &from,
-                        RelayOutcome::Ok,
-                        String::new(),
-                        ms,
-                    );
+                    self.emit(&moved, &from, RelayOutcome::Ok, String::new(), ms);
                     return Ok(sent + n);
                 }
                 From::Peer { host, addr } => {
@@ -314,15 +309,7 @@ impl RelayRemote {
                         Ok(r) if r.ok() => {
                             self.relay.hub.add_holder(&sha, &me, &my_addr);
                             self.relay.hub.finished(&sha, &from, false);
-                            self.emit(
-                                &item.dest,
-                                &sha,
-                                size,
-                                &from,
-                                RelayOutcome::Ok,
-                                String::new(),
-                                ms,
-                            );
+                            self.emit(&moved, &from, RelayOutcome::Ok, String::new(), ms);
                             return Ok(sent);
                         }
                         Ok(r) => {
@@ -330,15 +317,7 @@ impl RelayRemote {
                             // the deploy host next, and the peer stays a holder.
                             let peer_failed = r.status == ez_relay::EXIT_SOURCE;
                             self.relay.hub.finished(&sha, &from, peer_failed);
-                            self.emit(
-                                &item.dest,
-                                &sha,
-                                size,
-                                &from,
-                                RelayOutcome::Retry,
-                                r.tail(),
-                                ms,
-                            );
+                            self.emit(&moved, &from, RelayOutcome::Retry, r.tail(), ms);
                             tried.push(host.clone());
                             if !peer_failed {
                                 while tried.len() < self.relay.hub.policy.max_peer_failures {
@@ -474,9 +453,11 @@ impl Remote for RelayRemote {
             }
             let from = self.relay.hub.plan_pick(sha256, &self.inner.name);
             self.emit(
-                dest,
-                sha256,
-                size,
+                &Moved {
+                    file: dest,
+                    sha: sha256,
+                    bytes: size,
+                },
                 &from,
                 RelayOutcome::Planned,
                 String::new(),
