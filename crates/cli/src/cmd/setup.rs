@@ -337,11 +337,11 @@ fn with_relay(
     };
     let mut out = plain;
     let mut wrapped = Vec::new();
-    for (name, r) in ssh {
+    for (i, (name, r)) in ssh.into_iter().enumerate() {
         if foreign.contains(&name) {
             continue;
         }
-        let rr = Arc::new(deploy::relay::RelayRemote::new(r, relay.clone()));
+        let rr = Arc::new(deploy::relay::RelayRemote::new(r, relay.clone(), i));
         wrapped.push(rr.clone());
         out.insert(name, rr as Arc<dyn ez_play::Remote>);
     }

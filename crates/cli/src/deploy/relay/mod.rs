@@ -175,14 +175,18 @@ pub struct RelayRemote {
     pub inner: SshRemote,
     relay: Arc<Relay>,
     agent: tokio::sync::Mutex<Agent>,
+    index: usize,
 }
 
 impl RelayRemote {
-    pub fn new(inner: SshRemote, relay: Arc<Relay>) -> Self {
+    /// `index`: the host's place in the run (it staggers which large file each host asks
+    /// for first).
+    pub fn new(inner: SshRemote, relay: Arc<Relay>, index: usize) -> Self {
         RelayRemote {
             inner,
             relay,
             agent: tokio::sync::Mutex::new(Agent::NotStarted),
+            index,
         }
     }
 
@@ -422,9 +426,35 @@ impl Remote for RelayRemote {
         })
     }
 
-    /// Files in order; runs of small ones go together over SSH, large ones by relay.
+    /// Small files go together over SSH, large ones by relay. When every destination is
+    /// distinct (order cannot matter), the small ones go first and each host starts the large
+    /// ones at a different file, so the first copies of several files leave the deploy host
+    /// at once instead of every host waiting for the same first file; otherwise in order.
     fn put_many<'a>(&'a self, items: Vec<PutItem>) -> BoxFut<'a, Result<u64, String>> {
         Box::pin(async move {
+            let dests: std::collections::HashSet<&str> =
+                items.iter().map(|i| i.dest.as_str()).collect();
+            if dests.len() == items.len() {
+                let (mut large, mut small) = (Vec::new(), Vec::new());
+                for item in items {
+                    match self.relayable(&item) {
+                        Some(size) => large.push((item, size)),
+                        None => small.push(item),
+                    }
+                }
+                let mut sent = 0;
+                if !small.is_empty() {
+                    sent += self.inner.put_many(small).await?;
+                }
+                if !large.is_empty() {
+                    let k = self.index % large.len();
+                    large.rotate_left(k);
+                }
+                for (item, size) in large {
+                    sent += self.put_large(item, size).await?;
+                }
+                return Ok(sent);
+            }
             let mut sent = 0;
             let mut small = Vec::new();
             for item in items {
