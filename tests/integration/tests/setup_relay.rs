@@ -1,7 +1,8 @@
 //! Relay of bundle files between hosts during `ezctl setup` (crates/cli `deploy::relay`):
 //! the plan names each large file's source; a run sends each file once from the deploy
 //! host and the other hosts fetch it from peers; a serving agent that sends corrupt bytes,
-//! stalls or dies mid-transfer costs a retry, never a wrong or missing file; after each run
+//! stalls or dies mid-transfer, or a holder frozen whole (`tb freeze`), costs a retry, never
+//! a wrong or missing file; after each run
 //! no agent, directory, temporary or listening port is left on any host.
 //!
 //! Hosts 34, 35, 38, 39 belong to this file.
@@ -229,6 +230,57 @@ async fn relay_plans_sends_once_and_survives_bad_peers() {
         assert_right_and_clean(hosts, base, fault);
     }
     unsafe { std::env::remove_var("EZ_RELAY_FAULT") };
+
+    // A real stall: the first host that got a file from the deploy host is frozen whole
+    // (agent, sshd, everything: `tb freeze`) for 4 s right then, while the others start
+    // fetching from it; they give up on it after the stall limit and get the file elsewhere,
+    // and the frozen host finishes once thawed.
+    forget_step_03(hosts, base);
+    let (mut setting, seen) = observing(false);
+    let record = setting.events.take().unwrap();
+    let frozen = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let by_ip: Vec<(String, Host)> = hosts
+        .iter()
+        .map(|h| (h.ip.to_string(), h.clone()))
+        .collect();
+    let freezer: Arc<Mutex<Option<std::thread::JoinHandle<()>>>> = Arc::default();
+    let (f2, j2) = (frozen.clone(), freezer.clone());
+    setting.events = Some(Arc::new(move |e: &Event| {
+        record(e);
+        if let Event::Relay {
+            host,
+            from,
+            outcome: RelayOutcome::Ok,
+            ..
+        } = e
+            && from == "deploy"
+            && !f2.swap(true, std::sync::atomic::Ordering::SeqCst)
+            && let Some((_, h)) = by_ip.iter().find(|(ip, _)| ip == host)
+        {
+            let h = h.clone();
+            *j2.lock().unwrap() = Some(std::thread::spawn(move || {
+                h.freeze().unwrap();
+                std::thread::sleep(std::time::Duration::from_secs(4));
+                h.thaw().unwrap();
+            }));
+        }
+    }));
+    run(ctx, "03", setting, false).await;
+    if let Some(j) = freezer.lock().unwrap().take() {
+        j.join().unwrap();
+    }
+    assert!(frozen.load(std::sync::atomic::Ordering::SeqCst));
+    let got = seen.lock().unwrap().clone();
+    let retries: Vec<&Rel> = got
+        .iter()
+        .filter(|r| r.outcome == RelayOutcome::Retry)
+        .collect();
+    eprintln!(
+        "freeze: {} retries, e.g. {:?}",
+        retries.len(),
+        retries.first().map(|r| &r.detail)
+    );
+    assert_right_and_clean(hosts, base, "freeze");
 
     // --no-relay: no relay events, nothing to do on converged hosts.
     let (setting, seen) = observing(true);
