@@ -164,6 +164,11 @@ async fn place_owned(
                     },
                 );
             }
+            if ctx.plan
+                && let Source::File(p) = src
+            {
+                ctx.remote.planned_put(p, local_sha, dest).await;
+            }
             let what = if existing.is_some() {
                 "updated"
             } else {

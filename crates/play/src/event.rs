@@ -14,6 +14,18 @@ pub enum TaskStatus {
     Failed,
 }
 
+/// How one relay attempt ended.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RelayOutcome {
+    /// The file is in place, every byte checked against the deploy host's sha256.
+    Ok,
+    /// This source failed (nothing was placed); the file is tried from another source.
+    Retry,
+    /// `--plan`: where the file would come from.
+    Planned,
+}
+
 /// One event of a run.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -35,6 +47,18 @@ pub enum Event {
         host: String,
         task: String,
         note: String,
+    },
+    /// A bundle file that travelled by relay (or was planned to): which host got it from
+    /// where (`from`: `deploy` or a peer host), and how that attempt ended.
+    Relay {
+        host: String,
+        file: String,
+        sha256: String,
+        bytes: u64,
+        from: String,
+        outcome: RelayOutcome,
+        detail: String,
+        ms: u64,
     },
     HostFailed {
         host: String,

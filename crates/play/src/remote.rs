@@ -123,6 +123,13 @@ pub trait Remote: Send + Sync {
             Ok(sent)
         })
     }
+    /// Plan mode only: the engine would place the deploy host's file `src` (content `sha256`)
+    /// at `dest`. Nothing may change on the host; a connection that distributes files in its
+    /// own way (relay) reports where the file would come from. Default: nothing.
+    fn planned_put<'a>(&'a self, src: &'a Path, sha256: &'a str, dest: &'a str) -> BoxFut<'a, ()> {
+        let _ = (src, sha256, dest);
+        Box::pin(async {})
+    }
     /// Copies the host's file `src` to `dest` on the deploy host; returns the bytes copied.
     /// Connections that cannot copy files back refuse.
     fn get<'a>(&'a self, src: &'a str, dest: &'a Path) -> BoxFut<'a, Result<u64, String>> {

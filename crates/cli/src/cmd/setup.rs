@@ -6,6 +6,7 @@ use anyhow::{Context, bail};
 use ez_play::render::{FileContent, render_host};
 use ez_play::state::ClusterLock;
 use ez_play::{Event, RunOptions, Summary};
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,6 +28,9 @@ pub enum SetupCommand {
         /// Only these hosts (inventory names, comma separated).
         #[arg(short = 'l', long, value_delimiter = ',')]
         limit: Vec<String>,
+        /// Send every file from the deploy host over SSH (no relay between hosts).
+        #[arg(long)]
+        no_relay: bool,
     },
     /// Preflight: check every host of a cluster before anything is changed.
     Check { cluster: String },
@@ -51,6 +55,7 @@ pub async fn run(ctx: &Ctx, cmd: SetupCommand) -> anyhow::Result<u8> {
             tags,
             skip_tags,
             limit,
+            no_relay,
         } => {
             let opts = RunOptions {
                 forks: ctx.forks,
@@ -60,7 +65,11 @@ pub async fn run(ctx: &Ctx, cmd: SetupCommand) -> anyhow::Result<u8> {
                 limit,
                 state_dir: None,
             };
-            setup(ctx, &cluster, &step, opts).await
+            let relay = RelaySetting {
+                off: no_relay,
+                ..Default::default()
+            };
+            setup_with(ctx, &cluster, &step, opts, relay).await
         }
         SetupCommand::Render { cluster, out, step } => render(ctx, &cluster, out, &step),
         SetupCommand::Check { cluster } => check(ctx, &cluster).await,
@@ -99,8 +108,31 @@ fn stems_for(lib: &ez_play::Library, step: &str) -> anyhow::Result<Vec<String>> 
 /// (`~/.kube/config`) and kubectl's completion goes into `~/.bashrc` ([`crate::home`]), even
 /// when a later step failed.
 pub async fn setup(ctx: &Ctx, name: &str, step: &str, opts: RunOptions) -> anyhow::Result<u8> {
+    setup_with(ctx, name, step, opts, RelaySetting::default()).await
+}
+
+/// Whether bundle files may travel between hosts ([`deploy::relay`]; on when it pays unless
+/// `off`, as `--no-relay` sets it), and an observer of the run's events (tests).
+#[derive(Clone, Default)]
+pub struct RelaySetting {
+    pub off: bool,
+    pub events: Option<Observer>,
+}
+
+/// Sees every event of a run.
+pub type Observer = Arc<dyn Fn(&Event) + Send + Sync>;
+
+/// [`setup`]; `relay`: bundle files may travel between hosts when it pays
+/// ([`deploy::relay`]), false sends every file from the deploy host (`--no-relay`).
+pub async fn setup_with(
+    ctx: &Ctx,
+    name: &str,
+    step: &str,
+    opts: RunOptions,
+    relay: RelaySetting,
+) -> anyhow::Result<u8> {
     let full_run = !opts.plan && opts.tags.is_empty();
-    let summaries = setup_summaries(ctx, name, step, opts).await?;
+    let summaries = setup_summaries_with(ctx, name, step, opts, relay).await?;
     if full_run && summaries.iter().any(|s| s.playbook == PREPARE) {
         crate::home::after_setup(ctx, name);
     }
@@ -126,7 +158,18 @@ pub async fn setup_summaries(
     ctx: &Ctx,
     name: &str,
     step: &str,
+    opts: RunOptions,
+) -> anyhow::Result<Vec<Summary>> {
+    setup_summaries_with(ctx, name, step, opts, RelaySetting::default()).await
+}
+
+/// [`setup_summaries`] with relay allowed or not (see [`setup_with`]).
+pub async fn setup_summaries_with(
+    ctx: &Ctx,
+    name: &str,
+    step: &str,
     mut opts: RunOptions,
+    relay: RelaySetting,
 ) -> anyhow::Result<Vec<Summary>> {
     let dir = ctx.cluster_dir(name);
     let cluster = deploy::load_cluster(&dir, name)?;
@@ -155,7 +198,11 @@ pub async fn setup_summaries(
         .map(|h| h.name.clone())
         .filter(|h| opts.limit.is_empty() || opts.limit.contains(h))
         .collect();
-    let remotes = connect::connect_hosts(ctx, &exec, &cluster, &hosts).await?;
+    let ssh = connect::connect_ssh(ctx, &exec, &cluster, &hosts).await?;
+    let remotes: BTreeMap<String, Arc<dyn ez_play::Remote>> = ssh
+        .iter()
+        .map(|(k, r)| (k.clone(), Arc::new(r.clone()) as Arc<dyn ez_play::Remote>))
+        .collect();
     if !opts.plan {
         let mut findings = deploy::preflight::run(&cluster, &remotes, &ctx.skip_preflight).await;
         findings.extend(deploy::bundle_check::check(
@@ -193,20 +240,37 @@ pub async fn setup_summaries(
         .await
         .map_err(|e| anyhow::anyhow!("reading the bundle's facts failed: {e}"))?;
     let mut inv = ez_play::cluster::inventory_with_facts(&cluster, &ctx.base, &deploy_ip, facts);
-    match deploy::arch::arch_dirs(&ctx.base, &remotes).await {
-        Ok(dirs) => deploy::arch::apply(&mut inv, dirs),
+    // Hosts of another architecture than the deploy host's cannot run its relay agent.
+    let foreign: Vec<String> = match deploy::arch::arch_dirs(&ctx.base, &remotes).await {
+        Ok(dirs) => {
+            let foreign = dirs
+                .iter()
+                .filter(|(_, d)| !d.is_empty())
+                .map(|(h, _)| h.clone())
+                .collect();
+            deploy::arch::apply(&mut inv, dirs);
+            foreign
+        }
         Err(e) => {
             exec.disconnect_all();
             return Err(e);
         }
-    }
+    };
     let inv = Arc::new(inv);
     let display = Arc::new(super::setup_display::Display::new(ctx.json));
     let shown = display.clone();
-    let sink: Arc<dyn Fn(Event) + Send + Sync> = Arc::new(move |e| shown.event(&e));
+    let observer = relay.events.clone();
+    let sink: Arc<dyn Fn(Event) + Send + Sync> = Arc::new(move |e| {
+        if let Some(o) = &observer {
+            o(&e);
+        }
+        shown.event(&e)
+    });
+    let (remotes, relayed) = with_relay(!relay.off, &opts, ssh, remotes, &foreign, sink.clone());
     let mut summaries = Vec::new();
+    let mut outcome = Ok(());
     for stem in stems {
-        let summary = ez_play::run_playbook(
+        let summary = match ez_play::run_playbook(
             lib.clone(),
             &stem,
             inv.clone(),
@@ -214,7 +278,14 @@ pub async fn setup_summaries(
             &opts,
             sink.clone(),
         )
-        .await?;
+        .await
+        {
+            Ok(s) => s,
+            Err(e) => {
+                outcome = Err(e);
+                break;
+            }
+        };
         display.summary(&summary);
         let failed = !summary.failures().is_empty();
         summaries.push(summary);
@@ -222,8 +293,59 @@ pub async fn setup_summaries(
             break;
         }
     }
+    if let Some((relay, hosts)) = relayed {
+        for problem in relay.stop_all(&hosts).await {
+            eprintln!("ezctl: warning: {problem}");
+        }
+    }
     exec.disconnect_all();
+    outcome?;
     Ok(summaries)
+}
+
+type RelayHosts = (
+    Arc<deploy::relay::Relay>,
+    Vec<Arc<deploy::relay::RelayRemote>>,
+);
+
+/// The connections a run uses: with relay when it is allowed and pays (enough hosts, the
+/// agent at hand), each host of the deploy host's architecture wrapped; else as they are.
+fn with_relay(
+    allowed: bool,
+    opts: &RunOptions,
+    ssh: BTreeMap<String, deploy::remote::SshRemote>,
+    plain: BTreeMap<String, Arc<dyn ez_play::Remote>>,
+    foreign: &[String],
+    sink: Arc<dyn Fn(Event) + Send + Sync>,
+) -> (
+    BTreeMap<String, Arc<dyn ez_play::Remote>>,
+    Option<RelayHosts>,
+) {
+    if !allowed {
+        return (plain, None);
+    }
+    let relay = match deploy::relay::Relay::new(
+        ssh.len() - foreign.len().min(ssh.len()),
+        opts.plan,
+        sink,
+    ) {
+        Ok(r) => r,
+        Err(why) => {
+            tracing::info!("relay off: {why}");
+            return (plain, None);
+        }
+    };
+    let mut out = plain;
+    let mut wrapped = Vec::new();
+    for (i, (name, r)) in ssh.into_iter().enumerate() {
+        if foreign.contains(&name) {
+            continue;
+        }
+        let rr = Arc::new(deploy::relay::RelayRemote::new(r, relay.clone(), i));
+        wrapped.push(rr.clone());
+        out.insert(name, rr as Arc<dyn ez_play::Remote>);
+    }
+    (out, Some((relay, wrapped)))
 }
 
 /// kubeasz's 5-second abort window before a cluster-wide change (`what`: `setup 02`,

@@ -2,6 +2,7 @@
 //! task, tasks done, changes); otherwise one plain line per change, failure and note; with
 //! `--json`, one JSON event per line.
 
+use ez_play::event::RelayOutcome;
 use ez_play::{Event, Summary, TaskStatus};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::BTreeMap;
@@ -104,6 +105,27 @@ fn line_of(e: &Event) -> Option<String> {
             detail,
         } => Some(format!("  [{host}] {role}: {task}: FAILED: {detail}")),
         Event::Note { host, task, note } => Some(format!("  [{host}] {task}: note: {note}")),
+        Event::Relay {
+            host,
+            file,
+            from,
+            outcome: RelayOutcome::Retry,
+            detail,
+            ..
+        } => Some(format!(
+            "  [{host}] relay: {file} from {from} failed, trying another source: {detail}"
+        )),
+        Event::Relay {
+            host,
+            file,
+            from,
+            bytes,
+            outcome: RelayOutcome::Planned,
+            ..
+        } => Some(format!(
+            "  [{host}] relay: {file} ({:.1} MB) would come from {from}",
+            *bytes as f64 / 1e6
+        )),
         _ => None,
     }
 }

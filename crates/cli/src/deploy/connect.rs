@@ -29,6 +29,20 @@ pub async fn connect_hosts(
     cluster: &Cluster,
     hosts: &[String],
 ) -> anyhow::Result<BTreeMap<String, Arc<dyn Remote>>> {
+    Ok(connect_ssh(ctx, exec, cluster, hosts)
+        .await?
+        .into_iter()
+        .map(|(k, v)| (k, Arc::new(v) as Arc<dyn Remote>))
+        .collect())
+}
+
+/// [`connect_hosts`], each connection as itself (to be wrapped, e.g. for relay).
+pub async fn connect_ssh(
+    ctx: &Ctx,
+    exec: &Executor,
+    cluster: &Cluster,
+    hosts: &[String],
+) -> anyhow::Result<BTreeMap<String, SshRemote>> {
     let ssh = ctx.ssh_client_config()?;
     let mut specs = Vec::new();
     for name in hosts {
@@ -41,12 +55,12 @@ pub async fn connect_hosts(
     let attempts = specs
         .iter()
         .map(|(name, spec)| async move { (name.clone(), exec.connect(spec).await) });
-    let mut out: BTreeMap<String, Arc<dyn Remote>> = BTreeMap::new();
+    let mut out: BTreeMap<String, SshRemote> = BTreeMap::new();
     let mut errors = Vec::new();
     for (name, res) in futures::future::join_all(attempts).await {
         match res {
             Ok(handle) => {
-                out.insert(name.clone(), Arc::new(SshRemote { name, handle }));
+                out.insert(name.clone(), SshRemote { name, handle });
             }
             Err(e) => errors.push(e),
         }

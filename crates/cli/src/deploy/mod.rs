@@ -7,6 +7,7 @@ pub mod connect;
 pub mod facts;
 pub mod pki;
 pub mod preflight;
+pub mod relay;
 pub mod remote;
 
 use anyhow::{Context, bail};

@@ -5,6 +5,7 @@ use ez_play::remote::{BoxFut, CmdResult, OwnedSource, PutItem, Remote, Source};
 use std::time::Duration;
 
 /// One host reached over SSH. Commands run as root (through sudo when the inventory says so).
+#[derive(Clone)]
 pub struct SshRemote {
     pub name: String,
     pub handle: HostHandle,
