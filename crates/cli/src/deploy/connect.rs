@@ -66,13 +66,47 @@ pub async fn connect_ssh(
         }
     }
     if !errors.is_empty() {
-        let n = errors.len();
-        return Err(anyhow!(
-            "cannot reach {n} host(s); nothing was changed:\n  {}",
-            grouped(errors).join("\n  ")
-        ));
+        return Err(ConnectError::from(errors).into());
     }
     Ok(out)
+}
+
+/// Connecting failed on some hosts: one line per cause ([`grouped`]), and the hosts whose
+/// login was refused (a new node whose deploy key is not authorized yet).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("cannot reach {count} host(s); nothing was changed:\n  {}", lines.join("\n  "))]
+pub struct ConnectError {
+    pub count: usize,
+    pub lines: Vec<String>,
+    pub auth_refused: Vec<String>,
+}
+
+impl From<Vec<ez_executor::ExecError>> for ConnectError {
+    fn from(errors: Vec<ez_executor::ExecError>) -> ConnectError {
+        let auth_refused = errors
+            .iter()
+            .filter(|e| matches!(e, ez_executor::ExecError::AuthRefused { .. }))
+            .map(|e| e.host().to_string())
+            .collect();
+        ConnectError {
+            count: errors.len(),
+            auth_refused,
+            lines: grouped(errors),
+        }
+    }
+}
+
+impl ConnectError {
+    /// The connection failure inside `e`, when it is one (a message otherwise).
+    pub fn of(e: &anyhow::Error) -> ConnectError {
+        e.downcast_ref::<ConnectError>()
+            .cloned()
+            .unwrap_or_else(|| ConnectError {
+                count: 1,
+                lines: vec![format!("{e:#}")],
+                auth_refused: Vec::new(),
+            })
+    }
 }
 
 /// One line per cause: hosts that failed the same way are named together with one example
@@ -130,6 +164,34 @@ mod tests {
             addr: format!("{host}:22"),
             reason: reason.into(),
         }
+    }
+
+    #[test]
+    fn a_refused_login_is_known_by_its_type_not_its_text() {
+        let e = ConnectError::from(vec![
+            unreachable("10.0.0.1", "Connection refused (os error 111)"),
+            ExecError::AuthRefused {
+                host: "10.0.0.9".into(),
+                user: "root".into(),
+                methods_tried: vec!["publickey".into()],
+                detail: String::new(),
+            },
+        ]);
+        assert_eq!(e.auth_refused, vec!["10.0.0.9".to_string()]);
+        assert_eq!(e.count, 2);
+        let text = e.to_string();
+        assert!(
+            text.starts_with("cannot reach 2 host(s); nothing was changed:\n  "),
+            "{text}"
+        );
+        // through anyhow, as Session::open gets it
+        let back = ConnectError::of(&anyhow::Error::new(e.clone()));
+        assert_eq!(back.auth_refused, e.auth_refused);
+        assert!(
+            ConnectError::of(&anyhow::anyhow!("other"))
+                .auth_refused
+                .is_empty()
+        );
     }
 
     #[test]

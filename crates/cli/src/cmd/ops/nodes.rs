@@ -133,8 +133,8 @@ pub async fn add_nodes(
     match run::run_steps(&ctx, &new_cluster, &steps, &k8s, false).await? {
         Err(Stopped::Connect(msg)) => {
             eprintln!("ezctl: error: {msg}");
-            if msg.contains("authentication") {
-                for ip in &ips {
+            if !msg.auth_refused.is_empty() {
+                for ip in ips.iter().filter(|ip| msg.auth_refused.contains(ip)) {
                     let key = key_of(&new_cluster, ip);
                     eprintln!(
                         "       authorize the deploy key on the new node: ssh-copy-id -i {}.pub root@{ip}",

@@ -54,8 +54,8 @@ impl Step {
 /// Why a run stopped before the playbooks started.
 #[derive(Debug)]
 pub enum Stopped {
-    /// Connecting failed: the executor's message (one line per host).
-    Connect(String),
+    /// Connecting failed (its Display: one line per cause).
+    Connect(connect::ConnectError),
 }
 
 /// Connections to some hosts of a cluster, its PKI ensured, ready to run playbooks on.
@@ -83,7 +83,7 @@ impl Session {
         let exec = connect::executor_for(ctx, cluster);
         let remotes = match connect::connect_hosts(ctx, &exec, cluster, hosts).await {
             Ok(r) => r,
-            Err(e) => return Ok(Err(Stopped::Connect(e.to_string()))),
+            Err(e) => return Ok(Err(Stopped::Connect(connect::ConnectError::of(&e)))),
         };
         let report = deploy::pki::ensure(cluster, change_cert)?;
         deploy::pki::print_report(&report);
@@ -96,7 +96,7 @@ impl Session {
             Ok(dirs) => deploy::arch::apply(&mut inv, dirs),
             Err(e) => {
                 exec.disconnect_all();
-                return Ok(Err(Stopped::Connect(e.to_string())));
+                return Ok(Err(Stopped::Connect(connect::ConnectError::of(&e))));
             }
         }
         Ok(Ok(Session {
