@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/setup-bench.sh [SIZES]   (default: "1 10 30"; root; uses test-bed hosts
-# TB_FIRST..(TB_FIRST+N-1), TB_FIRST default 31: run it alone, those hosts overlap the
+# TB_FIRST..(TB_FIRST+N-1) without those in TB_AVOID, TB_FIRST default 31: run it alone, those hosts overlap the
 # integration tests' ranges; TB_KEEP_UP=1 leaves the last size's hosts and bundle up;
 # BENCH_SCP=1 adds the OpenSSH scp baseline of earlier sessions)
 #
@@ -63,13 +63,20 @@ results=$work/results; : > "$results"
   printf '%-4s %9s %9s %9s %9s %9s %10s %10s\n' N first transfer rest scp rerun "ours MB/s" "scp MB/s"
 declare -A REST
 for n in $sizes; do
-  first_idx=${TB_FIRST:-31}; last_idx=$((first_idx + n - 1))
+  # N test-bed indices from TB_FIRST on, leaving out those in TB_AVOID (hosts another run
+  # holds, e.g. TB_AVOID="30 31" during a conformance run).
+  idxs=(); i=${TB_FIRST:-31}
+  while [ ${#idxs[@]} -lt "$n" ] && [ "$i" -le 60 ]; do
+    [[ " ${TB_AVOID:-} " == *" $i "* ]] || idxs+=("$i"); i=$((i + 1))
+  done
+  [ ${#idxs[@]} = "$n" ] || { echo "setup-bench: not $n free test-bed hosts from ${TB_FIRST:-31}" >&2; exit 1; }
+  spec=$(IFS=,; echo "${idxs[*]}")
   fresh() {
-    "$TB/down.sh" "$first_idx-$last_idx" >/dev/null 2>&1 || true
-    "$TB/up.sh" --mode systemd "$first_idx-$last_idx" >/dev/null
+    "$TB/down.sh" "$spec" >/dev/null 2>&1 || true
+    "$TB/up.sh" --mode systemd "$spec" >/dev/null
   }
   fresh
-  ips=(); for i in $(seq $first_idx $last_idx); do ips+=("10.250.0.$((10 + i))"); done
+  ips=(); for i in "${idxs[@]}"; do ips+=("10.250.0.$((10 + i))"); done
   etcd=("${ips[@]:0:$(( n >= 3 ? 3 : 1 ))}")
   c=b$n; cdir=$base/clusters/$c
   rm -rf "$cdir"
@@ -153,7 +160,7 @@ PY
       (t>0? b/1048576/(t/1000) : 0), (s>0? sb/1048576/(s/1000) : 0) }'
   fi
   awk -v rr="$rerun" -v f="$first" 'BEGIN{ printf "     rerun/first = %.3f (target <= 0.10)\n", rr/f }'
-  [ "${TB_KEEP_UP:-0}" = 1 ] || "$TB/down.sh" "$first_idx-$last_idx" >/dev/null 2>&1 || true
+  [ "${TB_KEEP_UP:-0}" = 1 ] || "$TB/down.sh" "$spec" >/dev/null 2>&1 || true
 done
 [ "${TB_KEEP_UP:-0}" != 1 ] || echo "kept: hosts and $work"
 one=${REST[1]:-}
