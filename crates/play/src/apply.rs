@@ -43,7 +43,7 @@ pub struct ApplyCtx<'a> {
 const QUICK: Duration = Duration::from_secs(60);
 
 async fn run(ctx: &ApplyCtx<'_>, cmd: &str, timeout: Duration) -> Result<CmdResult, String> {
-    ctx.remote.run(cmd, timeout).await
+    Ok(ctx.remote.run(cmd, timeout).await?)
 }
 
 async fn run_ok(ctx: &ApplyCtx<'_>, cmd: &str, timeout: Duration) -> Result<CmdResult, String> {

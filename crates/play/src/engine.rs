@@ -460,7 +460,7 @@ async fn settle(
             Ok(n) => hs.transferred += n,
             Err(m) => {
                 let task = d.held.first().map(|f| f.task.clone()).unwrap_or_default();
-                return Err((task, m));
+                return Err((task, m.into()));
             }
         }
     }

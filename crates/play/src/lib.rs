@@ -27,5 +27,5 @@ pub use engine::{RunOptions, run_playbook};
 pub use error::PlayError;
 pub use event::{Event, Summary, TaskStatus};
 pub use load::Library;
-pub use remote::{CmdResult, Remote, Source};
+pub use remote::{CmdResult, Remote, RemoteError, RemoteErrorKind, Source};
 pub use vars::{Inventory, Vars};

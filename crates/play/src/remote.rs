@@ -78,13 +78,74 @@ impl From<Source<'_>> for OwnedSource {
     }
 }
 
-/// Operations on one host. Errors are connection-level problems, already phrased for a
-/// human (host, what failed, what to do).
+/// What kind of connection-level problem a [`RemoteError`] is: decisions are made on this,
+/// never on the message's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoteErrorKind {
+    /// TCP connect or handshake failed: the host is down or the address is wrong.
+    Unreachable,
+    /// The login was refused (key, password, sudo).
+    AuthRefused,
+    /// An operation did not finish in time; the connection was dropped.
+    Timeout,
+    /// The connection broke during an operation.
+    ConnectionLost,
+    /// A file could not be placed (the destination is untouched).
+    Transfer,
+    /// A local file (on the deploy host) could not be read or written.
+    Local,
+    /// Anything else (an invalid request, a protocol error, a test double's message).
+    Other,
+}
+
+/// A connection-level problem with one host, already phrased for a human (host, what
+/// failed, what to do); its [`RemoteErrorKind`] is what code decides on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct RemoteError {
+    pub kind: RemoteErrorKind,
+    pub message: String,
+}
+
+impl RemoteError {
+    pub fn new(kind: RemoteErrorKind, message: impl Into<String>) -> RemoteError {
+        RemoteError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// A message alone: kind [`RemoteErrorKind::Other`].
+impl From<String> for RemoteError {
+    fn from(message: String) -> RemoteError {
+        RemoteError::new(RemoteErrorKind::Other, message)
+    }
+}
+
+impl From<&str> for RemoteError {
+    fn from(message: &str) -> RemoteError {
+        RemoteError::new(RemoteErrorKind::Other, message)
+    }
+}
+
+/// The message, for the engine's step failures (phrased for a human already).
+impl From<RemoteError> for String {
+    fn from(e: RemoteError) -> String {
+        e.message
+    }
+}
+
+/// Operations on one host. Errors are connection-level problems ([`RemoteError`]).
 pub trait Remote: Send + Sync {
     /// The inventory name of the host (its address).
     fn host(&self) -> &str;
     /// Runs a shell command as root (through sudo when the inventory says so).
-    fn run<'a>(&'a self, cmd: &'a str, timeout: Duration) -> BoxFut<'a, Result<CmdResult, String>>;
+    fn run<'a>(
+        &'a self,
+        cmd: &'a str,
+        timeout: Duration,
+    ) -> BoxFut<'a, Result<CmdResult, RemoteError>>;
     /// Places a file (content `sha256`) atomically with `mode`, without comparing first (the
     /// engine only puts what it found different), then runs `then` in the same round trip;
     /// returns the bytes transferred. The parent directory must exist.
@@ -95,11 +156,11 @@ pub trait Remote: Send + Sync {
         mode: u32,
         sha256: &'a str,
         then: Option<&'a str>,
-    ) -> BoxFut<'a, Result<u64, String>>;
+    ) -> BoxFut<'a, Result<u64, RemoteError>>;
     /// Places several files like [`Remote::put`], in order; returns the bytes transferred.
     /// A connection that can, sends them in one round trip. On an error the files before the
     /// failing one may be in place; the others are not.
-    fn put_many<'a>(&'a self, items: Vec<PutItem>) -> BoxFut<'a, Result<u64, String>> {
+    fn put_many<'a>(&'a self, items: Vec<PutItem>) -> BoxFut<'a, Result<u64, RemoteError>> {
         Box::pin(async move {
             let mut sent = 0;
             for i in &items {
@@ -116,7 +177,7 @@ pub trait Remote: Send + Sync {
                     let cmd = format!("chown {} {}", sh_quote(o), sh_quote(&i.dest));
                     let r = self.run(&cmd, Duration::from_secs(60)).await?;
                     if !r.ok() {
-                        return Err(format!("{}: `{cmd}` failed: {}", self.host(), r.tail()));
+                        return Err(format!("{}: `{cmd}` failed: {}", self.host(), r.tail()).into());
                     }
                 }
             }
@@ -132,9 +193,9 @@ pub trait Remote: Send + Sync {
     }
     /// Copies the host's file `src` to `dest` on the deploy host; returns the bytes copied.
     /// Connections that cannot copy files back refuse.
-    fn get<'a>(&'a self, src: &'a str, dest: &'a Path) -> BoxFut<'a, Result<u64, String>> {
+    fn get<'a>(&'a self, src: &'a str, dest: &'a Path) -> BoxFut<'a, Result<u64, RemoteError>> {
         let _ = dest;
-        Box::pin(async move { Err(format!("{}: cannot copy {src} back", self.host())) })
+        Box::pin(async move { Err(format!("{}: cannot copy {src} back", self.host()).into()) })
     }
 }
 

@@ -3,7 +3,7 @@
 //! owner is set by the placing command itself (after the file is in place); a failed batch
 //! fails the task that waited for it, and its items are not recorded as done.
 
-use ez_play::remote::{BoxFut, CmdResult, PutItem, Remote, Source};
+use ez_play::remote::{BoxFut, CmdResult, PutItem, Remote, RemoteError, Source};
 use ez_play::{Inventory, Library, RunOptions};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -27,7 +27,7 @@ impl Remote for Recorder {
     fn host(&self) -> &str {
         "h1"
     }
-    fn run<'a>(&'a self, cmd: &'a str, _t: Duration) -> BoxFut<'a, Result<CmdResult, String>> {
+    fn run<'a>(&'a self, cmd: &'a str, _t: Duration) -> BoxFut<'a, Result<CmdResult, RemoteError>> {
         Box::pin(async move {
             self.log(format!("run {cmd}"));
             Ok(CmdResult::default())
@@ -40,13 +40,13 @@ impl Remote for Recorder {
         _m: u32,
         _sha256: &'a str,
         _then: Option<&'a str>,
-    ) -> BoxFut<'a, Result<u64, String>> {
+    ) -> BoxFut<'a, Result<u64, RemoteError>> {
         Box::pin(async move {
             self.log(format!("put {dest}"));
             Ok(1)
         })
     }
-    fn put_many<'a>(&'a self, items: Vec<PutItem>) -> BoxFut<'a, Result<u64, String>> {
+    fn put_many<'a>(&'a self, items: Vec<PutItem>) -> BoxFut<'a, Result<u64, RemoteError>> {
         Box::pin(async move {
             let names: Vec<String> = items
                 .iter()

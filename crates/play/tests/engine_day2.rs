@@ -2,7 +2,7 @@
 //! (commands through `sh`, files in a temporary directory): host patterns from values
 //! (`hosts: ["{{ PICK }}"]`), play values rendered per host, and `fetch` back to the deploy host.
 
-use ez_play::remote::{BoxFut, CmdResult, Remote, Source};
+use ez_play::remote::{BoxFut, CmdResult, Remote, RemoteError, Source};
 use ez_play::{Inventory, Library, RunOptions};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -17,7 +17,7 @@ impl Remote for Local {
     fn host(&self) -> &str {
         &self.0
     }
-    fn run<'a>(&'a self, cmd: &'a str, _t: Duration) -> BoxFut<'a, Result<CmdResult, String>> {
+    fn run<'a>(&'a self, cmd: &'a str, _t: Duration) -> BoxFut<'a, Result<CmdResult, RemoteError>> {
         Box::pin(async move {
             let o = std::process::Command::new("sh")
                 .arg("-c")
@@ -40,7 +40,7 @@ impl Remote for Local {
         _m: u32,
         _sha256: &'a str,
         _then: Option<&'a str>,
-    ) -> BoxFut<'a, Result<u64, String>> {
+    ) -> BoxFut<'a, Result<u64, RemoteError>> {
         Box::pin(async move {
             let bytes = match src {
                 Source::Bytes(b) => b.to_vec(),
@@ -50,8 +50,10 @@ impl Remote for Local {
             Ok(bytes.len() as u64)
         })
     }
-    fn get<'a>(&'a self, src: &'a str, dest: &'a Path) -> BoxFut<'a, Result<u64, String>> {
-        Box::pin(async move { std::fs::copy(src, dest).map_err(|e| e.to_string()) })
+    fn get<'a>(&'a self, src: &'a str, dest: &'a Path) -> BoxFut<'a, Result<u64, RemoteError>> {
+        Box::pin(
+            async move { std::fs::copy(src, dest).map_err(|e| RemoteError::from(e.to_string())) },
+        )
     }
 }
 

@@ -23,7 +23,9 @@ pub mod hub;
 use super::remote::SshRemote;
 use ez_play::Event;
 use ez_play::event::RelayOutcome;
-use ez_play::remote::{BoxFut, CmdResult, OwnedSource, PutItem, Remote, Source, sh_quote};
+use ez_play::remote::{
+    BoxFut, CmdResult, OwnedSource, PutItem, Remote, RemoteError, Source, sh_quote,
+};
 use hub::{From, Hub};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -382,7 +384,7 @@ impl RelayRemote {
         // Generous: a healthy transfer on a cluster network is far faster; a stall is the
         // agent's to detect.
         let timeout = Duration::from_secs(120 + size / (2 << 20));
-        self.inner.run(&cmd, timeout).await
+        Ok(self.inner.run(&cmd, timeout).await?)
     }
 
     fn relayable(&self, item: &PutItem) -> Option<u64> {
@@ -401,7 +403,11 @@ impl Remote for RelayRemote {
         self.inner.host()
     }
 
-    fn run<'a>(&'a self, cmd: &'a str, timeout: Duration) -> BoxFut<'a, Result<CmdResult, String>> {
+    fn run<'a>(
+        &'a self,
+        cmd: &'a str,
+        timeout: Duration,
+    ) -> BoxFut<'a, Result<CmdResult, RemoteError>> {
         self.inner.run(cmd, timeout)
     }
 
@@ -412,7 +418,7 @@ impl Remote for RelayRemote {
         mode: u32,
         sha256: &'a str,
         then: Option<&'a str>,
-    ) -> BoxFut<'a, Result<u64, String>> {
+    ) -> BoxFut<'a, Result<u64, RemoteError>> {
         Box::pin(async move {
             let item = PutItem {
                 src: src.into(),
@@ -430,7 +436,7 @@ impl Remote for RelayRemote {
     /// distinct (order cannot matter), the small ones go first and each host starts the large
     /// ones at a different file, so the first copies of several files leave the deploy host
     /// at once instead of every host waiting for the same first file; otherwise in order.
-    fn put_many<'a>(&'a self, items: Vec<PutItem>) -> BoxFut<'a, Result<u64, String>> {
+    fn put_many<'a>(&'a self, items: Vec<PutItem>) -> BoxFut<'a, Result<u64, RemoteError>> {
         Box::pin(async move {
             let dests: std::collections::HashSet<&str> =
                 items.iter().map(|i| i.dest.as_str()).collect();
@@ -496,7 +502,7 @@ impl Remote for RelayRemote {
         })
     }
 
-    fn get<'a>(&'a self, src: &'a str, dest: &'a Path) -> BoxFut<'a, Result<u64, String>> {
+    fn get<'a>(&'a self, src: &'a str, dest: &'a Path) -> BoxFut<'a, Result<u64, RemoteError>> {
         self.inner.get(src, dest)
     }
 }
