@@ -17,17 +17,12 @@ async fn ezdown(args: &[&str]) -> u8 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flannel_bundle_with_substituted_versions() {
-    // kubeasz 3.7.0's table with the substitutes of our test bed (none in the repository's
-    // checksum table, so the mirror's checksum files vouch for them)
-    let subst = "containerd: 2.3.4\ncrictl: v1.37.0\ncni_plugins: v1.9.2\n\
-                 flannel: v0.28.10\nmetrics_server: v0.8.0\ncalico: v9.9.9\n";
-    let table = ez_inventory::VersionTable::default()
-        .with_kubernetes("v1.35.6")
-        .overlay(subst)
-        .unwrap();
+    // kubeasz 3.7.0's table with the substitutes of our test bed
+    let subst = support::SUBSTITUTES;
+    let table = support::substituted_table();
     let m = support::Mirror::start().await;
     let mut tree = support::upstream_tree_for(&table, true);
-    tree.retain(|k, _| !k.contains("calicoctl") && !k.contains("/calico/") && !k.contains("helm"));
+    tree.retain(|k, _| support::in_flannel_bundle(k));
     m.put_all(&tree);
     let (_d, base) = support::tmp_base();
     let b = base.display().to_string();
@@ -123,15 +118,11 @@ async fn a_flannel_bundle_with_substituted_versions() {
 /// own under `arch/arm64/`; `--verify` checks both, `--export`/`--import` carry both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_two_architecture_bundle() {
-    let subst = "containerd: 2.3.4\ncrictl: v1.37.0\ncni_plugins: v1.9.2\n\
-                 flannel: v0.28.10\nmetrics_server: v0.8.0\ncalico: v9.9.9\n";
-    let table = ez_inventory::VersionTable::default()
-        .with_kubernetes("v1.35.6")
-        .overlay(subst)
-        .unwrap();
+    let subst = support::SUBSTITUTES;
+    let table = support::substituted_table();
     let m = support::Mirror::start().await;
     let mut tree = support::upstream_tree_arches(&table, true, &["amd64", "arm64"]);
-    tree.retain(|k, _| !k.contains("calicoctl") && !k.contains("/calico/") && !k.contains("helm"));
+    tree.retain(|k, _| support::in_flannel_bundle(k));
     m.put_all(&tree);
     let (_d, base) = support::tmp_base();
     let b = base.display().to_string();

@@ -38,20 +38,11 @@ struct Setup {
 
 /// A flannel bundle's files (no calico, no helm) on a loopback mirror, as in ezdown_network.
 async fn setup(leave_out: &[&str]) -> Setup {
-    let subst = "containerd: 2.3.4\ncrictl: v1.37.0\ncni_plugins: v1.9.2\n\
-                 flannel: v0.28.10\nmetrics_server: v0.8.0\ncalico: v9.9.9\n";
-    let table = ez_inventory::VersionTable::default()
-        .with_kubernetes("v1.35.6")
-        .overlay(subst)
-        .unwrap();
+    let subst = support::SUBSTITUTES;
+    let table = support::substituted_table();
     let mirror = support::Mirror::start().await;
     let mut tree = support::upstream_tree_for(&table, true);
-    tree.retain(|k, _| {
-        !k.contains("calicoctl")
-            && !k.contains("/calico/")
-            && !k.contains("helm")
-            && !leave_out.iter().any(|l| k.contains(l))
-    });
+    tree.retain(|k, _| support::in_flannel_bundle(k) && !leave_out.iter().any(|l| k.contains(l)));
     mirror.put_all(&tree);
     let (dir, base) = support::tmp_base();
     let versions = base.parent().unwrap().join("versions.yml");

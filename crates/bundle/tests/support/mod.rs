@@ -394,6 +394,24 @@ pub fn upstream_tree(small: bool) -> HashMap<String, Vec<u8>> {
     upstream_tree_for(&ez_inventory::VersionTable::default(), small)
 }
 
+/// The version substitutes of the test bed (none in the repository's checksum table, so a
+/// mirror's checksum files vouch for them), as a `--versions` file.
+pub const SUBSTITUTES: &str = "containerd: 2.3.4\ncrictl: v1.37.0\ncni_plugins: v1.9.2\n\
+                 flannel: v0.28.10\nmetrics_server: v0.8.0\ncalico: v9.9.9\n";
+
+/// kubeasz 3.7.0's table at Kubernetes v1.35.6 with [`SUBSTITUTES`].
+pub fn substituted_table() -> ez_inventory::VersionTable {
+    ez_inventory::VersionTable::default()
+        .with_kubernetes("v1.35.6")
+        .overlay(SUBSTITUTES)
+        .unwrap()
+}
+
+/// Whether a mirror path belongs to a flannel bundle without helm (no calico, no calicoctl).
+pub fn in_flannel_bundle(path: &str) -> bool {
+    !path.contains("calicoctl") && !path.contains("/calico/") && !path.contains("helm")
+}
+
 /// [`upstream_tree`] for the versions of `v`.
 pub fn upstream_tree_for(v: &ez_inventory::VersionTable, small: bool) -> HashMap<String, Vec<u8>> {
     upstream_tree_arch(v, small, "amd64")
