@@ -2,7 +2,20 @@
 //! `SHA256:` fingerprints.
 
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use base64::alphabet::STANDARD as ALPHABET;
+use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{
+    GeneralPurpose, GeneralPurposeConfig, STANDARD, STANDARD_NO_PAD,
+};
+
+/// Decoding as lenient as OpenSSH's readers: padding optional, stray low bits of the last
+/// character ignored (a key body cut short still yields its leading bytes).
+const LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &ALPHABET,
+    GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
 
 /// Encode `data`; `pad` adds trailing `=` (OpenSSH fingerprints omit it).
 pub fn encode(data: &[u8], pad: bool) -> String {
@@ -16,8 +29,7 @@ pub fn encode(data: &[u8], pad: bool) -> String {
 /// Decode standard base64 (padding optional, whitespace ignored). `None` on bad input.
 pub fn decode(text: &str) -> Option<Vec<u8>> {
     let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    let unpadded = compact.trim_end_matches('=');
-    STANDARD_NO_PAD.decode(unpadded).ok()
+    LENIENT.decode(compact.trim_end_matches('=')).ok()
 }
 
 /// OpenSSH-style fingerprint of a public key blob: `SHA256:<base64 without padding>`.
@@ -49,6 +61,7 @@ mod tests {
         assert_eq!(encode(b"f", false), "Zg");
         assert_eq!(decode("Zm9v\nYmFy").unwrap(), b"foobar");
         assert_eq!(decode("Zg").unwrap(), b"f");
+        assert_eq!(decode("Zh").unwrap(), b"f", "stray low bits are ignored");
         assert!(decode("a*b").is_none());
     }
 

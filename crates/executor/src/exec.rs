@@ -75,11 +75,15 @@ pub(crate) fn exec_raw(
 
     sess.set_blocking(true);
     sess.set_timeout(bounded_ms(ctx.cfg, left(Instant::now())));
+    // Opening the channel, starting the command and feeding stdin block with libssh2's
+    // session timeout, at most `io_timeout`: a timeout there names that bound, not the
+    // command's (an overloaded host answered nothing for `io_timeout`).
+    let setup_bound = timeout.min(ctx.cfg.io_timeout);
     let mut ch = sess
         .channel_session()
-        .map_err(|e| fail(from_ssh(host, display, timeout, &e), false))?;
+        .map_err(|e| fail(from_ssh(host, display, setup_bound, &e), false))?;
     ch.exec(cmdline)
-        .map_err(|e| fail(from_ssh(host, display, timeout, &e), false))?;
+        .map_err(|e| fail(from_ssh(host, display, setup_bound, &e), false))?;
     for piece in stdin {
         sess.set_timeout(bounded_ms(ctx.cfg, left(Instant::now())));
         ch.write_all(piece).map_err(|e| {
@@ -100,7 +104,7 @@ pub(crate) fn exec_raw(
         feed(&mut ch)?;
     }
     ch.send_eof()
-        .map_err(|e| fail(from_ssh(host, display, timeout, &e), true))?;
+        .map_err(|e| fail(from_ssh(host, display, setup_bound, &e), true))?;
 
     sess.set_blocking(false);
     let mut buf = vec![0u8; READ_BUF];
