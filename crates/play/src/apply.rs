@@ -210,252 +210,285 @@ async fn read_remote(ctx: &ApplyCtx<'_>, path: &str) -> Result<String, String> {
         .stdout)
 }
 
-/// Carries out one action.
+/// Carries out one action: one function per [`Action`] variant.
 pub async fn apply(action: &Action, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, String> {
     match action {
-        Action::Dir(a) => {
-            let mode = parse_mode(&a.mode)?;
-            let q = sh_quote(&a.path);
-            match ctx.cache.get(&a.path) {
-                Some(PathState::Dir { mode: m }) if *m == mode => return Ok(Outcome::Ok),
-                // Known from the prefetch: missing, or a directory with another mode.
-                Some(PathState::Missing | PathState::Dir { .. }) => {
-                    if !ctx.plan {
-                        run_ok(ctx, &format!("mkdir -p {q} && chmod {mode:o} {q}"), QUICK).await?;
-                        ctx.cache.insert(a.path.clone(), PathState::Dir { mode });
-                    }
-                    return Ok(Outcome::Changed(format!("{} directory", a.path)));
-                }
-                _ => {}
-            }
-            let r = run(
-                ctx,
-                &format!("stat -c %a {q} 2>/dev/null && [ -d {q} ]"),
-                QUICK,
-            )
-            .await?;
-            if r.ok() && u32::from_str_radix(r.stdout.trim(), 8).ok() == Some(mode) {
-                return Ok(Outcome::Ok);
-            }
+        Action::Dir(a) => dir(a, ctx).await,
+        Action::Copy(a) => copy_file(a, ctx).await,
+        Action::Template(a) => template(a, ctx).await,
+        Action::Content(a) => content(a, ctx).await,
+        Action::Command(a) => command(a, ctx).await,
+        Action::Systemd(a) => systemd(a, ctx).await,
+        Action::Sysctl(a) => sysctl(a, ctx).await,
+        Action::Modprobe(a) => modprobe(a, ctx).await,
+        Action::Block(a) => block(a, ctx).await,
+        Action::Line(a) => line(a, ctx).await,
+        Action::WaitFor(a) => wait_for(a, ctx).await,
+        Action::Assert(a) => assert(a, ctx).await,
+        Action::Fetch(a) => fetch(a, ctx).await,
+    }
+}
+
+/// [`Action::Dir`].
+async fn dir(a: &DirArgs, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, String> {
+    let mode = parse_mode(&a.mode)?;
+    let q = sh_quote(&a.path);
+    match ctx.cache.get(&a.path) {
+        Some(PathState::Dir { mode: m }) if *m == mode => return Ok(Outcome::Ok),
+        // Known from the prefetch: missing, or a directory with another mode.
+        Some(PathState::Missing | PathState::Dir { .. }) => {
             if !ctx.plan {
                 run_ok(ctx, &format!("mkdir -p {q} && chmod {mode:o} {q}"), QUICK).await?;
                 ctx.cache.insert(a.path.clone(), PathState::Dir { mode });
             }
-            Ok(Outcome::Changed(format!("{} directory", a.path)))
+            return Ok(Outcome::Changed(format!("{} directory", a.path)));
         }
-        Action::Copy(a) => {
-            let path = Path::new(&a.src);
-            let sha = crate::localsum::sha256(path).await?;
-            place_owned(
-                ctx,
-                Source::File(path),
-                &sha,
-                &a.dest,
-                &a.mode,
-                a.owner.as_deref(),
-            )
-            .await
-        }
-        Action::Template(a) => {
-            if let Some(u) = &a.unless
-                && guard_holds(ctx, u).await?
-            {
-                return Ok(Outcome::Ok);
-            }
-            let bytes = ctx.rendered.ok_or("template was not rendered")?.to_vec();
-            let sha = sha_bytes(&bytes);
-            place(ctx, Source::Bytes(&bytes), &sha, &a.dest, &a.mode).await
-        }
-        Action::Content(a) => {
-            let sha = sha_bytes(a.content.as_bytes());
-            place(
-                ctx,
-                Source::Bytes(a.content.as_bytes()),
-                &sha,
-                &a.dest,
-                &a.mode,
-            )
-            .await
-        }
-        Action::Command(a) => {
-            if let Some(p) = &a.creates
-                && run(ctx, &format!("test -e {}", sh_quote(p)), QUICK)
-                    .await?
-                    .ok()
-            {
-                return Ok(Outcome::Skipped(format!("{p} exists")));
-            }
-            if let Some(u) = &a.unless
-                && guard_holds(ctx, u).await?
-            {
-                return Ok(Outcome::Ok);
-            }
-            if ctx.plan {
-                return Ok(if a.changes {
-                    Outcome::Changed(format!("would run: {}", a.cmd))
-                } else {
-                    Outcome::Skipped("check".into())
-                });
-            }
-            // A command may change any file: what was prefetched is no longer known.
-            ctx.cache.clear();
-            run_ok(ctx, &a.cmd, Duration::from_secs(a.timeout)).await?;
-            Ok(if a.changes {
-                Outcome::Changed(format!("ran: {}", a.cmd))
-            } else {
-                Outcome::Ok
-            })
-        }
-        Action::Systemd(a) => systemd(a, ctx).await,
-        Action::Sysctl(a) => {
-            let content: String = a
-                .values
-                .iter()
-                .map(|(k, v)| format!("{k} = {v}\n"))
-                .collect();
-            let out = place(
-                ctx,
-                Source::Bytes(content.as_bytes()),
-                &sha_bytes(content.as_bytes()),
-                &a.file,
-                "0644",
-            )
-            .await?;
-            if matches!(out, Outcome::Changed(_)) && !ctx.plan {
-                let values: Vec<(String, String)> = a
-                    .values
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
-                let script = crate::kernel::sysctl_script("/proc/sys", &values);
-                let r = run(ctx, &script, QUICK).await?;
-                if !r.ok() {
-                    return Err(format!("applying {} failed: {}", a.file, r.tail()));
-                }
-                for (k, why) in crate::kernel::failures(&r.stdout) {
-                    if !a.tolerate_unsupported {
-                        let v = a.values.get(&k).map(String::as_str).unwrap_or("");
-                        return Err(format!("sysctl {k}={v}: {why}"));
-                    }
-                    ctx.notes.push(format!("sysctl {k} not applied: {why}"));
-                }
-            }
-            Ok(out)
-        }
-        Action::Modprobe(a) => {
-            let content: String = a.names.iter().map(|m| format!("{m}\n")).collect();
-            let file = format!("/etc/modules-load.d/{}", a.file);
-            let out = place(
-                ctx,
-                Source::Bytes(content.as_bytes()),
-                &sha_bytes(content.as_bytes()),
-                &file,
-                "0644",
-            )
-            .await?;
-            if matches!(out, Outcome::Changed(_)) && !ctx.plan {
-                let script = crate::kernel::modprobe_script(&a.names);
-                let r = run(ctx, &script, QUICK).await?;
-                if !r.ok() {
-                    return Err(format!(
-                        "loading the modules of {file} failed: {}",
-                        r.tail()
-                    ));
-                }
-                for (m, why) in crate::kernel::failures(&r.stdout) {
-                    if !a.tolerate_missing {
-                        return Err(format!("modprobe {m}: {why}"));
-                    }
-                    ctx.notes.push(format!("module {m} not loaded: {why}"));
-                }
-            }
-            Ok(out)
-        }
-        Action::Block(a) => {
-            let current = read_remote(ctx, &a.path).await?;
-            let next = crate::text::replace_block(&current, &a.marker, &a.content);
-            if next == current {
-                return Ok(Outcome::Ok);
-            }
-            let out = place(
-                ctx,
-                Source::Bytes(next.as_bytes()),
-                &sha_bytes(next.as_bytes()),
-                &a.path,
-                &a.mode,
-            )
-            .await?;
-            remember_text(ctx, &a.path, next);
-            Ok(out)
-        }
-        Action::Line(a) => {
-            let current = read_remote(ctx, &a.path).await?;
-            let next = crate::text::replace_line(&current, &a.regexp, &a.line, a.absent)?;
-            if next == current {
-                return Ok(Outcome::Ok);
-            }
-            let mode = remote_file_state(ctx, &a.path)
-                .await?
-                .map(|(_, m)| format!("{m:o}"))
-                .unwrap_or_else(|| "644".into());
-            let out = place(
-                ctx,
-                Source::Bytes(next.as_bytes()),
-                &sha_bytes(next.as_bytes()),
-                &a.path,
-                &mode,
-            )
-            .await?;
-            remember_text(ctx, &a.path, next);
-            Ok(out)
-        }
-        Action::WaitFor(a) => {
-            if ctx.plan {
-                return Ok(Outcome::Skipped("wait".into()));
-            }
-            let started = std::time::Instant::now();
-            let mut gaps = crate::wait::gaps(a.retries, a.delay).into_iter();
-            let mut tries = 0u32;
-            let last = loop {
-                tries += 1;
-                let r = run(ctx, &a.cmd, QUICK).await?;
-                if r.ok() {
-                    return Ok(Outcome::Ok);
-                }
-                match gaps.next() {
-                    Some(gap) => tokio::time::sleep(gap).await,
-                    None => break r,
-                }
-            };
-            let what = a
-                .msg
-                .clone()
-                .unwrap_or_else(|| format!("`{}` never succeeded", a.cmd));
-            Err(format!(
-                "{what} after {tries} tries in {} s: {}",
-                started.elapsed().as_secs(),
-                last.tail()
-            ))
-        }
-        Action::Assert(a) => {
-            if let Some(cmd) = &a.cmd {
-                let r = run(ctx, cmd, QUICK).await?;
-                if !r.ok() {
-                    return Err(format!("{}: {}", a.msg, r.tail()));
-                }
-            }
-            let holds = |v: &serde_json::Value| {
-                v.as_bool() == Some(true) || v.as_str().is_some_and(|s| s.trim() == "true")
-            };
-            if let Some(that) = &a.that
-                && !holds(that)
-            {
-                return Err(a.msg.clone());
-            }
-            Ok(Outcome::Ok)
-        }
-        Action::Fetch(a) => fetch(a, ctx).await,
+        _ => {}
     }
+    let r = run(
+        ctx,
+        &format!("stat -c %a {q} 2>/dev/null && [ -d {q} ]"),
+        QUICK,
+    )
+    .await?;
+    if r.ok() && u32::from_str_radix(r.stdout.trim(), 8).ok() == Some(mode) {
+        return Ok(Outcome::Ok);
+    }
+    if !ctx.plan {
+        run_ok(ctx, &format!("mkdir -p {q} && chmod {mode:o} {q}"), QUICK).await?;
+        ctx.cache.insert(a.path.clone(), PathState::Dir { mode });
+    }
+    Ok(Outcome::Changed(format!("{} directory", a.path)))
+}
+
+/// [`Action::Copy`].
+async fn copy_file(a: &CopyArgs, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, String> {
+    let path = Path::new(&a.src);
+    let sha = crate::localsum::sha256(path).await?;
+    place_owned(
+        ctx,
+        Source::File(path),
+        &sha,
+        &a.dest,
+        &a.mode,
+        a.owner.as_deref(),
+    )
+    .await
+}
+
+/// [`Action::Template`].
+async fn template(a: &TemplateArgs, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, String> {
+    if let Some(u) = &a.unless
+        && guard_holds(ctx, u).await?
+    {
+        return Ok(Outcome::Ok);
+    }
+    let bytes = ctx.rendered.ok_or("template was not rendered")?.to_vec();
+    let sha = sha_bytes(&bytes);
+    place(ctx, Source::Bytes(&bytes), &sha, &a.dest, &a.mode).await
+}
+
+/// [`Action::Content`].
+async fn content(a: &ContentArgs, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, String> {
+    let sha = sha_bytes(a.content.as_bytes());
+    place(
+        ctx,
+        Source::Bytes(a.content.as_bytes()),
+        &sha,
+        &a.dest,
+        &a.mode,
+    )
+    .await
+}
+
+/// [`Action::Command`].
+async fn command(a: &CommandArgs, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, String> {
+    if let Some(p) = &a.creates
+        && run(ctx, &format!("test -e {}", sh_quote(p)), QUICK)
+            .await?
+            .ok()
+    {
+        return Ok(Outcome::Skipped(format!("{p} exists")));
+    }
+    if let Some(u) = &a.unless
+        && guard_holds(ctx, u).await?
+    {
+        return Ok(Outcome::Ok);
+    }
+    if ctx.plan {
+        return Ok(if a.changes {
+            Outcome::Changed(format!("would run: {}", a.cmd))
+        } else {
+            Outcome::Skipped("check".into())
+        });
+    }
+    // A command may change any file: what was prefetched is no longer known.
+    ctx.cache.clear();
+    run_ok(ctx, &a.cmd, Duration::from_secs(a.timeout)).await?;
+    Ok(if a.changes {
+        Outcome::Changed(format!("ran: {}", a.cmd))
+    } else {
+        Outcome::Ok
+    })
+}
+
+/// [`Action::Sysctl`].
+async fn sysctl(a: &SysctlArgs, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, String> {
+    let content: String = a
+        .values
+        .iter()
+        .map(|(k, v)| format!("{k} = {v}\n"))
+        .collect();
+    let out = place(
+        ctx,
+        Source::Bytes(content.as_bytes()),
+        &sha_bytes(content.as_bytes()),
+        &a.file,
+        "0644",
+    )
+    .await?;
+    if matches!(out, Outcome::Changed(_)) && !ctx.plan {
+        let values: Vec<(String, String)> = a
+            .values
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let script = crate::kernel::sysctl_script("/proc/sys", &values);
+        let r = run(ctx, &script, QUICK).await?;
+        if !r.ok() {
+            return Err(format!("applying {} failed: {}", a.file, r.tail()));
+        }
+        for (k, why) in crate::kernel::failures(&r.stdout) {
+            if !a.tolerate_unsupported {
+                let v = a.values.get(&k).map(String::as_str).unwrap_or("");
+                return Err(format!("sysctl {k}={v}: {why}"));
+            }
+            ctx.notes.push(format!("sysctl {k} not applied: {why}"));
+        }
+    }
+    Ok(out)
+}
+
+/// [`Action::Modprobe`].
+async fn modprobe(a: &ModprobeArgs, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, String> {
+    let content: String = a.names.iter().map(|m| format!("{m}\n")).collect();
+    let file = format!("/etc/modules-load.d/{}", a.file);
+    let out = place(
+        ctx,
+        Source::Bytes(content.as_bytes()),
+        &sha_bytes(content.as_bytes()),
+        &file,
+        "0644",
+    )
+    .await?;
+    if matches!(out, Outcome::Changed(_)) && !ctx.plan {
+        let script = crate::kernel::modprobe_script(&a.names);
+        let r = run(ctx, &script, QUICK).await?;
+        if !r.ok() {
+            return Err(format!(
+                "loading the modules of {file} failed: {}",
+                r.tail()
+            ));
+        }
+        for (m, why) in crate::kernel::failures(&r.stdout) {
+            if !a.tolerate_missing {
+                return Err(format!("modprobe {m}: {why}"));
+            }
+            ctx.notes.push(format!("module {m} not loaded: {why}"));
+        }
+    }
+    Ok(out)
+}
+
+/// [`Action::Block`].
+async fn block(a: &BlockArgs, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, String> {
+    let current = read_remote(ctx, &a.path).await?;
+    let next = crate::text::replace_block(&current, &a.marker, &a.content);
+    if next == current {
+        return Ok(Outcome::Ok);
+    }
+    let out = place(
+        ctx,
+        Source::Bytes(next.as_bytes()),
+        &sha_bytes(next.as_bytes()),
+        &a.path,
+        &a.mode,
+    )
+    .await?;
+    remember_text(ctx, &a.path, next);
+    Ok(out)
+}
+
+/// [`Action::Line`].
+async fn line(a: &LineArgs, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, String> {
+    let current = read_remote(ctx, &a.path).await?;
+    let next = crate::text::replace_line(&current, &a.regexp, &a.line, a.absent)?;
+    if next == current {
+        return Ok(Outcome::Ok);
+    }
+    let mode = remote_file_state(ctx, &a.path)
+        .await?
+        .map(|(_, m)| format!("{m:o}"))
+        .unwrap_or_else(|| "644".into());
+    let out = place(
+        ctx,
+        Source::Bytes(next.as_bytes()),
+        &sha_bytes(next.as_bytes()),
+        &a.path,
+        &mode,
+    )
+    .await?;
+    remember_text(ctx, &a.path, next);
+    Ok(out)
+}
+
+/// [`Action::WaitFor`].
+async fn wait_for(a: &WaitForArgs, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, String> {
+    if ctx.plan {
+        return Ok(Outcome::Skipped("wait".into()));
+    }
+    let started = std::time::Instant::now();
+    let mut gaps = crate::wait::gaps(a.retries, a.delay).into_iter();
+    let mut tries = 0u32;
+    let last = loop {
+        tries += 1;
+        let r = run(ctx, &a.cmd, QUICK).await?;
+        if r.ok() {
+            return Ok(Outcome::Ok);
+        }
+        match gaps.next() {
+            Some(gap) => tokio::time::sleep(gap).await,
+            None => break r,
+        }
+    };
+    let what = a
+        .msg
+        .clone()
+        .unwrap_or_else(|| format!("`{}` never succeeded", a.cmd));
+    Err(format!(
+        "{what} after {tries} tries in {} s: {}",
+        started.elapsed().as_secs(),
+        last.tail()
+    ))
+}
+
+/// [`Action::Assert`].
+async fn assert(a: &AssertArgs, ctx: &mut ApplyCtx<'_>) -> Result<Outcome, String> {
+    if let Some(cmd) = &a.cmd {
+        let r = run(ctx, cmd, QUICK).await?;
+        if !r.ok() {
+            return Err(format!("{}: {}", a.msg, r.tail()));
+        }
+    }
+    let holds = |v: &serde_json::Value| {
+        v.as_bool() == Some(true) || v.as_str().is_some_and(|s| s.trim() == "true")
+    };
+    if let Some(that) = &a.that
+        && !holds(that)
+    {
+        return Err(a.msg.clone());
+    }
+    Ok(Outcome::Ok)
 }
 
 /// Copies a host's file to the deploy host, unless `dest` already has the same content.
