@@ -121,18 +121,18 @@ pub async fn run_playbook(
             let play_vars = play_vars.clone();
             joins.push(tokio::spawn(async move {
                 let _permit = sem.acquire_owned().await;
-                let r = run_host(
-                    &lib,
-                    &stem,
+                let r = run_host(HostRun {
+                    lib: &lib,
+                    stem: &stem,
                     pi,
-                    &roles,
-                    &inv,
-                    &play_vars,
-                    remote.as_ref(),
-                    &opts,
-                    &sink,
-                    &state,
-                )
+                    roles: &roles,
+                    inv: &inv,
+                    play_vars: &play_vars,
+                    remote: remote.as_ref(),
+                    opts: &opts,
+                    sink: &sink,
+                    state: &state,
+                })
                 .await;
                 (host, r)
             }));
@@ -239,43 +239,43 @@ fn play_hosts(
     out
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run_host(
-    lib: &Library,
-    stem: &str,
+/// One host's share of one play: what [`run_host`] needs.
+#[derive(Clone, Copy)]
+struct HostRun<'a> {
+    lib: &'a Library,
+    stem: &'a str,
+    /// The play's index in the playbook.
     pi: usize,
-    roles: &[String],
-    inv: &Inventory,
-    play_vars: &[(String, Json)],
-    remote: &dyn Remote,
-    opts: &RunOptions,
-    sink: &Sink,
-    state: &Mutex<RunState>,
-) -> HostSummary {
-    let host = remote.host().to_string();
+    roles: &'a [String],
+    inv: &'a Inventory,
+    play_vars: &'a [(String, Json)],
+    remote: &'a dyn Remote,
+    opts: &'a RunOptions,
+    sink: &'a Sink,
+    state: &'a Mutex<RunState>,
+}
+
+async fn run_host(job: HostRun<'_>) -> HostSummary {
+    let host = job.remote.host().to_string();
     let started = std::time::Instant::now();
-    let mut hs = run_host_tasks(
-        lib, stem, pi, roles, inv, play_vars, remote, opts, sink, state, &host,
-    )
-    .await;
+    let mut hs = run_host_tasks(job, &host).await;
     hs.elapsed_ms = started.elapsed().as_millis() as u64;
     hs
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run_host_tasks(
-    lib: &Library,
-    stem: &str,
-    pi: usize,
-    roles: &[String],
-    inv: &Inventory,
-    play_vars: &[(String, Json)],
-    remote: &dyn Remote,
-    opts: &RunOptions,
-    sink: &Sink,
-    state: &Mutex<RunState>,
-    host: &str,
-) -> HostSummary {
+async fn run_host_tasks(job: HostRun<'_>, host: &str) -> HostSummary {
+    let HostRun {
+        lib,
+        stem,
+        pi,
+        roles,
+        inv,
+        play_vars,
+        remote,
+        opts,
+        sink,
+        state,
+    } = job;
     let host = host.to_string();
     let mut hs = HostSummary::default();
     let mut base_ctx = inv.context_for(&host);
@@ -354,19 +354,19 @@ async fn run_host_tasks(
                 if let Some(it) = item {
                     ctx.insert("item", it);
                 }
-                let res = run_task(
+                let res = run_task(TaskRun {
                     lib,
-                    role_name,
+                    role: role_name,
                     task,
-                    &ctx,
+                    ctx: &ctx,
                     remote,
-                    opts.plan,
+                    plan: opts.plan,
                     role_changed,
-                    &mut hs,
+                    hs: &mut hs,
                     sink,
-                    &mut cache,
-                    deferring.then_some(&mut deferred.puts),
-                )
+                    cache: &mut cache,
+                    batch: deferring.then_some(&mut deferred.puts),
+                })
                 .await;
                 let (status, detail) = match res {
                     Ok(Outcome::Ok) => (TaskStatus::Ok, String::new()),
@@ -531,20 +531,37 @@ fn fail(
     std::mem::take(hs)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run_task(
-    lib: &Library,
-    role: &str,
-    task: &Task,
-    ctx: &tera::Context,
-    remote: &dyn Remote,
+/// One task on one host: what [`run_task`] needs.
+struct TaskRun<'a, 'b> {
+    lib: &'a Library,
+    role: &'a str,
+    task: &'a Task,
+    ctx: &'a tera::Context,
+    remote: &'a dyn Remote,
     plan: bool,
+    /// An earlier task of the role changed something (handlers, `when: changed`).
     role_changed: bool,
-    hs: &mut HostSummary,
-    sink: &Sink,
-    cache: &mut crate::prefetch::StateCache,
-    batch: Option<&mut Vec<crate::remote::PutItem>>,
-) -> Result<Outcome, String> {
+    hs: &'b mut HostSummary,
+    sink: &'a Sink,
+    cache: &'b mut crate::prefetch::StateCache,
+    /// Where a file task defers its file, when consecutive file tasks travel together.
+    batch: Option<&'b mut Vec<crate::remote::PutItem>>,
+}
+
+async fn run_task(t: TaskRun<'_, '_>) -> Result<Outcome, String> {
+    let TaskRun {
+        lib,
+        role,
+        task,
+        ctx,
+        remote,
+        plan,
+        role_changed,
+        hs,
+        sink,
+        cache,
+        batch,
+    } = t;
     if let Some(cond) = &task.when
         && !eval_condition(cond, ctx)?
     {
