@@ -8,6 +8,7 @@ pub mod ezdown;
 pub mod home;
 pub mod log;
 pub mod output;
+pub mod refusal;
 pub mod shell;
 
 use clap::{Parser, Subcommand};

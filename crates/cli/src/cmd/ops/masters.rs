@@ -10,6 +10,7 @@ use super::inventory;
 use super::run::{Step, Stopped, first_failure, run_steps};
 use crate::ctx::Ctx;
 use crate::deploy;
+use crate::refusal::Refusal;
 use anyhow::Context;
 use ez_inventory::{Cluster, load};
 use ez_play::state::ClusterLock;
@@ -31,6 +32,10 @@ fn kube_lb_steps() -> Vec<Step> {
 
 /// `add-master <c> <ip> [k=v…]`.
 pub async fn add_master(ctx: &Ctx, name: &str, ip: &str, vars: &[String]) -> anyhow::Result<u8> {
+    crate::refusal::finish(add_master_body(ctx, name, ip, vars).await)
+}
+
+async fn add_master_body(ctx: &Ctx, name: &str, ip: &str, vars: &[String]) -> anyhow::Result<u8> {
     let dir = ctx.cluster_dir(name);
     let cluster = deploy::load_cluster(&dir, name)?;
     let hosts_path = load::hosts_path(&dir);
@@ -54,21 +59,21 @@ pub async fn add_master(ctx: &Ctx, name: &str, ip: &str, vars: &[String]) -> any
     let sums = match run_steps(&ctx, &new, &steps, &k8s_names(&new), true).await? {
         Ok(s) => s,
         Err(Stopped::Connect(msg)) => {
-            eprintln!("ezctl: error: {msg}");
-            eprintln!(
-                "       {} was not changed; nothing was installed",
-                hosts_path.display()
-            );
-            return Ok(1);
+            return Refusal::new(1, msg.to_string())
+                .hint(format!(
+                    "{} was not changed; nothing was installed",
+                    hosts_path.display()
+                ))
+                .into_result();
         }
     };
     if let Some((host, msg)) = first_failure(&sums) {
-        eprintln!("ezctl: error: {msg}");
-        eprintln!(
-            "       {} was not changed: fix the cause on {host}, then run `ezctl add-master {name} {ip}` again (tasks already done are not repeated)",
+        return Refusal::new(1, msg.to_string())
+            .hint(format!(
+                "{} was not changed: fix the cause on {host}, then run `ezctl add-master {name} {ip}` again (tasks already done are not repeated)",
             hosts_path.display()
-        );
-        return Ok(1);
+            ))
+            .into_result();
     }
     load::write_atomic(&hosts_path, new_text.as_bytes())
         .with_context(|| format!("writing {}", hosts_path.display()))?;
@@ -79,20 +84,21 @@ pub async fn add_master(ctx: &Ctx, name: &str, ip: &str, vars: &[String]) -> any
 
 /// `del-master <c> <ip>`.
 pub async fn del_master(ctx: &Ctx, name: &str, ip: &str) -> anyhow::Result<u8> {
+    crate::refusal::finish(del_master_body(ctx, name, ip).await)
+}
+
+async fn del_master_body(ctx: &Ctx, name: &str, ip: &str) -> anyhow::Result<u8> {
     let dir = ctx.cluster_dir(name);
     let cluster = deploy::load_cluster(&dir, name)?;
     let hosts_path = load::hosts_path(&dir);
     if ip.parse::<IpAddr>().is_err() {
-        eprintln!("ezctl: error: Invalid ip add:{ip}");
-        return Ok(2);
+        return Refusal::new(2, format!("Invalid ip add:{ip}")).into_result();
     }
     if !cluster.kube_master().iter().any(|h| h.name == ip) {
-        eprintln!("ezctl: error: master {ip} not existed!");
-        return Ok(2);
+        return Refusal::new(2, format!("master {ip} not existed!")).into_result();
     }
     if cluster.kube_master().len() == 1 {
-        eprintln!("ezctl: error: you CAN NOT delete the last member of kube_master!");
-        return Ok(1);
+        return Refusal::new(1, "you CAN NOT delete the last member of kube_master!").into_result();
     }
     let text = std::fs::read_to_string(&hosts_path)
         .with_context(|| format!("reading {}", hosts_path.display()))?;
@@ -119,18 +125,18 @@ pub async fn del_master(ctx: &Ctx, name: &str, ip: &str) -> anyhow::Result<u8> {
     {
         Ok(s) => s,
         Err(Stopped::Connect(msg)) => {
-            eprintln!("ezctl: error: {msg}");
-            eprintln!("       {} was not changed", hosts_path.display());
-            return Ok(1);
+            return Refusal::new(1, msg.to_string())
+                .hint(format!("{} was not changed", hosts_path.display()))
+                .into_result();
         }
     };
     if let Some((host, msg)) = first_failure(&sums) {
-        eprintln!("ezctl: error: {msg}");
-        eprintln!(
-            "       {} was not changed: fix the cause on {host}, then run `ezctl del-master {name} {ip}` again",
+        return Refusal::new(1, msg.to_string())
+            .hint(format!(
+                "{} was not changed: fix the cause on {host}, then run `ezctl del-master {name} {ip}` again",
             hosts_path.display()
-        );
-        return Ok(1);
+            ))
+            .into_result();
     }
     let node_name = cluster
         .host(ip)
@@ -141,21 +147,21 @@ pub async fn del_master(ctx: &Ctx, name: &str, ip: &str) -> anyhow::Result<u8> {
     let sums = match run_steps(ctx, &new, &steps, &k8s_names(&new), true).await? {
         Ok(s) => s,
         Err(Stopped::Connect(msg)) => {
-            eprintln!("ezctl: error: {msg}");
-            eprintln!(
-                "       master {ip} is removed but {} still lists it; run `ezctl del-master {name} {ip}` again",
+            return Refusal::new(1, msg.to_string())
+                .hint(format!(
+                    "master {ip} is removed but {} still lists it; run `ezctl del-master {name} {ip}` again",
                 hosts_path.display()
-            );
-            return Ok(1);
+                ))
+                .into_result();
         }
     };
     if let Some((host, msg)) = first_failure(&sums) {
-        eprintln!("ezctl: error: {msg}");
-        eprintln!(
-            "       master {ip} is removed; {} still lists it: fix the cause on {host}, then run `ezctl del-master {name} {ip}` again",
+        return Refusal::new(1, msg.to_string())
+            .hint(format!(
+                "master {ip} is removed; {} still lists it: fix the cause on {host}, then run `ezctl del-master {name} {ip}` again",
             hosts_path.display()
-        );
-        return Ok(1);
+            ))
+            .into_result();
     }
     let spec = deploy::pki::pki_spec(&cluster)?;
     if let Ok(removed) = ez_pki::Pki::remove_node(&spec, &node_name) {
