@@ -8,6 +8,7 @@ use super::inventory;
 use super::run::{self, Step, Stopped};
 use crate::ctx::Ctx;
 use crate::deploy;
+use crate::refusal::Refusal;
 use anyhow::Context;
 use ez_inventory::{Cluster, load};
 use ez_play::state::ClusterLock;
@@ -171,29 +172,27 @@ pub async fn add_nodes(
 /// node's services removed, its Node deleted), then its kubelet certificate and kubeconfig
 /// dropped and its line removed from `[kube_node]`.
 pub async fn del_node(ctx: &Ctx, name: &str, ip: &str) -> anyhow::Result<u8> {
+    crate::refusal::finish(del_node_body(ctx, name, ip).await)
+}
+
+async fn del_node_body(ctx: &Ctx, name: &str, ip: &str) -> anyhow::Result<u8> {
     let dir = ctx.cluster_dir(name);
     let cluster = deploy::load_cluster(&dir, name)?;
     let hosts_path = load::hosts_path(&dir);
     if ip.parse::<IpAddr>().is_err() {
-        eprintln!("ezctl: error: Invalid ip add:{ip}");
-        return Ok(2);
+        return Refusal::new(2, format!("Invalid ip add:{ip}")).into_result();
     }
     let Some(host) = cluster.host(ip).filter(|_| in_k8s(&cluster, ip)) else {
-        eprintln!(
-            "ezctl: error: node {ip} not existed in {}",
-            hosts_path.display()
-        );
-        return Ok(2);
+        let why = format!("node {ip} not existed in {}", hosts_path.display());
+        return Refusal::new(2, why).into_result();
     };
     if host.in_group("kube_master") {
-        if cluster.kube_master().len() == 1 {
-            eprintln!("ezctl: error: you CAN NOT delete the last member of kube_master!");
+        let why = if cluster.kube_master().len() == 1 {
+            "you CAN NOT delete the last member of kube_master!".to_string()
         } else {
-            eprintln!(
-                "ezctl: error: {ip} is a master: remove it with `ezctl del-master {name} {ip}`"
-            );
-        }
-        return Ok(1);
+            format!("{ip} is a master: remove it with `ezctl del-master {name} {ip}`")
+        };
+        return Refusal::new(1, why).into_result();
     }
     let node_name = host.node_name.clone();
     let master = cluster.first_master().name.clone();
@@ -207,18 +206,18 @@ pub async fn del_node(ctx: &Ctx, name: &str, ip: &str) -> anyhow::Result<u8> {
         match run::run_steps(ctx, &cluster, std::slice::from_ref(&step), &hosts, false).await? {
             Ok(s) => s,
             Err(Stopped::Connect(msg)) => {
-                eprintln!("ezctl: error: {msg}");
-                eprintln!("       {} was not changed", hosts_path.display());
-                return Ok(1);
+                return Refusal::new(1, msg.to_string())
+                    .hint(format!("{} was not changed", hosts_path.display()))
+                    .into_result();
             }
         };
     if let Some((_, why)) = run::first_failure(&sums) {
-        eprintln!("ezctl: error: cleaning {ip} failed: {why}");
-        eprintln!(
-            "       {} was not changed; fix the cause and run `ezctl del-node {name} {ip}` again",
-            hosts_path.display()
-        );
-        return Ok(1);
+        return Refusal::new(1, format!("cleaning {ip} failed: {why}"))
+            .hint(format!(
+                "{} was not changed; fix the cause and run `ezctl del-node {name} {ip}` again",
+                hosts_path.display()
+            ))
+            .into_result();
     }
     let spec = deploy::pki::pki_spec(&cluster)?;
     match ez_pki::Pki::remove_node(&spec, &node_name) {
