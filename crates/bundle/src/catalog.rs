@@ -44,6 +44,14 @@ impl Arch {
             Arch::Arm64 => "arm64",
         }
     }
+
+    /// The name `uname -m` gives it (`x86_64`, `aarch64`).
+    pub fn uname(&self) -> &'static str {
+        match self {
+            Arch::Amd64 => "x86_64",
+            Arch::Arm64 => "aarch64",
+        }
+    }
 }
 
 /// Where an artifact's SHA-256 comes from when the repository table has no entry.

@@ -117,17 +117,7 @@ pub async fn download(
             Ok(f) => return Ok(f),
             Err(a) => a,
         };
-        let Some(delay) = retries.next_delay(a.err.is_transient(), a.retry_after) else {
-            return Err(a.err);
-        };
-        events.emit(Event::Retry {
-            id: id.to_string(),
-            url: url.to_string(),
-            attempt: retries.count(),
-            delay_ms: delay.as_millis() as u64,
-            reason: a.err.to_string(),
-        });
-        pause(events, delay).await?;
+        wait_to_retry(events, &mut retries, id, url, a).await?;
     }
 }
 
@@ -181,18 +171,30 @@ pub async fn download_text(
             Ok(t) => return Ok(t),
             Err(a) => a,
         };
-        let Some(delay) = retries.next_delay(a.err.is_transient(), a.retry_after) else {
-            return Err(a.err);
-        };
-        events.emit(Event::Retry {
-            id: url.to_string(),
-            url: url.to_string(),
-            attempt: retries.count(),
-            delay_ms: delay.as_millis() as u64,
-            reason: a.err.to_string(),
-        });
-        pause(events, delay).await?;
+        wait_to_retry(events, &mut retries, url, url, a).await?;
     }
+}
+
+/// After a failed attempt: its error when it is final or the budget is spent, else the
+/// `Retry` event and the backoff (cut short when the breaker trips).
+async fn wait_to_retry(
+    events: &Events,
+    retries: &mut Retries<'_>,
+    id: &str,
+    url: &str,
+    a: Attempt,
+) -> Result<()> {
+    let Some(delay) = retries.next_delay(a.err.is_transient(), a.retry_after) else {
+        return Err(a.err);
+    };
+    events.emit(Event::Retry {
+        id: id.to_string(),
+        url: url.to_string(),
+        attempt: retries.count(),
+        delay_ms: delay.as_millis() as u64,
+        reason: a.err.to_string(),
+    });
+    pause(events, delay).await
 }
 
 fn stalled(url: &str, cfg: &FetchConfig) -> Attempt {

@@ -194,16 +194,14 @@ pub fn bundle_uname_arches(base: &Path) -> Vec<String> {
     let Some(m) = Manifest::load(base).ok().flatten() else {
         return Vec::new();
     };
-    let uname = |a: &str| match a {
-        "amd64" => "x86_64".to_string(),
-        "arm64" => "aarch64".to_string(),
-        other => other.to_string(),
+    let uname = |a: &str| {
+        ez_bundle::catalog::Arch::parse(a).map_or_else(|_| a.to_string(), |x| x.uname().to_string())
     };
     let mut out = vec![uname(&m.arch)];
     out.extend(
         ez_bundle::arches::extra(base)
             .iter()
-            .map(|a| uname(a.as_str())),
+            .map(|a| a.uname().to_string()),
     );
     out
 }

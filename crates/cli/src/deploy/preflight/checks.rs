@@ -111,7 +111,11 @@ fn arch(i: &Input) -> Vec<Issue> {
     if s.bundle_arches.is_empty() || s.bundle_arches.contains(&f.arch) {
         return vec![];
     }
-    let go = |u: &str| if u == "aarch64" { "arm64" } else { "amd64" }.to_string();
+    let go = |u: &str| {
+        ez_bundle::catalog::Arch::parse(u)
+            .map_or("amd64", |a| a.as_str())
+            .to_string()
+    };
     let mut all: Vec<String> = s.bundle_arches.iter().map(|u| go(u)).collect();
     all.push(go(&f.arch));
     error(
