@@ -129,12 +129,14 @@ async fn main() {
                 }
             };
             let t1 = Instant::now();
+            let cpu0 = cpu_secs();
             let report = fan_out(handles.clone(), opts, |h| {
                 let (file, dest) = (file.clone(), dest.clone());
                 async move { h.put_file(&file, RemoteFile::new(dest)).await }
             })
             .await;
             let wall = t1.elapsed().as_secs_f64();
+            let cpu = cpu_secs() - cpu0;
             let cleanup = fan_out(handles, opts, |h| {
                 let dest = dest.clone();
                 async move { h.run(Command::new(format!("rm -f {dest}"))).await }
@@ -145,7 +147,7 @@ async fn main() {
                 Ok(r) => {
                     let bytes: u64 = r.iter().map(|p| p.transferred_bytes).sum();
                     println!(
-                        "mode=upload hosts={} size_mb={:.1} wall_s={wall:.3} aggregate_mb_s={:.1} sent_mb={:.1}",
+                        "mode=upload hosts={} size_mb={:.1} wall_s={wall:.3} aggregate_mb_s={:.1} sent_mb={:.1} cpu_s={cpu:.3}",
                         hosts.len(),
                         size as f64 / 1e6,
                         bytes as f64 / 1e6 / wall,
@@ -223,4 +225,15 @@ async fn files(exec: &Executor, specs: Vec<HostSpec>, opts: FanOut, files: &[Str
         async move { h.run(Command::new(format!("rm -rf {dir}"))).await }
     })
     .await;
+}
+
+/// CPU seconds (user + system) this process has used so far, all threads.
+fn cpu_secs() -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return 0.0;
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(ru.ru_utime) + secs(ru.ru_stime)
 }

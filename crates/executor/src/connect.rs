@@ -108,6 +108,7 @@ pub(crate) fn connect(spec: &HostSpec, cfg: &ExecutorConfig) -> Result<Conn> {
             let link = jump::JumpLink {
                 sess: jsess,
                 fd: jfd,
+                keepalive_interval: cfg.keepalive_interval,
                 _keep: Box::new(_bridge),
             };
             let bridge =
@@ -162,7 +163,7 @@ pub(crate) fn connect(spec: &HostSpec, cfg: &ExecutorConfig) -> Result<Conn> {
     );
     hostkeys::verify(&sess, &spec.name, &spec.address, spec.port, cfg)?;
     auth::authenticate(&sess, spec, cfg)?;
-    sess.set_keepalive(true, cfg.keepalive_interval.as_secs().max(1) as u32);
+    // Keepalives stay off outside our own non-blocking loops (see [`Keepalive`]).
     sess.set_timeout(ms(cfg.io_timeout));
     Ok(Conn {
         sess,
@@ -170,6 +171,30 @@ pub(crate) fn connect(spec: &HostSpec, cfg: &ExecutorConfig) -> Result<Conn> {
         sudo: None,
         _bridge: bridge,
     })
+}
+
+/// Keepalives on `sess` for as long as the guard lives; off again when it drops.
+///
+/// Invariant: libssh2 keepalives are configured only while one of our non-blocking loops
+/// runs (reading a command's output, pumping a jump channel), which send them and judge the
+/// silence themselves. During a blocking libssh2 call they must be off: libssh2's wait then
+/// sleeps only until the next keepalive is due and, when the peer stayed silent that long,
+/// fails the call with `LIBSSH2_ERROR_TIMEOUT` ("Timed out waiting on socket"), however long
+/// the session timeout. A host frozen or overloaded for a few seconds failed the command
+/// whose channel it was opening; now such a call waits up to the session timeout.
+pub(crate) struct Keepalive<'a>(&'a ssh2::Session);
+
+impl<'a> Keepalive<'a> {
+    pub(crate) fn on(sess: &'a ssh2::Session, interval: std::time::Duration) -> Self {
+        sess.set_keepalive(true, interval.as_secs().max(1) as u32);
+        Keepalive(sess)
+    }
+}
+
+impl Drop for Keepalive<'_> {
+    fn drop(&mut self) {
+        self.0.set_keepalive(false, 0);
+    }
 }
 
 /// Session timeout in ms for a call that must end by `remaining` (at most `io_timeout`).

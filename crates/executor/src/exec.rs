@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::ExecutorConfig;
 use crate::command::{Command, CommandOutput, StreamKind, TailBuffer};
-use crate::connect::{Conn, bounded_ms};
+use crate::connect::{Conn, Keepalive, bounded_ms};
 use crate::error::{ExecError, ExitStatus, from_ssh, short_command};
 use crate::poll::{Want, wait};
 use crate::reap;
@@ -107,6 +107,7 @@ pub(crate) fn exec_raw(
         .map_err(|e| fail(from_ssh(host, display, setup_bound, &e), true))?;
 
     sess.set_blocking(false);
+    let keepalive = Keepalive::on(sess, ctx.cfg.keepalive_interval);
     let mut buf = vec![0u8; READ_BUF];
     let mut last_rx = Instant::now();
     let dead_after = ctx.cfg.dead_peer_after();
@@ -183,6 +184,7 @@ pub(crate) fn exec_raw(
             }
         }
     }
+    drop(keepalive);
     sess.set_blocking(true);
     sess.set_timeout(bounded_ms(ctx.cfg, ctx.cfg.io_timeout));
     let status = match ch.exit_signal() {

@@ -39,6 +39,8 @@ impl Drop for Bridge {
 pub(crate) struct JumpLink {
     pub sess: Session,
     pub fd: RawFd,
+    /// Keepalives for the link while the pump runs (see `connect::Keepalive`).
+    pub keepalive_interval: std::time::Duration,
     pub _keep: Box<dyn Send>,
 }
 
@@ -65,6 +67,9 @@ pub(crate) fn start(
 
 fn pump(link: JumpLink, mut ch: Channel, mut local: UnixStream, stop: &AtomicBool) {
     link.sess.set_blocking(false);
+    // From here on the link is used only by this non-blocking loop, which sends them.
+    link.sess
+        .set_keepalive(true, link.keepalive_interval.as_secs().max(1) as u32);
     let mut to_local: Vec<u8> = Vec::with_capacity(BUF);
     let mut to_chan: Vec<u8> = Vec::with_capacity(BUF);
     let mut buf = vec![0u8; BUF];

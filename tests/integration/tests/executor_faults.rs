@@ -1,6 +1,6 @@
 //! ez-executor when hosts misbehave: stopped, link cut, frozen — mid-command and mid-upload.
 //! Each test owns its host (see `executor_common/mod.rs`): 7 stop, 8 cut, 9 freeze, 11 cut
-//! during upload. Every fault is undone by a guard, even when the test fails.
+//! during upload, 40 a freeze shorter than the timeouts. Every fault is undone by a guard, even when the test fails.
 
 mod executor_common;
 
@@ -125,6 +125,57 @@ async fn frozen_host_times_out() {
     hh.run_checked(Command::new("true"))
         .await
         .expect("works after thaw");
+}
+
+/// A host silent for several keepalive intervals but less than the timeouts (frozen: its
+/// kernel queues the packets, nothing answers) only delays a command started meanwhile, and
+/// an upload too. libssh2 with keepalives on gave up on such a blocking call at the next
+/// keepalive time ("Timed out waiting on socket", reported as a 10 s timeout after 1 s):
+/// a relay fetch failed that way whenever a frozen host took a little long to thaw.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_frozen_shorter_than_the_timeouts_only_delays_commands() {
+    let Some(hosts) = Testbed::require(&[40], Mode::Plain) else {
+        return;
+    };
+    let h = &hosts[0];
+    let _undo = Undo(h, |h| {
+        let _ = h.thaw();
+    });
+    let cfg = config();
+    let silent = cfg.keepalive_interval * 4;
+    assert!(silent + Duration::from_secs(2) < cfg.io_timeout);
+    let exec = Executor::new(cfg);
+    let hh = exec.connect(&root_spec(h)).await.unwrap();
+    for what in ["command", "upload"] {
+        h.freeze().unwrap();
+        let t = later(h, silent, |h| h.thaw().expect("thaw"));
+        let started = std::time::Instant::now();
+        let out = match what {
+            "command" => hh
+                .run_checked(Command::new("echo hi").timeout(Duration::from_secs(60)))
+                .await
+                .map(|o| o.stdout_str()),
+            _ => hh
+                .put_bytes(
+                    b"after the freeze\n",
+                    RemoteFile::new("/var/tmp/ez-frozen-upload").mode(0o644),
+                )
+                .await
+                .map(|_| String::new()),
+        };
+        t.join().unwrap();
+        let took = started.elapsed();
+        match out {
+            Ok(o) => assert!(what != "command" || o == "hi\n", "{what}: {o:?}"),
+            Err(e) => panic!("{what} failed after {took:?} on a host frozen for {silent:?}: {e}"),
+        }
+        assert!(
+            took >= silent,
+            "{what} finished while the host was frozen: {took:?}"
+        );
+    }
+    let got = std::fs::read_to_string(h.root_path().join("var/tmp/ez-frozen-upload")).unwrap();
+    assert_eq!(got, "after the freeze\n");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

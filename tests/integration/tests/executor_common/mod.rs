@@ -6,6 +6,7 @@
 //! * 6 — rekeyed (changed host key)
 //! * 7 — stopped mid-command; 8 — link cut mid-command; 9 — frozen
 //! * 10 — 1 GiB upload (memory bound); 11 — link cut mid-upload; 12 — batch puts
+//! * 40 — frozen for less than the timeouts (executor_faults.rs)
 #![allow(dead_code)]
 
 use std::path::PathBuf;
