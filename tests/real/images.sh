@@ -4,7 +4,9 @@
 # upstream's name, tag, entrypoint and user.
 #
 #   images.sh coredns VER | metrics-server VER | pause VER | flannel VER | flannel-cni-plugin TAG CNIVER
-#   images.sh busybox VER   (Debian's busybox-static: the workload image of tests/real/run)
+#   images.sh busybox VER   (busybox as upstream ships it, built by build-busybox.sh from
+#                            Debian's source: the workload image of tests/real/run and the
+#                            e2e busybox images)
 #
 # Prints the layout path ("<dir>:<tag>") on stdout.
 . "$(dirname "$0")/lib.sh"
@@ -22,7 +24,7 @@ case "$KIND" in
   flannel) name=flannel; bin="$EZ_REAL_CACHE/flannel/$VER/bin/flanneld" ;;
   flannel-cni-plugin) name=flannel-cni-plugin; CNIVER=${3:?flannel-cni-plugin TAG CNIVERSION}
     bin="$EZ_REAL_CACHE/flannel-cni/$CNIVER/bin/flannel" ;;
-  busybox) name=busybox; bin=/bin/busybox ;;
+  busybox) name=busybox; bin=$("$REAL_DIR/build-busybox.sh") || die "busybox: the build failed" ;;
   *) die "unknown image $KIND" ;;
 esac
 [ -x "$bin" ] || die "$KIND: $bin is not built"
@@ -59,18 +61,16 @@ case "$KIND" in
     install -m 0755 "$bin" "$R/flannel"
     cfg=(--config.cmd /bin/sh) ;;
   busybox)
-    # Debian's busybox-static with every applet linked (sh, httpd, wget, nc, nslookup, ...).
-    [ -x /bin/busybox ] || die "busybox needs busybox-static (apt-get install busybox-static)"
+    # A static busybox with every applet linked (sh, httpd, wget, nc, nslookup, ...), built
+    # from Debian's source without Debian's two ash patches on the environment: its ash, as
+    # upstream's, passes variables whose names are no shell identifiers (`data-1`) on, which
+    # the ConfigMap/Secret "consumable via the environment" specs read through `sh -c env`;
+    # and [Conformance] specs compare ash's messages ("/bin/sh: can't create /file:
+    # Read-only file system"), so sh stays busybox's.
     static_base "$R"
     mkdir -p "$R/bin"
-    install -m 0755 /bin/busybox "$R/bin/busybox"
-    for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$R/bin/$a"; done
-    # sh stays busybox's ash, as upstream's image: [Conformance] specs compare its messages
-    # ("/bin/sh: can't create /file: Read-only file system"). One difference remains, a limit
-    # of this stand-in (docs/en/conformance-real.md): Debian's busybox 1.35 ash drops
-    # environment variables whose names are no shell identifiers (`data-1`), which the
-    # ConfigMap/Secret "consumable via the environment" specs read through `sh -c env`; with
-    # bash as sh those pass and the read-only-filesystem message spec fails instead.
+    install -m 0755 "$bin" "$R/bin/busybox"
+    for a in $("$bin" --list); do [ "$a" = busybox ] || ln -sf busybox "$R/bin/$a"; done
     cfg=(--config.cmd sh) ;;
   flannel)
     # Upstream: alpine + iproute2 ca-certificates nftables iptables iptables-legacy (and
