@@ -69,6 +69,10 @@ async fn main() {
             _ => TransferMethod::Stdin,
         };
     }
+    // BENCH_CIPHERS: another cipher preference (libssh2 method list) for a comparison run.
+    if let Ok(c) = std::env::var("BENCH_CIPHERS") {
+        cfg.ciphers = c;
+    }
     let exec = Executor::new(cfg);
     let specs: Vec<HostSpec> = hosts
         .iter()
@@ -128,11 +132,21 @@ async fn main() {
                     std::process::exit(1)
                 }
             };
+            // BENCH_KNOWN_STALE=1: the install engine's way, the content's sha256 known
+            // beforehand (from the bundle manifest), so no local hashing and no comparison
+            // round trip: what is left is the transfer itself.
+            let known = std::env::var_os("BENCH_KNOWN_STALE").map(|_| sha256_hex(&file));
             let t1 = Instant::now();
             let cpu0 = cpu_secs();
             let report = fan_out(handles.clone(), opts, |h| {
-                let (file, dest) = (file.clone(), dest.clone());
-                async move { h.put_file(&file, RemoteFile::new(dest)).await }
+                let (file, dest, known) = (file.clone(), dest.clone(), known.clone());
+                async move {
+                    let mut to = RemoteFile::new(dest);
+                    if let Some(sha) = known {
+                        to = to.known_stale(sha);
+                    }
+                    h.put_file(&file, to).await
+                }
             })
             .await;
             let wall = t1.elapsed().as_secs_f64();
@@ -236,4 +250,19 @@ fn cpu_secs() -> f64 {
     }
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     secs(ru.ru_utime) + secs(ru.ru_stime)
+}
+
+/// sha256 (hex) of a file, or exit.
+fn sha256_hex(path: &std::path::Path) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    let mut f = std::fs::File::open(path).unwrap_or_else(|e| {
+        eprintln!("bench: {}: {e}", path.display());
+        std::process::exit(2)
+    });
+    if let Err(e) = std::io::copy(&mut f, &mut h) {
+        eprintln!("bench: {}: {e}", path.display());
+        std::process::exit(2)
+    }
+    hex::encode(h.finalize())
 }

@@ -68,9 +68,10 @@ pub struct ExecutorConfig {
     pub transfer_buffer: usize,
     /// Bytes of stdout/stderr kept per command (the tail; default 8 MiB each).
     pub capture_limit: usize,
-    /// Cipher preference (libssh2 method list). AES-GCM first: libssh2 runs it through
-    /// OpenSSL (AES-NI), which costs both ends less CPU than chacha20-poly1305, and CPU is
-    /// what limits many parallel uploads (see docs/en/benchmarks-ssh.md).
+    /// Cipher preference (libssh2 method list). chacha20-poly1305 first: it costs the deploy
+    /// host the least CPU per byte sent (bench/transfer-cpu.sh: ~3.2 CPU-s/GB against ~3.85
+    /// for AES-GCM, which libssh2 feeds to OpenSSL 16 bytes at a time, off its fast path);
+    /// AES-GCM next for servers without it (see docs/en/benchmarks-ssh.md).
     pub ciphers: String,
 }
 
@@ -115,7 +116,7 @@ impl Default for ExecutorConfig {
             transfer: TransferMethod::Stdin,
             transfer_buffer: 1 << 20,
             capture_limit: 8 << 20,
-            ciphers: "aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,aes128-ctr,aes256-ctr".into(),
+            ciphers: "chacha20-poly1305@openssh.com,aes128-gcm@openssh.com,aes256-gcm@openssh.com,aes128-ctr,aes256-ctr".into(),
         }
     }
 }
