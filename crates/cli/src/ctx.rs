@@ -1,5 +1,6 @@
-//! Options shared by every `ezctl` command and the context built from them.
+//! Options shared by every `ezctl` command and the context ([`Ctx`], of `ez_ops`) built from them.
 
+pub use ez_ops::ctx::Ctx;
 use std::path::PathBuf;
 
 /// Global flags, accepted before or after the command.
@@ -31,86 +32,31 @@ pub struct GlobalArgs {
     pub ssh_config: Option<String>,
 }
 
-/// What every command gets: resolved global options.
-#[derive(Debug, Clone)]
-pub struct Ctx {
-    pub base: PathBuf,
-    pub forks: usize,
-    pub accept_new_host_keys: bool,
-    pub json: bool,
-    pub yes: bool,
-    /// Preflight checks not to enforce (see `deploy::preflight::check_names`).
-    pub skip_preflight: Vec<String>,
-    /// The OpenSSH client configuration to honour, and whether the user named it (then it
-    /// must exist).
-    pub ssh_config: Option<(PathBuf, bool)>,
-    /// The deploy host's home directory, where `~/.kube/config`, `~/.bashrc` and the shell
-    /// extras go: `$EZ_HOME`, else `$HOME` (see [`crate::home::home_from_env`]). `None`: the
-    /// home is left alone (setup and day-2 commands skip the kubeconfig and the completion
-    /// line; `checkout` and `install-shell-extras` refuse). Tests give a temp dir or `None`,
-    /// never the real home.
-    pub home: Option<PathBuf>,
-}
-
-impl Ctx {
-    pub fn from_args(a: &GlobalArgs) -> Self {
-        Ctx {
-            base: a.base.clone(),
-            forks: a.forks.max(1),
-            accept_new_host_keys: a.accept_new_host_keys,
-            json: a.json,
-            yes: a.yes,
-            skip_preflight: a.skip_preflight.clone(),
-            ssh_config: match a.ssh_config.as_deref() {
-                Some("none") => None,
-                Some(p) => Some((PathBuf::from(p), true)),
-                None => ez_executor::SshClientConfig::default_path().map(|p| (p, false)),
-            },
-            home: crate::home::home_from_env(),
-        }
-    }
-
-    /// The parsed OpenSSH client configuration, if any.
-    pub fn ssh_client_config(&self) -> anyhow::Result<Option<ez_executor::SshClientConfig>> {
-        let Some((path, named)) = &self.ssh_config else {
-            return Ok(None);
-        };
-        let cfg = ez_executor::SshClientConfig::load(path).map_err(|e| {
-            anyhow::anyhow!("{e}; fix the file, or pass --ssh-config none to ignore it")
-        })?;
-        if cfg.is_none() && *named {
-            anyhow::bail!("--ssh-config {}: no such file", path.display());
-        }
-        Ok(cfg)
-    }
-
-    /// A host's connection settings: the inventory's `ansible_*` variables, then the OpenSSH
-    /// client configuration for what they leave unset.
-    pub fn host_spec(
-        &self,
-        ssh: Option<&ez_executor::SshClientConfig>,
-        addr: &str,
-        vars: &std::collections::BTreeMap<String, String>,
-    ) -> anyhow::Result<ez_executor::HostSpec> {
-        let mut spec = ez_executor::HostSpec::from_ansible_vars(addr, vars)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        if let Some(cfg) = ssh {
-            cfg.apply(&mut spec, vars)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-        }
-        Ok(spec)
-    }
-
-    /// `clusters/<name>` under the base directory.
-    pub fn cluster_dir(&self, name: &str) -> PathBuf {
-        self.base.join("clusters").join(name)
+/// The context of a parsed command line.
+pub fn from_args(a: &GlobalArgs) -> Ctx {
+    Ctx {
+        base: a.base.clone(),
+        forks: a.forks.max(1),
+        accept_new_host_keys: a.accept_new_host_keys,
+        json: a.json,
+        yes: a.yes,
+        skip_preflight: a.skip_preflight.clone(),
+        ssh_config: match a.ssh_config.as_deref() {
+            Some("none") => None,
+            Some(p) => Some((PathBuf::from(p), true)),
+            None => ez_executor::SshClientConfig::default_path().map(|p| (p, false)),
+        },
+        home: crate::home::home_from_env(),
+        reporter: ez_ops::report::Reporter::new(std::sync::Arc::new(
+            crate::cmd::setup_display::Display::new(a.json),
+        )),
     }
 }
 
 /// A `--skip-preflight` value: a check's name or `all`; a typo is refused with the valid
 /// names instead of silently skipping nothing.
 fn check_name(v: &str) -> Result<String, String> {
-    let names = crate::deploy::preflight::check_names();
+    let names = ez_ops::deploy::preflight::check_names();
     if v == "all" || names.contains(&v) {
         Ok(v.to_string())
     } else {

@@ -1,9 +1,10 @@
 //! The `ezctl` and `ezdown` command lines. Each command group lives in its own module under
-//! `cmd/`; this crate only parses arguments, loads, calls the library crates and prints.
+//! `cmd/`; the cluster operations' machinery (context, deploy, session) is `ez_ops`'s.
 
 pub mod cmd;
 pub mod ctx;
-pub mod deploy;
+/// Loading a cluster, preflight, facts, connections and relay: `ez_ops::deploy`.
+pub use ez_ops::deploy;
 pub mod ezdown;
 pub mod home;
 pub mod log;
@@ -46,7 +47,7 @@ pub enum EzctlCommand {
 
 /// Runs a parsed `ezctl` command line; returns the process exit code.
 pub async fn run_ezctl(cli: EzctlCli) -> anyhow::Result<u8> {
-    let ctx = ctx::Ctx::from_args(&cli.global);
+    let ctx = ctx::from_args(&cli.global);
     match cli.command {
         EzctlCommand::Cluster(c) => cmd::cluster::run(&ctx, c).await,
         EzctlCommand::Exec(c) => cmd::exec::run(&ctx, c).await,

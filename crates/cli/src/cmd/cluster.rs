@@ -408,6 +408,7 @@ mod tests {
             skip_preflight: Vec::new(),
             ssh_config: None,
             home: Some(base.join("home")),
+            reporter: Default::default(),
         }
     }
 

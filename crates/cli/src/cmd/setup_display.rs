@@ -20,6 +20,27 @@ struct Live {
     bars: Mutex<BTreeMap<String, (ProgressBar, usize)>>,
 }
 
+impl ez_ops::report::Report for Display {
+    fn event(&self, e: &Event) {
+        Display::event(self, e);
+    }
+
+    fn summary(&self, s: &Summary) {
+        Display::summary(self, s);
+    }
+
+    /// With `--json`, one `{"event":"phase",…}` line per phase start and end; a person sees
+    /// the playbooks' output as before.
+    fn phase(&self, p: &ez_ops::phase::PhaseEvent) {
+        if !self.json {
+            return;
+        }
+        let mut v = serde_json::json!(p);
+        v["event"] = "phase".into();
+        println!("{v}");
+    }
+}
+
 impl Display {
     pub fn new(json: bool) -> Display {
         let live = (!json && std::io::stderr().is_terminal()).then(|| Live {

@@ -110,6 +110,10 @@ pub fn ctx(base: &Path) -> ez_cli::ctx::Ctx {
         ssh_config: None,
         // Hermetic: the machine's ~/.kube/config and ~/.bashrc are left alone.
         home: None,
+        // Sessions print as ezctl's would (plain lines: the tests' output is no terminal).
+        reporter: ez_ops::report::Reporter::new(std::sync::Arc::new(
+            ez_cli::cmd::setup_display::Display::new(false),
+        )),
     }
 }
 

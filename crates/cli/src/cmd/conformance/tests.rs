@@ -41,7 +41,7 @@ pub(super) fn parse(args: &[&str]) -> (crate::ctx::GlobalArgs, images::ImagesArg
 
 pub(super) fn exec(args: &[&str]) -> u8 {
     let t = T::try_parse_from(std::iter::once("ezctl").chain(args.iter().copied())).unwrap();
-    let ctx = Ctx::from_args(&t.global);
+    let ctx = crate::ctx::from_args(&t.global);
     let Top::Conformance(c) = t.cmd;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -115,7 +115,7 @@ fn images_uses_the_bundled_conformance_image_for_a_version_with_no_embedded_list
     let args: Vec<&str> = owned.iter().map(String::as_str).collect();
     let source = |argv: &[&str]| {
         let t = super::tests::parse(argv);
-        let ctx = crate::ctx::Ctx::from_args(&t.0);
+        let ctx = crate::ctx::from_args(&t.0);
         super::images::list_source(&ctx, &t.1).ok().flatten()
     };
     // no bundle yet: the embedded floor, still exit 0

@@ -1,58 +1,9 @@
-//! SSH keys of the deploy host: kubeasz's `/root/.ssh/id_rsa`, made when missing, authorized
-//! on this host, and installed on a new node with a password (`--ask-pass`).
+//! The deploy key (`ez_ops::keys`) and how add-node gets the password it installs it with.
 
-use crate::ctx::Ctx;
-use anyhow::{Context, bail};
-use ez_executor::Command;
-use ez_inventory::Cluster;
-use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use anyhow::bail;
+use std::io::IsTerminal;
 
-/// `~/.ssh/id_rsa` (what kubeasz uses).
-pub fn default_key() -> PathBuf {
-    std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/root"))
-        .join(".ssh/id_rsa")
-}
-
-/// Generates `key` (RSA 2048, no passphrase, as kubeasz) when it does not exist.
-pub fn ensure_key(key: &Path) -> anyhow::Result<()> {
-    if key.exists() {
-        return Ok(());
-    }
-    if let Some(d) = key.parent() {
-        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
-    }
-    let st = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "rsa", "-b", "2048", "-N", "", "-f"])
-        .arg(key)
-        .status()
-        .context("running ssh-keygen (install openssh-client)")?;
-    if !st.success() {
-        bail!("ssh-keygen could not create {}", key.display());
-    }
-    eprintln!("created ssh key {}", key.display());
-    Ok(())
-}
-
-/// Appends the public half of `key` to `~/.ssh/authorized_keys` of this host (once).
-pub fn authorize_locally(key: &Path) -> anyhow::Result<()> {
-    let pubkey = std::fs::read_to_string(key.with_extension("pub"))
-        .with_context(|| format!("reading {}.pub", key.display()))?;
-    let auth = default_key().with_file_name("authorized_keys");
-    let current = std::fs::read_to_string(&auth).unwrap_or_default();
-    if current.lines().any(|l| l.trim() == pubkey.trim()) {
-        return Ok(());
-    }
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&auth)
-        .with_context(|| format!("opening {}", auth.display()))?;
-    writeln!(f, "{}", pubkey.trim())?;
-    Ok(())
-}
+pub use ez_ops::keys::*;
 
 /// How add-node gets a login password to install the deploy key with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +17,7 @@ pub enum Password {
 }
 
 /// The login password for `--ask-pass`: `$EZ_SSH_PASS`, else asked on the terminal (no echo).
-fn ask_password(ip: &str) -> anyhow::Result<String> {
+pub fn ask_password(ip: &str) -> anyhow::Result<String> {
     if let Ok(p) = std::env::var("EZ_SSH_PASS") {
         return Ok(p);
     }
@@ -83,62 +34,13 @@ fn ask_password(ip: &str) -> anyhow::Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
-/// Logs in to `ip` with a password and adds the deploy key's public half to root's
-/// authorized_keys there, so the key-based run that follows works.
-pub async fn install_key_with_password(
-    ctx: &Ctx,
-    cluster: &Cluster,
-    ip: &str,
-    how: &Password,
-) -> anyhow::Result<()> {
-    let host = cluster
-        .host(ip)
-        .with_context(|| format!("{ip} is not in the inventory"))?;
-    let key = host
-        .vars
-        .get("ansible_ssh_private_key_file")
-        .or_else(|| cluster.vars.get("ansible_ssh_private_key_file"))
-        .map(|k| PathBuf::from(k.trim_matches(['"', '\''])))
-        .unwrap_or_else(default_key);
-    ensure_key(&key)?;
-    let pubkey = std::fs::read_to_string(key.with_extension("pub"))
-        .with_context(|| format!("reading {}.pub", key.display()))?;
-    let mut vars = host.vars.clone();
-    vars.remove("ansible_ssh_private_key_file");
-    let ssh = ctx.ssh_client_config()?;
-    let mut spec = ctx.host_spec(ssh.as_ref(), ip, &vars)?;
-    // This login is by password: a key from the ssh configuration is not installed yet.
-    spec.key_file = None;
-    spec.password = Some(match how {
-        Password::Given(p) => p.clone(),
-        _ => ask_password(ip)?,
-    });
-    let exec = crate::deploy::connect::executor_for(
-        &Ctx {
-            accept_new_host_keys: true,
-            ..ctx.clone()
-        },
-        cluster,
-    );
-    let h = exec
-        .connect(&spec)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let line = pubkey.trim().replace('\'', "");
-    let script = format!(
-        "umask 077; mkdir -p ~/.ssh; grep -qxF '{line}' ~/.ssh/authorized_keys 2>/dev/null || echo '{line}' >> ~/.ssh/authorized_keys"
-    );
-    let out = h
-        .run(Command::new(script))
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    if !out.success() {
-        bail!(
-            "{ip}: could not install the deploy key: {}",
-            out.stderr_str()
-        );
+impl Password {
+    /// The password to log in to `ip` with (asked now for `Ask`); None for key-only logins.
+    pub fn for_host(&self, ip: &str) -> anyhow::Result<Option<String>> {
+        Ok(match self {
+            Password::None => None,
+            Password::Given(p) => Some(p.clone()),
+            Password::Ask => Some(ask_password(ip)?),
+        })
     }
-    exec.disconnect_all();
-    eprintln!("{ip}: deploy key {}.pub authorized", key.display());
-    Ok(())
 }

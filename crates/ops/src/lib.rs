@@ -1,0 +1,16 @@
+//! The cluster operations of kubeasz-rs as a library: the context a command runs in, loading
+//! a cluster, preflight and host facts, SSH connections (with relay), the session that runs
+//! playbooks on some hosts, and the commands built on them as phases.
+//!
+//! Invariant: nothing here parses a command line; what a person sees is the caller's
+//! [`report::Report`] and the typed results and [`refusal::Refusal`]s returned.
+
+pub mod ctx;
+pub mod deploy;
+pub mod hosts_file;
+pub mod keys;
+pub mod nodes;
+pub mod phase;
+pub mod refusal;
+pub mod report;
+pub mod session;
