@@ -5,12 +5,18 @@
 //! Invariant: nothing here parses a command line; what a person sees is the caller's
 //! [`report::Report`] and the typed results and [`refusal::Refusal`]s returned.
 
+pub mod backup;
+pub mod certs;
 pub mod ctx;
 pub mod deploy;
 pub mod hosts_file;
+pub mod inventory_change;
 pub mod keys;
+pub mod lifecycle;
+pub mod masters;
 pub mod nodes;
 pub mod phase;
 pub mod refusal;
 pub mod report;
 pub mod session;
+pub mod upgrade;

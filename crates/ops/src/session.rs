@@ -240,3 +240,49 @@ pub fn first_failure(sums: &[Summary]) -> Option<(String, String)> {
             .map(|(h, m)| (h.to_string(), m.to_string()))
     })
 }
+
+/// The phases a command on a whole cluster opens with: load the cluster, let the caller
+/// confirm (the CLI's abort window), lock it for `ezctl <what>` (`what`: the command and its
+/// arguments, e.g. `backup default`). The lock is held until the returned guard drops.
+pub async fn load_confirm_lock(
+    m: &mut crate::phase::Manager,
+    ctx: &Ctx,
+    name: &str,
+    what: &str,
+    confirm: impl AsyncFnOnce(&Cluster) -> anyhow::Result<()>,
+) -> anyhow::Result<(Cluster, ez_play::state::ClusterLock)> {
+    let dir = ctx.cluster_dir(name);
+    let cluster = m
+        .run("load the cluster", async {
+            deploy::load_cluster(&dir, name)
+        })
+        .await?;
+    m.run("confirm", confirm(&cluster)).await?;
+    let lock = m
+        .run("lock the cluster", async {
+            ez_play::state::ClusterLock::acquire(&dir, name, &format!("ezctl {what}"))
+        })
+        .await?;
+    Ok((cluster, lock))
+}
+
+/// A [`Session`] on `hosts`, or a refusal (exit 1) naming the hosts that did not answer and
+/// what follows from it (`hint`, e.g. "nothing was renewed").
+pub async fn open_or_refuse(
+    ctx: &Ctx,
+    cluster: &Cluster,
+    hosts: &[String],
+    change_cert: bool,
+    hint: Option<&str>,
+) -> anyhow::Result<Session> {
+    match Session::open(ctx, cluster, hosts, change_cert).await? {
+        Ok(s) => Ok(s),
+        Err(Stopped::Connect(msg)) => {
+            let r = crate::refusal::Refusal::new(1, msg.to_string());
+            match hint {
+                Some(h) => r.hint(h).into_result(),
+                None => r.into_result(),
+            }
+        }
+    }
+}

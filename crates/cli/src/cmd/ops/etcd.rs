@@ -11,89 +11,10 @@ use crate::ctx::Ctx;
 use crate::deploy;
 use anyhow::Context;
 use ez_inventory::{Cluster, load};
+use ez_ops::inventory_change::{EVEN, candidate, with_host_added};
 use ez_play::state::ClusterLock;
 use std::net::IpAddr;
 use std::path::Path;
-
-/// An even etcd membership is the way from one odd size to the next: these commands accept it
-/// (with a warning); the other commands still refuse it.
-const EVEN: &[&str] = &["etcd-even"];
-
-/// The cluster as it would be with `text` as its hosts file; None (diagnostics printed)
-/// when that does not validate.
-pub(super) fn candidate(name: &str, dir: &Path, text: &str) -> anyhow::Result<Option<Cluster>> {
-    let hosts_path = load::hosts_path(dir);
-    let config_path = load::config_path(dir);
-    let config_text = std::fs::read_to_string(&config_path)
-        .with_context(|| format!("reading {}", config_path.display()))?;
-    match ez_inventory::load::parse_cluster_allowing(
-        name,
-        dir,
-        &hosts_path,
-        text,
-        &config_path,
-        &config_text,
-        EVEN,
-    ) {
-        Ok(c) => {
-            for w in c.warnings.iter().filter(|w| EVEN.contains(&w.code)) {
-                eprintln!("{w}");
-            }
-            Ok(Some(c))
-        }
-        Err(d) => {
-            for x in &d.0 {
-                eprintln!("{x}");
-            }
-            eprintln!(
-                "ezctl: error: the changed inventory does not validate; {} was not changed",
-                hosts_path.display()
-            );
-            Ok(None)
-        }
-    }
-}
-
-/// The hosts file with `ip` (and its host variables `vars`) added to `[group]`, and the
-/// cluster it makes. `Err(code)` once kubeasz's refusal is printed: an invalid address, an
-/// address already in the group (`what` names it: "etcd", "master"), no such section, or a
-/// result that does not validate. Nothing is written.
-pub(super) fn with_host_added(
-    name: &str,
-    dir: &Path,
-    cluster: &Cluster,
-    group: &str,
-    what: &str,
-    ip: &str,
-    vars: &[String],
-) -> anyhow::Result<Result<(String, Cluster), u8>> {
-    let hosts_path = load::hosts_path(dir);
-    if ip.parse::<IpAddr>().is_err() {
-        eprintln!("ezctl: error: Invalid ip add:{ip}");
-        return Ok(Err(1));
-    }
-    if cluster.group(group).iter().any(|h| h.name == ip) {
-        eprintln!("ezctl: error: {what} {ip} already existed!");
-        return Ok(Err(2));
-    }
-    let text = std::fs::read_to_string(&hosts_path)
-        .with_context(|| format!("reading {}", hosts_path.display()))?;
-    let line = std::iter::once(ip.to_string())
-        .chain(vars.iter().cloned())
-        .collect::<Vec<_>>()
-        .join(" ");
-    let Some(new_text) = inventory::insert_in(&text, group, &[line]) else {
-        eprintln!(
-            "ezctl: error: {} has no [{group}] section",
-            hosts_path.display()
-        );
-        return Ok(Err(1));
-    };
-    Ok(match candidate(name, dir, &new_text)? {
-        Some(new) => Ok((new_text, new)),
-        None => Err(1),
-    })
-}
 
 /// Inventory names of etcd members and masters, without duplicates.
 fn etcd_and_masters(c: &Cluster) -> Vec<String> {
@@ -122,13 +43,14 @@ fn report(msg: &str, host: &str, hosts_path: &Path, again: &str) {
 
 /// `add-etcd <c> <ip> [k=v…]`.
 pub async fn add_etcd(ctx: &Ctx, name: &str, ip: &str, vars: &[String]) -> anyhow::Result<u8> {
+    crate::refusal::finish(add_etcd_body(ctx, name, ip, vars).await)
+}
+
+async fn add_etcd_body(ctx: &Ctx, name: &str, ip: &str, vars: &[String]) -> anyhow::Result<u8> {
     let dir = ctx.cluster_dir(name);
     let cluster = deploy::load_cluster_allowing(&dir, name, EVEN)?;
     let hosts_path = load::hosts_path(&dir);
-    let (new_text, new) = match with_host_added(name, &dir, &cluster, "etcd", "etcd", ip, vars)? {
-        Ok(v) => v,
-        Err(code) => return Ok(code),
-    };
+    let (new_text, new) = with_host_added(name, &dir, &cluster, "etcd", "etcd", ip, vars)?;
     let _lock = ClusterLock::acquire(&dir, name, &format!("ezctl add-etcd {name} {ip}"))?;
     let old_members: Vec<String> = cluster.etcd().iter().map(|h| h.name.clone()).collect();
     // As add-node: an unknown host key of the new member is recorded on first contact.
@@ -214,6 +136,10 @@ pub async fn add_etcd(ctx: &Ctx, name: &str, ip: &str, vars: &[String]) -> anyho
 
 /// `del-etcd <c> <ip>`.
 pub async fn del_etcd(ctx: &Ctx, name: &str, ip: &str) -> anyhow::Result<u8> {
+    crate::refusal::finish(del_etcd_body(ctx, name, ip).await)
+}
+
+async fn del_etcd_body(ctx: &Ctx, name: &str, ip: &str) -> anyhow::Result<u8> {
     let dir = ctx.cluster_dir(name);
     let cluster = deploy::load_cluster_allowing(&dir, name, EVEN)?;
     let hosts_path = load::hosts_path(&dir);
@@ -232,9 +158,7 @@ pub async fn del_etcd(ctx: &Ctx, name: &str, ip: &str) -> anyhow::Result<u8> {
     let text = std::fs::read_to_string(&hosts_path)
         .with_context(|| format!("reading {}", hosts_path.display()))?;
     let new_text = inventory::remove_from(&text, "etcd", ip);
-    let Some(new) = candidate(name, &dir, &new_text)? else {
-        return Ok(1);
-    };
+    let new = candidate(name, &dir, &new_text)?;
     let _lock = ClusterLock::acquire(&dir, name, &format!("ezctl del-etcd {name} {ip}"))?;
     let remaining: Vec<String> = new.etcd().iter().map(|h| h.name.clone()).collect();
     // With the member itself when it answers; a dead member is removed without its cleanup.
