@@ -9,6 +9,7 @@ pub mod backup;
 pub mod certs;
 pub mod ctx;
 pub mod deploy;
+pub mod etcd;
 pub mod hosts_file;
 pub mod inventory_change;
 pub mod keys;

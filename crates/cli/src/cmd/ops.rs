@@ -7,7 +7,6 @@ pub(crate) mod aio;
 mod backup;
 mod certs;
 mod etcd;
-mod inventory;
 mod keys;
 mod lifecycle;
 mod masters;

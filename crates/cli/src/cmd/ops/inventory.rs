@@ -1,3 +1,0 @@
-//! Editing the hosts file text: `ez_ops::hosts_file`.
-
-pub use ez_ops::hosts_file::*;
