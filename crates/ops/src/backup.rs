@@ -92,7 +92,7 @@ pub async fn backup(
         anyhow::Ok(snap)
     };
     let snap = snap.await;
-    session.close();
+    session.close().await;
     let snap = snap?;
     m.run("make it snapshot.db", async {
         let saved = dir.join("backup").join(&snap);
@@ -180,6 +180,6 @@ pub async fn restore(
             }
         })
         .await;
-    session.close();
+    session.close().await;
     restored.map(|()| snap)
 }

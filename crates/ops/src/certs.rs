@@ -71,7 +71,7 @@ pub async fn kca_renew(
         .await
     };
     let done = work.await;
-    session.close();
+    session.close().await;
     done
 }
 

@@ -166,7 +166,7 @@ pub async fn add_etcd(
         .await
     };
     let done = work.await;
-    session.close();
+    session.close().await;
     done?;
     m.run("add it to [etcd]", async {
         load::write_atomic(&hosts_path, new_text.as_bytes())
@@ -241,7 +241,7 @@ pub async fn del_etcd(
         .await
     };
     let done = work.await;
-    session.close();
+    session.close().await;
     done?;
     m.run(
         "every member and apiserver with the new membership (02, 04)",

@@ -57,7 +57,7 @@ pub async fn run(
         let summary = session
             .run(&Step::new(what.playbook(), &[], &[]).fresh())
             .await;
-        session.close();
+        session.close().await;
         match first_failure(&[summary?]) {
             Some((host, msg)) => Refusal::new(1, msg)
                 .hint(format!(

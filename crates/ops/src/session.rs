@@ -59,9 +59,13 @@ pub enum Stopped {
 }
 
 /// Connections to some hosts of a cluster, its PKI ensured, ready to run playbooks on.
+///
+/// Bundle files travel between the hosts when that pays (three hosts or more, as `setup`;
+/// see `deploy::relay`): an upgrade sends each binary from the deploy host once.
 pub struct Session {
     exec: ez_executor::Executor,
     pub remotes: BTreeMap<String, Arc<dyn Remote>>,
+    relayed: Option<deploy::relay::RelayHosts>,
     lib: Arc<ez_play::Library>,
     inv: ez_play::Inventory,
     state_dir: std::path::PathBuf,
@@ -81,10 +85,14 @@ impl Session {
     ) -> anyhow::Result<Result<Session, Stopped>> {
         let lib = Arc::new(deploy::load_library(&ctx.base)?);
         let exec = connect::executor_for(ctx, cluster);
-        let remotes = match connect::connect_hosts(ctx, &exec, cluster, hosts).await {
+        let ssh = match connect::connect_ssh(ctx, &exec, cluster, hosts).await {
             Ok(r) => r,
             Err(e) => return Ok(Err(Stopped::Connect(connect::ConnectError::of(&e)))),
         };
+        let remotes: BTreeMap<String, Arc<dyn Remote>> = ssh
+            .iter()
+            .map(|(k, r)| (k.clone(), Arc::new(r.clone()) as Arc<dyn Remote>))
+            .collect();
         let report = deploy::pki::ensure(cluster, change_cert)?;
         deploy::pki::print_report(&report);
         let deploy_ip = match remotes.values().next() {
@@ -92,16 +100,29 @@ impl Session {
             None => bail!("no host to run on"),
         };
         let mut inv = deploy::play_inventory(cluster, &ctx.base, &deploy_ip);
-        match deploy::arch::arch_dirs(&ctx.base, &remotes).await {
-            Ok(dirs) => deploy::arch::apply(&mut inv, dirs),
+        // Hosts of another architecture than the deploy host's cannot run its relay agent.
+        let foreign: Vec<String> = match deploy::arch::arch_dirs(&ctx.base, &remotes).await {
+            Ok(dirs) => {
+                let foreign = dirs
+                    .iter()
+                    .filter(|(_, d)| !d.is_empty())
+                    .map(|(h, _)| h.clone())
+                    .collect();
+                deploy::arch::apply(&mut inv, dirs);
+                foreign
+            }
             Err(e) => {
                 exec.disconnect_all();
                 return Ok(Err(Stopped::Connect(connect::ConnectError::of(&e))));
             }
-        }
+        };
+        let shown = ctx.reporter.clone();
+        let sink: deploy::relay::Sink = Arc::new(move |e| shown.event(&e));
+        let (remotes, relayed) = deploy::relay::wrap(true, false, ssh, remotes, &foreign, sink);
         Ok(Ok(Session {
             exec,
             remotes,
+            relayed,
             lib,
             inv,
             state_dir: cluster.dir.join("state"),
@@ -187,7 +208,14 @@ impl Session {
         None
     }
 
-    pub fn close(self) {
+    /// Stops the relay agents the session started (a problem is a warning), then
+    /// disconnects.
+    pub async fn close(self) {
+        if let Some((relay, hosts)) = &self.relayed {
+            for problem in relay.stop_all(hosts).await {
+                eprintln!("ezctl: warning: {problem}");
+            }
+        }
         self.exec.disconnect_all();
     }
 }
@@ -216,7 +244,7 @@ pub async fn run_steps(
         Err(e) => return Ok(Err(e)),
     };
     let out = session.run_all(steps).await;
-    session.close();
+    session.close().await;
     out.map(Ok)
 }
 

@@ -93,7 +93,7 @@ pub async fn upgrade(
         anyhow::Ok(())
     };
     let done = rollout.await;
-    session.close();
+    session.close().await;
     done.map(|()| new_version)
 }
 

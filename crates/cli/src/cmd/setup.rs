@@ -266,7 +266,8 @@ pub async fn setup_summaries_with(
         }
         shown.event(&e)
     });
-    let (remotes, relayed) = with_relay(!relay.off, &opts, ssh, remotes, &foreign, sink.clone());
+    let (remotes, relayed) =
+        deploy::relay::wrap(!relay.off, opts.plan, ssh, remotes, &foreign, sink.clone());
     let mut summaries = Vec::new();
     let mut outcome = Ok(());
     for stem in stems {
@@ -301,51 +302,6 @@ pub async fn setup_summaries_with(
     exec.disconnect_all();
     outcome?;
     Ok(summaries)
-}
-
-type RelayHosts = (
-    Arc<deploy::relay::Relay>,
-    Vec<Arc<deploy::relay::RelayRemote>>,
-);
-
-/// The connections a run uses: with relay when it is allowed and pays (enough hosts, the
-/// agent at hand), each host of the deploy host's architecture wrapped; else as they are.
-fn with_relay(
-    allowed: bool,
-    opts: &RunOptions,
-    ssh: BTreeMap<String, deploy::remote::SshRemote>,
-    plain: BTreeMap<String, Arc<dyn ez_play::Remote>>,
-    foreign: &[String],
-    sink: Arc<dyn Fn(Event) + Send + Sync>,
-) -> (
-    BTreeMap<String, Arc<dyn ez_play::Remote>>,
-    Option<RelayHosts>,
-) {
-    if !allowed {
-        return (plain, None);
-    }
-    let relay = match deploy::relay::Relay::new(
-        ssh.len() - foreign.len().min(ssh.len()),
-        opts.plan,
-        sink,
-    ) {
-        Ok(r) => r,
-        Err(why) => {
-            tracing::info!("relay off: {why}");
-            return (plain, None);
-        }
-    };
-    let mut out = plain;
-    let mut wrapped = Vec::new();
-    for (i, (name, r)) in ssh.into_iter().enumerate() {
-        if foreign.contains(&name) {
-            continue;
-        }
-        let rr = Arc::new(deploy::relay::RelayRemote::new(r, relay.clone(), i));
-        wrapped.push(rr.clone());
-        out.insert(name, rr as Arc<dyn ez_play::Remote>);
-    }
-    (out, Some((relay, wrapped)))
 }
 
 /// kubeasz's 5-second abort window before a cluster-wide change (`what`: `setup 02`,

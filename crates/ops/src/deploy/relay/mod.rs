@@ -27,6 +27,7 @@ use ez_play::remote::{
     BoxFut, CmdResult, OwnedSource, PutItem, Remote, RemoteError, Source, sh_quote,
 };
 use hub::{From, Hub};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,7 +35,8 @@ use std::time::{Duration, Instant};
 /// An agent with no request for this long exits by itself (ezctl died before stopping it).
 pub const AGENT_IDLE_SECS: u64 = 300;
 
-type Sink = Arc<dyn Fn(Event) + Send + Sync>;
+/// Where relay events go.
+pub type Sink = Arc<dyn Fn(Event) + Send + Sync>;
 
 /// The agent binary for the deploy host's architecture: `$EZ_RELAY_AGENT`, else `ez-relay`
 /// beside the running executable (or one directory up: test binaries live in `deps/`).
@@ -56,6 +58,44 @@ fn fault_for(host: &str) -> Option<String> {
         let (h, f) = kv.split_once('=')?;
         (h == host || h == "all").then(|| f.to_string())
     })
+}
+
+/// A run's relay and the connections it wrapped (to stop their agents at the end).
+pub type RelayHosts = (Arc<Relay>, Vec<Arc<RelayRemote>>);
+
+/// The connections a run uses: with relay when it is `allowed` and pays (enough hosts, the
+/// agent at hand), each host of the deploy host's architecture wrapped (`foreign`: the
+/// others, which cannot run its agent); else `plain` as they are. `plan`: relay only says
+/// where files would come from.
+pub fn wrap(
+    allowed: bool,
+    plan: bool,
+    ssh: BTreeMap<String, SshRemote>,
+    plain: BTreeMap<String, Arc<dyn Remote>>,
+    foreign: &[String],
+    sink: Sink,
+) -> (BTreeMap<String, Arc<dyn Remote>>, Option<RelayHosts>) {
+    if !allowed {
+        return (plain, None);
+    }
+    let relay = match Relay::new(ssh.len() - foreign.len().min(ssh.len()), plan, sink) {
+        Ok(r) => r,
+        Err(why) => {
+            tracing::info!("relay off: {why}");
+            return (plain, None);
+        }
+    };
+    let mut out = plain;
+    let mut wrapped = Vec::new();
+    for (i, (name, r)) in ssh.into_iter().enumerate() {
+        if foreign.contains(&name) {
+            continue;
+        }
+        let rr = Arc::new(RelayRemote::new(r, relay.clone(), i));
+        wrapped.push(rr.clone());
+        out.insert(name, rr as Arc<dyn Remote>);
+    }
+    (out, Some((relay, wrapped)))
 }
 
 /// What the run shares: the hub, the agent binary, the run's token and the event sink.
