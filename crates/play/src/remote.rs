@@ -1,5 +1,5 @@
-//! What the engine needs from a host. The SSH executor implements it for real hosts
-//! ([`crate::ssh_remote`]); tests may use a double.
+//! What the engine needs from a host. `ez_ops::deploy::remote::SshRemote` implements it on
+//! the SSH executor for real hosts (and `RelayRemote` on top of it); tests may use a double.
 
 use std::future::Future;
 use std::path::Path;
