@@ -8,14 +8,13 @@
 
 use crate::ctx::Ctx;
 use crate::deploy;
-use crate::inventory_change::{EVEN, candidate, with_host_added};
+use crate::inventory_change::{ETCD_MEMBERS, EVEN, with_host_added, with_host_removed};
 use crate::phase::Manager;
 use crate::refusal::Refusal;
 use crate::session::{self, Session, Step, Stopped, first_failure, run_steps};
 use anyhow::Context;
 use ez_inventory::{Cluster, load};
 use ez_play::state::ClusterLock;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 /// Inventory names of etcd members and masters, without duplicates.
@@ -205,7 +204,7 @@ pub async fn del_etcd(
         .await?;
     let (new_text, new) = m
         .run("the inventory without the member", async {
-            without_member(name, &dir, &cluster, ip)
+            with_host_removed(name, &dir, &cluster, &ETCD_MEMBERS, ip)
         })
         .await?;
     let _lock = m
@@ -274,31 +273,6 @@ pub async fn del_etcd(
             .with_context(|| format!("writing {}", hosts_path.display()))
     })
     .await
-}
-
-/// The hosts file without member `ip` and the cluster it makes; kubeasz's refusals.
-fn without_member(
-    name: &str,
-    dir: &Path,
-    cluster: &Cluster,
-    ip: &str,
-) -> anyhow::Result<(String, Cluster)> {
-    if ip.parse::<IpAddr>().is_err() {
-        return Refusal::new(2, format!("Invalid ip add:{ip}")).into_result();
-    }
-    if !cluster.etcd().iter().any(|h| h.name == ip) {
-        return Refusal::new(2, format!("etcd {ip} not existed!")).into_result();
-    }
-    if cluster.etcd().len() == 1 {
-        return Refusal::new(1, "you CAN NOT delete the last member of etcd cluster!")
-            .into_result();
-    }
-    let hosts_path = load::hosts_path(dir);
-    let text = std::fs::read_to_string(&hosts_path)
-        .with_context(|| format!("reading {}", hosts_path.display()))?;
-    let new_text = crate::hosts_file::remove_from(&text, "etcd", ip);
-    let new = candidate(name, dir, &new_text)?;
-    Ok((new_text, new))
 }
 
 /// A session on the members and masters, with the member itself when it answers; a dead

@@ -80,3 +80,59 @@ pub fn with_host_added(
     let new = candidate(name, dir, &new_text)?;
     Ok((new_text, new))
 }
+
+/// A group hosts leave one at a time, with kubeasz's words for it.
+pub struct Membership {
+    pub group: &'static str,
+    /// What a member is called in the refusals ("etcd", "master").
+    pub what: &'static str,
+    /// The refusal for removing the last member.
+    pub last: &'static str,
+    /// A leaving member also leaves `[kube_node]` (a master is a node too).
+    pub also_kube_node: bool,
+}
+
+pub const ETCD_MEMBERS: Membership = Membership {
+    group: "etcd",
+    what: "etcd",
+    last: "you CAN NOT delete the last member of etcd cluster!",
+    also_kube_node: false,
+};
+
+pub const MASTERS: Membership = Membership {
+    group: "kube_master",
+    what: "master",
+    last: "you CAN NOT delete the last member of kube_master!",
+    also_kube_node: true,
+};
+
+/// The hosts file without `ip` in `m`'s group, and the cluster it makes. Refused: an invalid
+/// address, one not in the group, the group's last member, or a result that does not
+/// validate. Nothing is written.
+pub fn with_host_removed(
+    name: &str,
+    dir: &Path,
+    cluster: &Cluster,
+    m: &Membership,
+    ip: &str,
+) -> anyhow::Result<(String, Cluster)> {
+    if ip.parse::<IpAddr>().is_err() {
+        return Refusal::new(2, format!("Invalid ip add:{ip}")).into_result();
+    }
+    let members = cluster.group(m.group);
+    if !members.iter().any(|h| h.name == ip) {
+        return Refusal::new(2, format!("{} {ip} not existed!", m.what)).into_result();
+    }
+    if members.len() == 1 {
+        return Refusal::new(1, m.last).into_result();
+    }
+    let hosts_path = load::hosts_path(dir);
+    let text = std::fs::read_to_string(&hosts_path)
+        .with_context(|| format!("reading {}", hosts_path.display()))?;
+    let mut new_text = crate::hosts_file::remove_from(&text, m.group, ip);
+    if m.also_kube_node {
+        new_text = crate::hosts_file::remove_node(&new_text, ip);
+    }
+    let new = candidate(name, dir, &new_text)?;
+    Ok((new_text, new))
+}

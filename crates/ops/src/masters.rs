@@ -8,7 +8,7 @@
 
 use crate::ctx::Ctx;
 use crate::deploy;
-use crate::inventory_change::{candidate, with_host_added};
+use crate::inventory_change::{MASTERS, with_host_added, with_host_removed};
 use crate::phase::Manager;
 use crate::refusal::Refusal;
 use crate::session::{Step, Stopped, first_failure, run_steps};
@@ -16,7 +16,6 @@ use anyhow::Context;
 use ez_inventory::{Cluster, load};
 use ez_play::Summary;
 use ez_play::state::ClusterLock;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 fn k8s_names(c: &Cluster) -> Vec<String> {
@@ -110,7 +109,7 @@ pub async fn del_master(ctx: &Ctx, name: &str, ip: &str) -> anyhow::Result<Maste
         .await?;
     let (new_text, new) = m
         .run("the inventory without the master", async {
-            without_master(name, &dir, &cluster, ip)
+            with_host_removed(name, &dir, &cluster, &MASTERS, ip)
         })
         .await?;
     let _lock = m
@@ -181,31 +180,6 @@ pub async fn del_master(ctx: &Ctx, name: &str, ip: &str) -> anyhow::Result<Maste
         node_name,
         certs_removed,
     })
-}
-
-/// The hosts file without master `ip` and the cluster it makes; kubeasz's refusals.
-fn without_master(
-    name: &str,
-    dir: &Path,
-    cluster: &Cluster,
-    ip: &str,
-) -> anyhow::Result<(String, Cluster)> {
-    if ip.parse::<IpAddr>().is_err() {
-        return Refusal::new(2, format!("Invalid ip add:{ip}")).into_result();
-    }
-    if !cluster.kube_master().iter().any(|h| h.name == ip) {
-        return Refusal::new(2, format!("master {ip} not existed!")).into_result();
-    }
-    if cluster.kube_master().len() == 1 {
-        return Refusal::new(1, "you CAN NOT delete the last member of kube_master!").into_result();
-    }
-    let hosts_path = load::hosts_path(dir);
-    let text = std::fs::read_to_string(&hosts_path)
-        .with_context(|| format!("reading {}", hosts_path.display()))?;
-    let hf = |t: &str| crate::hosts_file::remove_from(t, "kube_master", ip);
-    let new_text = crate::hosts_file::remove_node(&hf(&text), ip);
-    let new = candidate(name, dir, &new_text)?;
-    Ok((new_text, new))
 }
 
 /// Why playbooks stopped: connecting failed (one line per cause), or a host failed a task.

@@ -102,15 +102,7 @@ impl Session {
         let mut inv = deploy::play_inventory(cluster, &ctx.base, &deploy_ip);
         // Hosts of another architecture than the deploy host's cannot run its relay agent.
         let foreign: Vec<String> = match deploy::arch::arch_dirs(&ctx.base, &remotes).await {
-            Ok(dirs) => {
-                let foreign = dirs
-                    .iter()
-                    .filter(|(_, d)| !d.is_empty())
-                    .map(|(h, _)| h.clone())
-                    .collect();
-                deploy::arch::apply(&mut inv, dirs);
-                foreign
-            }
+            Ok(dirs) => deploy::arch::apply(&mut inv, dirs),
             Err(e) => {
                 exec.disconnect_all();
                 return Ok(Err(Stopped::Connect(connect::ConnectError::of(&e))));

@@ -242,15 +242,7 @@ pub async fn setup_summaries_with(
     let mut inv = ez_play::cluster::inventory_with_facts(&cluster, &ctx.base, &deploy_ip, facts);
     // Hosts of another architecture than the deploy host's cannot run its relay agent.
     let foreign: Vec<String> = match deploy::arch::arch_dirs(&ctx.base, &remotes).await {
-        Ok(dirs) => {
-            let foreign = dirs
-                .iter()
-                .filter(|(_, d)| !d.is_empty())
-                .map(|(h, _)| h.clone())
-                .collect();
-            deploy::arch::apply(&mut inv, dirs);
-            foreign
-        }
+        Ok(dirs) => deploy::arch::apply(&mut inv, dirs),
         Err(e) => {
             exec.disconnect_all();
             return Err(e);

@@ -85,13 +85,21 @@ pub async fn arch_dirs(
 }
 
 /// Sets each host's `bundle_arch_dir` in the engine's inventory.
-pub fn apply(inv: &mut Inventory, dirs: BTreeMap<String, String>) {
+///
+/// Returns the hosts of another architecture than the deploy host's (a non-empty folder):
+/// they cannot run its relay agent.
+pub fn apply(inv: &mut Inventory, dirs: BTreeMap<String, String>) -> Vec<String> {
+    let mut foreign = Vec::new();
     for (host, dir) in dirs {
+        if !dir.is_empty() {
+            foreign.push(host.clone());
+        }
         inv.host_vars
             .entry(host)
             .or_default()
             .insert("bundle_arch_dir".into(), serde_json::Value::String(dir));
     }
+    foreign
 }
 
 #[cfg(test)]
