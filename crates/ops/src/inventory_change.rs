@@ -14,23 +14,36 @@ use std::path::Path;
 pub const EVEN: &[&str] = &["etcd-even"];
 
 /// The cluster as it would be with `text` as its hosts file; a refusal (the diagnostics
-/// printed first) when that does not validate.
+/// printed first) when that does not validate. The etcd-even rule only warns ([`EVEN`]).
 pub fn candidate(name: &str, dir: &Path, text: &str) -> anyhow::Result<Cluster> {
+    validated(name, dir, text, EVEN, "the changed inventory")
+}
+
+/// The cluster `text` would make as its hosts file, the errors of the rules in `allow` only
+/// warnings (printed); a refusal naming `what` (the diagnostics printed first) when it does
+/// not validate.
+pub fn validated(
+    name: &str,
+    dir: &Path,
+    text: &str,
+    allow: &[&str],
+    what: &str,
+) -> anyhow::Result<Cluster> {
     let hosts_path = load::hosts_path(dir);
     let config_path = load::config_path(dir);
     let config_text = std::fs::read_to_string(&config_path)
         .with_context(|| format!("reading {}", config_path.display()))?;
-    match ez_inventory::load::parse_cluster_allowing(
+    match load::parse_cluster_allowing(
         name,
         dir,
         &hosts_path,
         text,
         &config_path,
         &config_text,
-        EVEN,
+        allow,
     ) {
         Ok(c) => {
-            for w in c.warnings.iter().filter(|w| EVEN.contains(&w.code)) {
+            for w in c.warnings.iter().filter(|w| allow.contains(&w.code)) {
                 eprintln!("{w}");
             }
             Ok(c)
@@ -40,7 +53,7 @@ pub fn candidate(name: &str, dir: &Path, text: &str) -> anyhow::Result<Cluster> 
                 eprintln!("{x}");
             }
             let why = format!(
-                "the changed inventory does not validate; {} was not changed",
+                "{what} does not validate; {} was not changed",
                 hosts_path.display()
             );
             Refusal::new(1, why).into_result()

@@ -139,29 +139,14 @@ fn with_new_nodes(
         let why = format!("{} has no [kube_node] section", hosts_path.display());
         return Refusal::new(1, why).into_result();
     };
-    let config_path = load::config_path(dir);
-    let config_text = std::fs::read_to_string(&config_path)
-        .with_context(|| format!("reading {}", config_path.display()))?;
-    match ez_inventory::parse_cluster(
+    let new = crate::inventory_change::validated(
         name,
         dir,
-        &hosts_path,
         &new_text,
-        &config_path,
-        &config_text,
-    ) {
-        Ok(c) => Ok((c, new_text)),
-        Err(d) => {
-            for x in &d.0 {
-                eprintln!("{x}");
-            }
-            let why = format!(
-                "the inventory with the new node(s) does not validate; {} was not changed",
-                hosts_path.display()
-            );
-            Refusal::new(1, why).into_result()
-        }
-    }
+        &[],
+        "the inventory with the new node(s)",
+    )?;
+    Ok((new, new_text))
 }
 
 /// Runs 01.prepare (set_hosts) on the Kubernetes hosts and 22.addnode on the new nodes.
