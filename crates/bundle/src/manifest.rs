@@ -135,6 +135,25 @@ impl Manifest {
         self.files.iter().map(|f| (f.path.as_str(), f)).collect()
     }
 
+    /// Records the file now at `path` (listed already) as the bundle's: its size and sha256 as
+    /// hashed now, `version`, and `source` saying where it came from. For a file the user put
+    /// in the bundle on purpose (kubeasz's upgrade: the new release's binaries into `bin/`);
+    /// the caller writes the manifest. An entry extracted from an archive keeps no `from`.
+    pub fn adopt(&mut self, base: &Path, path: &str, version: &str, source: &str) -> Result<()> {
+        let (sha, size) = crate::checksum::hash_file_blocking(&base.join(path))?;
+        let entry = self
+            .files
+            .iter_mut()
+            .find(|f| f.path == path)
+            .ok_or_else(|| BundleError::Other(format!("{path} is not in the manifest")))?;
+        entry.size = size;
+        entry.sha256 = sha.hex();
+        entry.version = version.to_string();
+        entry.source = source.to_string();
+        entry.from = None;
+        Ok(())
+    }
+
     /// Writes `<base>/manifest.json` atomically, files sorted by path.
     pub fn write(&mut self, base: &Path) -> Result<()> {
         self.files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -259,6 +278,28 @@ mod tests {
         m.files.push(entry("a"));
         m.files.push(entry("a"));
         assert!(m.check(Path::new("m")).is_err());
+    }
+
+    #[test]
+    fn an_adopted_file_is_recorded_as_it_is_now() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("bin")).unwrap();
+        std::fs::write(d.path().join("bin/a"), b"new release").unwrap();
+        let mut m = Manifest::new("amd64", VersionTable::default());
+        m.files.push(entry("bin/a"));
+        m.adopt(d.path(), "bin/a", "v2", "placed by hand").unwrap();
+        let e = &m.files[0];
+        assert_eq!(e.size, 11);
+        assert_eq!(e.sha256, Sha256::of(b"new release").hex());
+        assert_eq!(
+            (e.version.as_str(), e.source.as_str()),
+            ("v2", "placed by hand")
+        );
+        // not listed, or gone: an error, nothing changed
+        assert!(m.adopt(d.path(), "bin/b", "v2", "x").is_err());
+        std::fs::remove_file(d.path().join("bin/a")).unwrap();
+        assert!(m.adopt(d.path(), "bin/a", "v3", "x").is_err());
+        assert_eq!(m.files[0].version, "v2");
     }
 
     #[test]

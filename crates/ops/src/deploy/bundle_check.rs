@@ -126,15 +126,60 @@ pub fn check_binaries(base: &Path, stems: &[String], skip: &[String]) -> Option<
     })
 }
 
+/// The Kubernetes binaries kubeasz's upgrade has the user replace by hand in `<base>/bin`
+/// with the new release's before `ezctl upgrade` (which then records them in the manifest).
+pub const KUBE_BINARIES: [&str; 6] = [
+    "bin/kube-apiserver",
+    "bin/kube-controller-manager",
+    "bin/kube-scheduler",
+    "bin/kubelet",
+    "bin/kube-proxy",
+    "bin/kubectl",
+];
+
+/// The manifest's files that are missing or of another size than recorded, as
+/// `(path, "path (N bytes, manifest: M)")`; sizes only, so this stays instant.
+fn mismatches(base: &Path, m: &Manifest) -> Vec<(String, String)> {
+    m.files
+        .iter()
+        .filter_map(|f| {
+            match std::fs::metadata(base.join(&f.path)) {
+                Ok(md) if md.len() == f.size => None,
+                Ok(md) => Some(format!(
+                    "{} ({} bytes, manifest: {})",
+                    f.path,
+                    md.len(),
+                    f.size
+                )),
+                Err(_) => Some(format!("{} (missing)", f.path)),
+            }
+            .map(|d| (f.path.clone(), d))
+        })
+        .collect()
+}
+
 /// An error finding when the bundle is half-fetched (`complete: false`: an `ezdown -D` that
 /// failed) or its files do not match its manifest (a file missing or of another size than
 /// recorded; sizes only, so this stays instant: `ezdown --verify` re-hashes everything).
 /// None without a manifest (a hand-made bundle: [`check_binaries`] speaks for it).
 pub fn check_integrity(base: &Path, skip: &[String]) -> Option<Finding> {
+    integrity(base, skip, false).0
+}
+
+/// [`check_integrity`] for `ezctl upgrade`: Kubernetes binaries of [`KUBE_BINARIES`] that
+/// differ from the manifest are not a finding but returned (their paths), to be recorded
+/// once the upgrade is confirmed; anything else that differs is the same error.
+pub fn check_integrity_for_upgrade(base: &Path, skip: &[String]) -> (Option<Finding>, Vec<String>) {
+    integrity(base, skip, true)
+}
+
+fn integrity(base: &Path, skip: &[String], upgrade: bool) -> (Option<Finding>, Vec<String>) {
     if skip.iter().any(|s| s == CHECK || s == "all") {
-        return None;
+        return (None, Vec::new());
     }
-    let m = Manifest::load(base).ok().flatten()?;
+    let Some(m) = Manifest::load(base).ok().flatten() else {
+        return (None, Vec::new());
+    };
     let b = base.display();
     let finding = |message: String, fix: String| Finding {
         host: "deploy host".into(),
@@ -144,35 +189,41 @@ pub fn check_integrity(base: &Path, skip: &[String]) -> Option<Finding> {
         warning: false,
     };
     if !m.complete {
-        return Some(finding(
+        let f = finding(
             format!(
                 "the bundle in {b} is half-fetched: its last `ezdown -D` failed (manifest.json says complete: false)"
             ),
             format!(
                 "run `./ezdown -D --base {b}` again (it resumes and keeps what is verified), then this command again"
             ),
-        ));
+        );
+        return (Some(f), Vec::new());
     }
-    let changed: Vec<String> = m
-        .files
-        .iter()
-        .filter_map(|f| match std::fs::metadata(base.join(&f.path)) {
-            Ok(md) if md.len() == f.size => None,
-            Ok(md) => Some(format!(
-                "{} ({} bytes, manifest: {})",
-                f.path,
-                md.len(),
-                f.size
-            )),
-            Err(_) => Some(format!("{} (missing)", f.path)),
-        })
-        .collect();
+    let is_kube = |p: &str| KUBE_BINARIES.contains(&p);
+    let all = mismatches(base, &m);
+    // a binary replaced, not removed: a missing one is an error for upgrade too
+    let replaced_kube = |(p, _): &&(String, String)| is_kube(p) && base.join(p).is_file();
+    type Mismatch<'a> = Vec<&'a (String, String)>;
+    let (replaced, changed): (Mismatch, Mismatch) = if upgrade {
+        all.iter().partition(replaced_kube)
+    } else {
+        (Vec::new(), all.iter().collect())
+    };
+    let replaced: Vec<String> = replaced.into_iter().map(|(p, _)| p.clone()).collect();
     if changed.is_empty() {
-        return None;
+        return (None, replaced);
     }
-    let shown: Vec<&str> = changed.iter().take(5).map(String::as_str).collect();
+    let shown: Vec<&str> = changed.iter().take(5).map(|(_, d)| d.as_str()).collect();
     let more = changed.len().saturating_sub(shown.len());
-    Some(finding(
+    let mut fix = format!(
+        "run `./ezdown --verify --base {b}` to see every difference, then `./ezdown -D --base {b}` to fetch them again"
+    );
+    if changed.iter().all(|(p, _)| is_kube(p)) && !upgrade {
+        fix.push_str(
+            "; if you put a new release's Kubernetes binaries there to upgrade (kubeasz's way), run `ezctl upgrade <cluster>`: it records them in the manifest",
+        );
+    }
+    let f = finding(
         format!(
             "the bundle in {b} does not match its manifest: {}{}",
             shown.join(", "),
@@ -182,10 +233,9 @@ pub fn check_integrity(base: &Path, skip: &[String]) -> Option<Finding> {
                 String::new()
             }
         ),
-        format!(
-            "run `./ezdown --verify --base {b}` to see every difference, then `./ezdown -D --base {b}` to fetch them again"
-        ),
-    ))
+        fix,
+    );
+    (Some(f), replaced)
 }
 
 /// The bundle's architectures as `uname -m` names them (`x86_64`, `aarch64`), its own first
@@ -215,7 +265,12 @@ pub fn refuse_inputs(base: &Path, stems: &[&str], skip: &[String]) -> bool {
         .into_iter()
         .chain(check_integrity(base, skip))
         .collect();
-    for f in &findings {
+    print_refusals(&findings)
+}
+
+/// Prints error findings as the command's error; true when there was one.
+pub fn print_refusals(findings: &[Finding]) -> bool {
+    for f in findings {
         eprintln!("ezctl: error: {}", f.message);
         eprintln!("       {}", f.fix);
     }
@@ -326,6 +381,54 @@ mod tests {
         assert!(f.message.contains("half-fetched"), "{f:?}");
         assert!(f.fix.contains("ezdown -D --base"), "{f:?}");
         assert_eq!(bundle_uname_arches(d.path()), vec!["x86_64".to_string()]);
+    }
+
+    #[test]
+    fn kube_binaries_replaced_by_hand_are_for_upgrade_to_record_anything_else_is_refused() {
+        let d = bundle(&[], Selection::default());
+        let mut m = Manifest::load(d.path()).expect("load").expect("manifest");
+        for (p, data) in [("bin/kubelet", "old"), ("bin/etcd", "etcd")] {
+            std::fs::create_dir_all(d.path().join("bin")).expect("bin");
+            std::fs::write(d.path().join(p), data).expect("write");
+            m.files.push(FileEntry {
+                path: p.into(),
+                size: data.len() as u64,
+                sha256: Sha256::of(data.as_bytes()).hex(),
+                kind: Kind::Binary,
+                artifact: p.trim_start_matches("bin/").into(),
+                version: "v1".into(),
+                source: "x".into(),
+                from: None,
+            });
+        }
+        m.write(d.path()).expect("write");
+        assert_eq!(check_integrity_for_upgrade(d.path(), &[]), (None, vec![]));
+        // the new release's kubelet put in by hand
+        std::fs::write(d.path().join("bin/kubelet"), "new release").expect("write");
+        let f = check_integrity(d.path(), &[]).expect("finding");
+        assert!(f.fix.contains("ezctl upgrade"), "{f:?}");
+        assert_eq!(
+            check_integrity_for_upgrade(d.path(), &[]),
+            (None, vec!["bin/kubelet".to_string()])
+        );
+        // etcd changed too: still refused, the kubelet still returned
+        std::fs::write(d.path().join("bin/etcd"), "other").expect("write");
+        let (f, replaced) = check_integrity_for_upgrade(d.path(), &[]);
+        let f = f.expect("finding");
+        assert!(f.message.contains("bin/etcd (5 bytes") && !f.message.contains("kubelet"));
+        assert_eq!(replaced, ["bin/kubelet"]);
+        let f = check_integrity(d.path(), &[]).expect("finding");
+        assert!(!f.fix.contains("ezctl upgrade"), "{f:?}");
+        // a removed kubelet is no upgrade
+        std::fs::write(d.path().join("bin/etcd"), "etcd").expect("write");
+        std::fs::remove_file(d.path().join("bin/kubelet")).expect("rm");
+        let (f, replaced) = check_integrity_for_upgrade(d.path(), &[]);
+        assert!(
+            f.expect("finding")
+                .message
+                .contains("bin/kubelet (missing)")
+        );
+        assert!(replaced.is_empty());
     }
 
     #[test]

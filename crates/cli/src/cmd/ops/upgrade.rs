@@ -12,8 +12,17 @@ pub async fn upgrade(ctx: &Ctx, name: &str) -> anyhow::Result<u8> {
         println!("upgrading cluster {name}: `{from}` -> `{to}`, one host at a time");
     };
     let body = async {
-        let v = ez_ops::upgrade::upgrade(ctx, name, confirm, starting).await?;
-        println!("cluster {name} upgraded to `{v}`");
+        let u = ez_ops::upgrade::upgrade(ctx, name, confirm, starting).await?;
+        if !u.recorded.is_empty() {
+            println!(
+                "recorded in {}: {} (put there by hand, now part of the bundle)",
+                ez_inventory::BundleLayout::new(&ctx.base)
+                    .manifest()
+                    .display(),
+                u.recorded.join(", ")
+            );
+        }
+        println!("cluster {name} upgraded to `{}`", u.version);
         Ok(0)
     };
     crate::refusal::finish(body.await)
