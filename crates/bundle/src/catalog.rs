@@ -149,6 +149,16 @@ pub fn binaries(v: &VersionTable, arch: Arch) -> Result<Vec<Artifact>> {
     binaries_for(v, arch, &Selection::default())
 }
 
+/// The Kubernetes release's binaries a bundle holds, each as `bin/<name>` (dl.k8s.io's
+/// `release/<v>/bin/linux/<arch>/<name>`).
+pub const KUBERNETES_BINARIES: [&str; 6] = [
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubelet",
+    "kube-proxy",
+    "kubectl",
+];
 /// The binary artifacts for a selection: calicoctl only with the calico network, helm unless
 /// left out. Only the versions of the artifacts chosen are checked.
 pub fn binaries_for(v: &VersionTable, arch: Arch, sel: &Selection) -> Result<Vec<Artifact>> {
@@ -167,14 +177,7 @@ pub fn binaries_for(v: &VersionTable, arch: Arch, sel: &Selection) -> Result<Vec
     let a = arch.as_str();
     let mut out = Vec::new();
     let k8s = &v.kubernetes;
-    for bin in [
-        "kube-apiserver",
-        "kube-controller-manager",
-        "kube-scheduler",
-        "kubelet",
-        "kube-proxy",
-        "kubectl",
-    ] {
+    for bin in KUBERNETES_BINARIES {
         let url = format!("https://dl.k8s.io/release/{k8s}/bin/linux/{a}/{bin}");
         out.push(Artifact {
             id: bin.to_string(),

@@ -5,6 +5,7 @@
 //! Invariant: nothing here parses a command line; what a person sees is the caller's
 //! [`report::Report`] and the typed results and [`refusal::Refusal`]s returned.
 
+pub mod aio;
 pub mod backup;
 pub mod certs;
 pub mod ctx;
@@ -15,9 +16,16 @@ pub mod inventory_change;
 pub mod keys;
 pub mod lifecycle;
 pub mod masters;
+pub mod new_cluster;
 pub mod nodes;
 pub mod phase;
+pub mod pipeline;
 pub mod refusal;
+pub mod render;
 pub mod report;
 pub mod session;
+pub mod setup;
 pub mod upgrade;
+
+#[cfg(test)]
+mod test_support;

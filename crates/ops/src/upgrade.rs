@@ -110,9 +110,11 @@ fn record_replaced(base: &Path, replaced: &[String], new_version: &str) -> anyho
     }
     // the bundle is now of that release when all its Kubernetes binaries are
     let by_path = m.by_path();
-    let all_new = bundle_check::KUBE_BINARIES
-        .iter()
-        .all(|p| by_path.get(p).is_none_or(|e| e.version == release));
+    let all_new = ez_bundle::catalog::KUBERNETES_BINARIES.iter().all(|n| {
+        by_path
+            .get(format!("bin/{n}").as_str())
+            .is_none_or(|e| e.version == release)
+    });
     if all_new {
         m.versions.kubernetes = release;
     }

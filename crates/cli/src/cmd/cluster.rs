@@ -7,8 +7,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use ez_inventory::templates::{self, TemplateError};
-use ez_inventory::{Diagnostic, VersionTable, load, parse_cluster, write_atomic};
+use ez_inventory::templates;
+use ez_inventory::{Diagnostic, load};
 
 use crate::ctx::Ctx;
 use crate::home::kubeconfig::{self, without_server};
@@ -79,110 +79,27 @@ fn home_kubeconfig(ctx: &Ctx) -> anyhow::Result<PathBuf> {
     Ok(kubeconfig::path(home))
 }
 
-/// The version table `ezctl new` fills config.yml from: the bundle's (`<base>/manifest.json`,
-/// written by `ezdown`) if there is one, else kubeasz 3.7.0's; then the `--versions` file.
-pub fn version_table(base: &Path, overlay: Option<&Path>) -> anyhow::Result<VersionTable> {
-    let mut t = match ez_bundle::manifest::Manifest::load(base) {
-        Ok(Some(m)) => m.versions,
-        Ok(None) => VersionTable::default(),
-        Err(e) => anyhow::bail!("{e}"),
-    };
-    if let Some(p) = overlay {
-        let text =
-            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
-        t = t
-            .overlay(&text)
-            .with_context(|| format!("{}", p.display()))?;
-    }
-    Ok(t)
-}
-
-/// The new cluster's files made to match the bundle, as its versions do: CLUSTER_NETWORK of
-/// `ezdown --network` (when not calico), and the parts of `ezdown --without` turned off in
-/// config.yml; one note each. No bundle manifest: unchanged.
-fn follow_the_bundle(
-    base: &Path,
-    hosts: String,
-    config: String,
-) -> anyhow::Result<(String, String, Vec<String>)> {
-    let manifest = ez_bundle::manifest::Manifest::load(base).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (config, mut notes) = super::ops::aio::config(config, manifest.as_ref(), &[])?;
-    let mut hosts = hosts;
-    if let Some(m) = &manifest {
-        let net = m.selection.network.as_str();
-        let calico = "CLUSTER_NETWORK=\"calico\"";
-        if net != templates::AIO_CLUSTER_NETWORK && hosts.contains(calico) {
-            hosts = hosts.replacen(calico, &format!("CLUSTER_NETWORK=\"{net}\""), 1);
-            notes.push(format!(
-                "the bundle was made for network {net}: CLUSTER_NETWORK=\"{net}\" in hosts"
-            ));
-        }
-    }
-    Ok((hosts, config, notes))
-}
-
-/// kubeasz sets ENABLE_MIRROR_REGISTRY from whether the deploy host's docker uses mirrors.
-fn mirror_enabled(daemon_json: &Path) -> bool {
-    std::fs::read_to_string(daemon_json).is_ok_and(|t| t.contains("registry-mirrors"))
-}
-
+/// `ezctl new <c>` (`ez_ops::new_cluster::new`): what was made and the next steps.
 fn new(ctx: &Ctx, cluster: &str, versions: Option<&Path>) -> anyhow::Result<u8> {
-    if let Err(e @ TemplateError::ClusterName(..)) = templates::check_cluster_name(cluster) {
-        eprintln!("ezctl: error: {e}");
-        return Ok(1);
-    }
-    let dir = ctx.cluster_dir(cluster);
-    if dir.exists() {
-        eprintln!(
-            "ezctl: error: cluster:{cluster} already existed, if cluster:{cluster} setup failed, try 'rm -rf {}' first!",
-            dir.display()
+    let body = || {
+        let made = ez_ops::new_cluster::new(ctx, cluster, versions)?;
+        for n in made.notes {
+            println!("note: {n}");
+        }
+        let dir = made.dir;
+        println!("cluster:{cluster} created: {}", dir.display());
+        println!("next steps 1: to config '{}'", dir.join("hosts").display());
+        println!(
+            "next steps 2: to config '{}'",
+            dir.join("config.yml").display()
         );
-        return Ok(1);
-    }
-    let table = version_table(&ctx.base, versions)?;
-    let mirror = mirror_enabled(Path::new("/etc/docker/daemon.json"));
-    let files = templates::render_new(cluster, &table, mirror)?;
-    let (hosts, config, notes) = follow_the_bundle(&ctx.base, files.hosts, files.config)?;
-    create_cluster_dir(&dir, &hosts, &config)?;
-    for n in notes {
-        println!("note: {n}");
-    }
-    println!("cluster:{cluster} created: {}", dir.display());
-    println!("next steps 1: to config '{}'", dir.join("hosts").display());
-    println!(
-        "next steps 2: to config '{}'",
-        dir.join("config.yml").display()
-    );
-    println!("then check them with 'ezctl check-config {cluster}'");
-    Ok(0)
+        println!("then check them with 'ezctl check-config {cluster}'");
+        Ok(0)
+    };
+    crate::refusal::finish(body())
 }
 
-/// Validates the two files, then creates `dir` and writes them atomically. Nothing is left
-/// behind on failure.
-pub fn create_cluster_dir(dir: &Path, hosts: &str, config: &str) -> anyhow::Result<()> {
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let hp = load::hosts_path(dir);
-    let cp = load::config_path(dir);
-    if let Err(d) = parse_cluster(&name, dir, &hp, hosts, &cp, config) {
-        anyhow::bail!("the generated files do not validate (a bug):\n{d}");
-    }
-    if let Some(parent) = dir.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-    }
-    // create_dir (not _all) fails if another process created the folder meanwhile.
-    std::fs::create_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let written =
-        write_atomic(&hp, hosts.as_bytes()).and_then(|()| write_atomic(&cp, config.as_bytes()));
-    if let Err(e) = written {
-        let _ = std::fs::remove_dir_all(dir);
-        return Err(e).with_context(|| format!("cannot write into {}", dir.display()));
-    }
-    Ok(())
-}
+pub use ez_ops::new_cluster::{create_cluster_dir, version_table};
 
 /// Cluster folder names, sorted.
 fn cluster_names(base: &Path) -> std::io::Result<Vec<String>> {
@@ -386,6 +303,7 @@ fn help(command: Option<&str>) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ez_inventory::VersionTable;
 
     /// A fresh directory under the system temp dir, removed on drop.
     struct Tmp(tempfile::TempDir);

@@ -3,7 +3,6 @@
 //! each in its own module, its steps as playbooks. See `docs/en/operations.md` for each
 //! command next to kubeasz's.
 
-pub(crate) mod aio;
 mod backup;
 mod certs;
 mod etcd;
@@ -15,8 +14,6 @@ pub mod run;
 mod upgrade;
 
 use crate::ctx::Ctx;
-use anyhow::{Context, bail};
-use ez_inventory::templates::{self, AioWishes};
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -141,116 +138,30 @@ pub async fn run(ctx: &Ctx, cmd: OpsCommand) -> anyhow::Result<u8> {
     }
 }
 
-/// This host's IPv4 address on the interface of the default route (kubeasz's HOST_IP logic).
-pub fn default_route_ip() -> anyhow::Result<IpAddr> {
-    let out = std::process::Command::new("ip")
-        .args(["-4", "route", "show", "default"])
-        .output()
-        .context("running `ip route`")?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let dev = text
-        .split_whitespace()
-        .skip_while(|w| *w != "dev")
-        .nth(1)
-        .map(str::to_string);
-    let Some(dev) = dev else {
-        bail!("this host has no default route; pass the address with --ip")
-    };
-    let out = std::process::Command::new("ip")
-        .args(["-4", "-o", "addr", "show", "dev", &dev])
-        .output()
-        .context("running `ip addr`")?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.split_whitespace()
-        .skip_while(|w| *w != "inet")
-        .nth(1)
-        .and_then(|a| a.split('/').next())
-        .and_then(|a| a.parse().ok())
-        .with_context(|| format!("no IPv4 address on {dev}; pass the address with --ip"))
-}
+pub use ez_ops::aio::default_route_ip;
 
-fn is_local(ip: IpAddr) -> bool {
-    std::process::Command::new("ip")
-        .args(["-o", "addr"])
-        .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .split_whitespace()
-                .any(|w| w.split('/').next() == Some(&ip.to_string()))
-        })
-        .unwrap_or(false)
-}
-
-/// `start-aio`: key, cluster `default` from hosts.allinone (iptables forced; calico unless
-/// `--network flannel`; the network's images checked in the bundle first), config.yml with
-/// what the bundle was made without turned off and `-e` values set, then `setup default all`
-/// with its 5-second abort window (skipped with --yes).
+/// `start-aio` (`ez_ops::aio::start_aio`): what it tells printed as kubeasz prints it, the
+/// abort window of `setup default all`, then setup's verdict.
 pub async fn start_aio(ctx: &Ctx, a: &StartAio) -> anyhow::Result<u8> {
-    let ip = match a.ip {
-        Some(ip) => ip,
-        None => default_route_ip()?,
+    use ez_ops::aio::Notice;
+    let o = ez_ops::aio::Options {
+        ip: a.ip,
+        ssh_key: a.ssh_key.clone(),
+        extra: a.extra.clone(),
+        network: a.network.clone(),
     };
-    println!("get local host ipadd: {ip}");
-    // No bundle, no cluster: said before any key, folder or host is touched.
-    if crate::deploy::bundle_check::refuse_inputs(
-        &ctx.base,
-        &["02", "03", "04", "05"],
-        &ctx.skip_preflight,
-    ) {
-        return Ok(1);
-    }
-    let key = a.ssh_key.clone().unwrap_or_else(default_key);
-    keys::ensure_key(&key)?;
-    if is_local(ip) {
-        keys::authorize_locally(&key)?;
-    }
-    let name = "default";
-    let dir = ctx.cluster_dir(name);
-    if dir.exists() {
-        eprintln!(
-            "ezctl: error: cluster:{name} already existed, if cluster:{name} setup failed, try 'rm -rf {}' first!",
-            dir.display()
-        );
-        eprintln!("       (or continue the existing one with `ezctl setup {name} all`)");
-        return Ok(1);
-    }
-    let table = super::cluster::version_table(&ctx.base, None)?;
-    let manifest =
-        ez_bundle::manifest::Manifest::load(&ctx.base).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let network = a
-        .network
-        .clone()
-        .unwrap_or_else(|| templates::AIO_CLUSTER_NETWORK.to_string());
-    aio::check_network(&network, manifest.as_ref())?;
-    let new = templates::render_new(name, &table, false)?;
-    let wishes = AioWishes {
-        cluster_network: Some(network),
-        proxy_mode: None,
+    let notice = |n: Notice| match n {
+        Notice::Ip(ip) => println!("get local host ipadd: {ip}"),
+        Notice::Note(n) => eprintln!("note: {n}"),
+        Notice::Created(dir) => println!("cluster:default created: {}", dir.display()),
     };
-    let (mut hosts, mut notes) = templates::render_allinone(name, ip, &wishes)?;
-    let (config, more) = aio::config(new.config, manifest.as_ref(), &a.extra)?;
-    notes.extend(more);
-    for n in notes {
-        eprintln!("note: {n}");
-    }
-    if a.ssh_key.is_some() || key != default_key() {
-        hosts.push_str(&format!(
-            "ansible_ssh_private_key_file=\"{}\"\n",
-            key.display()
-        ));
-    }
-    super::cluster::create_cluster_dir(&dir, &hosts, &config)?;
-    println!("cluster:{name} created: {}", dir.display());
-    // As kubeasz's keyscan: the host key of the target is recorded on first contact.
-    let ctx = Ctx {
-        accept_new_host_keys: true,
-        ..ctx.clone()
+    let name = ez_ops::aio::CLUSTER;
+    let confirm = async || super::setup::abort_window(ctx, name, "setup all", false).await;
+    let body = async {
+        let summaries = ez_ops::aio::start_aio(ctx, &o, notice, confirm).await?;
+        Ok(super::setup::verdict(ctx, name, "all", true, &summaries))
     };
-    let opts = ez_play::RunOptions {
-        forks: ctx.forks,
-        ..Default::default()
-    };
-    super::setup::setup(&ctx, name, "all", opts).await
+    crate::refusal::finish(body.await)
 }
 
 fn ask(flag: bool) -> Password {

@@ -126,16 +126,13 @@ pub fn check_binaries(base: &Path, stems: &[String], skip: &[String]) -> Option<
     })
 }
 
-/// The Kubernetes binaries kubeasz's upgrade has the user replace by hand in `<base>/bin`
-/// with the new release's before `ezctl upgrade` (which then records them in the manifest).
-pub const KUBE_BINARIES: [&str; 6] = [
-    "bin/kube-apiserver",
-    "bin/kube-controller-manager",
-    "bin/kube-scheduler",
-    "bin/kubelet",
-    "bin/kube-proxy",
-    "bin/kubectl",
-];
+/// Whether `path` is one of the Kubernetes binaries kubeasz's upgrade has the user replace
+/// by hand in `<base>/bin` with the new release's before `ezctl upgrade` (which then records
+/// them in the manifest).
+pub fn is_kube_binary(path: &str) -> bool {
+    path.strip_prefix("bin/")
+        .is_some_and(|n| ez_bundle::catalog::KUBERNETES_BINARIES.contains(&n))
+}
 
 /// The manifest's files that are missing or of another size than recorded, as
 /// `(path, "path (N bytes, manifest: M)")`; sizes only, so this stays instant.
@@ -166,7 +163,7 @@ pub fn check_integrity(base: &Path, skip: &[String]) -> Option<Finding> {
     integrity(base, skip, false).0
 }
 
-/// [`check_integrity`] for `ezctl upgrade`: Kubernetes binaries of [`KUBE_BINARIES`] that
+/// [`check_integrity`] for `ezctl upgrade`: Kubernetes binaries ([`is_kube_binary`]) that
 /// differ from the manifest are not a finding but returned (their paths), to be recorded
 /// once the upgrade is confirmed; anything else that differs is the same error.
 pub fn check_integrity_for_upgrade(base: &Path, skip: &[String]) -> (Option<Finding>, Vec<String>) {
@@ -199,10 +196,9 @@ fn integrity(base: &Path, skip: &[String], upgrade: bool) -> (Option<Finding>, V
         );
         return (Some(f), Vec::new());
     }
-    let is_kube = |p: &str| KUBE_BINARIES.contains(&p);
     let all = mismatches(base, &m);
     // a binary replaced, not removed: a missing one is an error for upgrade too
-    let replaced_kube = |(p, _): &&(String, String)| is_kube(p) && base.join(p).is_file();
+    let replaced_kube = |(p, _): &&(String, String)| is_kube_binary(p) && base.join(p).is_file();
     type Mismatch<'a> = Vec<&'a (String, String)>;
     let (replaced, changed): (Mismatch, Mismatch) = if upgrade {
         all.iter().partition(replaced_kube)
@@ -218,7 +214,7 @@ fn integrity(base: &Path, skip: &[String], upgrade: bool) -> (Option<Finding>, V
     let mut fix = format!(
         "run `./ezdown --verify --base {b}` to see every difference, then `./ezdown -D --base {b}` to fetch them again"
     );
-    if changed.iter().all(|(p, _)| is_kube(p)) && !upgrade {
+    if changed.iter().all(|(p, _)| is_kube_binary(p)) && !upgrade {
         fix.push_str(
             "; if you put a new release's Kubernetes binaries there to upgrade (kubeasz's way), run `ezctl upgrade <cluster>`: it records them in the manifest",
         );
@@ -337,21 +333,9 @@ mod tests {
 
     fn bundle(images: &[String], sel: Selection) -> tempfile::TempDir {
         let d = tempfile::tempdir().expect("tmp");
-        let mut m = Manifest::new("amd64", VersionTable::default());
-        m.selection = sel;
-        for (n, i) in images.iter().enumerate() {
-            m.files.push(FileEntry {
-                path: format!("down/{n}.tar"),
-                size: 0,
-                sha256: Sha256::of(b"").hex(),
-                kind: Kind::Image,
-                artifact: ImageRef::parse(i).expect("ref").full_name(),
-                version: "v".into(),
-                source: "x".into(),
-                from: None,
-            });
-        }
-        m.write(d.path()).expect("manifest");
+        crate::test_support::image_manifest(images, sel)
+            .write(d.path())
+            .expect("manifest");
         d
     }
 

@@ -1,28 +1,10 @@
-//! `ezctl conformance` without a subcommand: bundle → start-aio → workers → run → report →
-//! submission → verify, with the stages done recorded in
-//! `<base>/conformance/<cluster>/pipeline.json` so that a rerun resumes (beside `results/` and
-//! `submission/`). Not under `clusters/<cluster>/`: start-aio creates that folder atomically and
-//! refuses one that exists, and the bundle stage is recorded before the cluster exists.
-//!
-//! Invariant: a stage is recorded only after it succeeded. Every stage can be re-entered:
-//! `bundle` verifies an existing bundle instead of downloading it again, `start-aio` on an
-//! existing `default` cluster runs `setup default all` (which converges), `workers` adds only
-//! the workers not yet in the inventory, `run` re-attaches to the run it started before (the
-//! suite takes hours; losing the deploy host's connection must not lose it).
+//! `ezctl conformance` without a subcommand: the pipeline of `ez_ops::pipeline` (its stages,
+//! state file and invariant); the deploy stages are ez_ops's, the others the conformance
+//! commands'. Here, running them in order and what is printed.
 
 use super::fail;
 use crate::ctx::Ctx;
 use std::path::{Path, PathBuf};
-
-pub const STAGES: &[&str] = &[
-    "bundle",
-    "start-aio",
-    "workers",
-    "run",
-    "report",
-    "submission",
-    "verify",
-];
 
 /// The hosts the pipeline installs on.
 #[derive(Debug, Clone, Default)]
@@ -33,43 +15,6 @@ pub struct Hosts {
     pub product_config: Option<PathBuf>,
     /// Workers to add after start-aio.
     pub workers: Vec<String>,
-}
-
-/// `pipeline.json`: the stages done, in order (`{"done": ["bundle", "aio", …]}`).
-#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
-struct PipelineState {
-    #[serde(default)]
-    done: Vec<String>,
-}
-
-fn state_path(dir: &Path) -> PathBuf {
-    dir.join("pipeline.json")
-}
-
-/// The state in `dir`; none (a fresh start) when the file is missing or unreadable.
-fn load(dir: &Path) -> PipelineState {
-    std::fs::read_to_string(state_path(dir))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default()
-}
-
-fn save(dir: &Path, st: &PipelineState) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let text = serde_json::to_vec_pretty(st).map_err(std::io::Error::other)?;
-    std::fs::write(state_path(dir), text)
-}
-
-/// The stages still to do, given those done and an optional `--from`.
-pub fn remaining(done: &[String], from: Option<&str>) -> Vec<&'static str> {
-    let start = match from {
-        Some(f) => STAGES.iter().position(|s| *s == f).unwrap_or(STAGES.len()),
-        None => STAGES
-            .iter()
-            .position(|s| !done.iter().any(|d| d == s))
-            .unwrap_or(STAGES.len()),
-    };
-    STAGES[start..].to_vec()
 }
 
 async fn stage(ctx: &Ctx, cluster: &str, dir: &Path, name: &str, hosts: &Hosts) -> Result<(), u8> {
@@ -188,57 +133,65 @@ async fn stage_bundle(ctx: &Ctx) -> Result<(), u8> {
     outcome("ezdown", crate::ezdown::run(cli).await)
 }
 
-/// start-aio, or, when `default` exists from an earlier attempt, `setup default all`.
+/// start-aio, or, when `default` exists from an earlier attempt, `setup default all`
+/// (`ez_ops::pipeline::install_aio`), printed as those commands print.
 async fn stage_start_aio(ctx: &Ctx, cluster: &str, hosts: &Hosts) -> Result<(), u8> {
-    if cluster != "default" {
-        return Err(fail(
-            &format!("start-aio always makes the cluster `default`, not `{cluster}`"),
-            "run the pipeline with --cluster default, or install the cluster yourself and resume with --from run",
-            2,
-        ));
-    }
-    if ctx.cluster_dir("default").join("hosts").is_file() {
+    use ez_ops::aio::Notice;
+    use ez_ops::pipeline::Installed;
+    let a = &hosts.aio;
+    let o = ez_ops::aio::Options {
+        ip: a.ip,
+        ssh_key: a.ssh_key.clone(),
+        extra: a.extra.clone(),
+        network: a.network.clone(),
+    };
+    if ctx.cluster_dir(cluster).join("hosts").is_file() {
         eprintln!("    clusters/default exists: ezctl setup default all");
-        let opts = ez_play::RunOptions {
-            forks: ctx.forks,
-            ..Default::default()
-        };
-        return outcome(
-            "setup default all",
-            crate::cmd::setup::setup(ctx, "default", "all", opts).await,
-        );
     }
-    outcome(
-        "start-aio",
-        crate::cmd::ops::start_aio(ctx, &hosts.aio).await,
-    )
+    let notice = |n: Notice| match n {
+        Notice::Ip(ip) => println!("get local host ipadd: {ip}"),
+        Notice::Note(n) => eprintln!("note: {n}"),
+        Notice::Created(dir) => println!("cluster:default created: {}", dir.display()),
+    };
+    let confirm = async || crate::cmd::setup::abort_window(ctx, cluster, "setup all", false).await;
+    let r = ez_ops::pipeline::install_aio(ctx, cluster, &o, notice, confirm).await;
+    let (what, summaries) = match r {
+        Ok(Installed::New(s)) => ("start-aio", s),
+        Ok(Installed::Converged(s)) => ("setup default all", s),
+        Err(e) => return Err(refused_in("start-aio", e)),
+    };
+    match crate::cmd::setup::verdict(ctx, cluster, "all", true, &summaries) {
+        0 => Ok(()),
+        c => {
+            eprintln!("    {what} failed");
+            Err(c)
+        }
+    }
 }
 
-/// add-node for each `--worker` not yet in the inventory.
+/// add-node for each `--worker` not yet in the inventory (`ez_ops::pipeline::add_workers`).
 async fn stage_workers(ctx: &Ctx, cluster: &str, hosts: &Hosts) -> Result<(), u8> {
-    if hosts.workers.is_empty() {
-        return Err(fail(
-            &"no --worker given: the conformance suite needs at least two untainted nodes",
-            "rerun with --worker <ip> (repeatable), e.g. ezctl conformance --worker 192.168.1.12",
-            2,
-        ));
+    let already = |w: &str| eprintln!("    {w} is already in the inventory");
+    let added = |w: &str| println!("node(s) {w} added to cluster {cluster}");
+    ez_ops::pipeline::add_workers(ctx, cluster, &hosts.workers, already, added)
+        .await
+        .map_err(|e| refused_in("workers", e))
+}
+
+/// A stage's error as its exit code: a refusal printed as the conformance commands print
+/// theirs, any other error as one line.
+fn refused(e: anyhow::Error) -> u8 {
+    refused_in("", e)
+}
+
+/// [`refused`], an error other than a refusal prefixed by the stage (`start-aio: …`).
+fn refused_in(stage: &str, e: anyhow::Error) -> u8 {
+    match e.downcast::<crate::refusal::Refusal>() {
+        Ok(r) if r.message.is_empty() => r.code,
+        Ok(r) => fail(&r.message, &r.hints.join("; "), r.code),
+        Err(e) if stage.is_empty() => fail(&format!("{e:#}"), "", 1),
+        Err(e) => fail(&format!("{stage}: {e:#}"), "", 1),
     }
-    let existing =
-        std::fs::read_to_string(ctx.cluster_dir(cluster).join("hosts")).unwrap_or_default();
-    for w in &hosts.workers {
-        if existing
-            .lines()
-            .any(|l| l.split_whitespace().next() == Some(w.as_str()))
-        {
-            eprintln!("    {w} is already in the inventory");
-            continue;
-        }
-        outcome(
-            &format!("add-node {cluster} {w}"),
-            crate::cmd::ops::add_node_cmd(ctx, cluster, w).await,
-        )?;
-    }
-    Ok(())
 }
 
 pub async fn run(
@@ -248,26 +201,13 @@ pub async fn run(
     until: Option<&str>,
     hosts: &Hosts,
 ) -> anyhow::Result<u8> {
-    if let Some(f) = from.into_iter().chain(until).find(|f| !STAGES.contains(f)) {
-        return Ok(fail(
-            &format!("unknown stage {f}"),
-            &format!("stages: {}", STAGES.join(", ")),
-            2,
-        ));
-    }
-    let dir = ctx.base.join("conformance").join(cluster);
-    let mut st = load(&dir);
-    if let Some(f) = from {
-        // Stages before --from were done by hand; later ones are redone.
-        let i = STAGES.iter().position(|s| *s == f).unwrap_or(0);
-        st.done = STAGES[..i].iter().map(|s| s.to_string()).collect();
-    }
-    let mut todo = remaining(&st.done, from);
-    if let Some(u) = until {
-        // `until` is a known stage (checked above): keep the stages up to it.
-        let last = STAGES.iter().position(|s| *s == u).unwrap_or(STAGES.len());
-        todo.retain(|s| STAGES.iter().position(|x| x == s).unwrap_or(0) <= last);
-    }
+    use ez_ops::pipeline::PipelineState;
+    let dir = ez_ops::pipeline::dir(ctx, cluster);
+    let mut st = PipelineState::load(&dir);
+    let todo = match ez_ops::pipeline::plan(&mut st, from, until) {
+        Ok(t) => t,
+        Err(e) => return Ok(refused(e)),
+    };
     if todo.is_empty() {
         println!("every stage is done; start again with --from bundle");
         return Ok(0);
@@ -281,33 +221,10 @@ pub async fn run(
             return Ok(code);
         }
         st.done.push(name.to_string());
-        if let Err(e) = save(&dir, &st) {
-            return Ok(fail(&format!("{}: {e}", state_path(&dir).display()), "", 1));
+        if let Err(e) = st.save(&dir) {
+            let path = PipelineState::path(&dir);
+            return Ok(fail(&format!("{}: {e}", path.display()), "", 1));
         }
     }
     Ok(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn resume_picks_the_first_stage_not_done() {
-        assert_eq!(remaining(&[], None)[0], "bundle");
-        let done: Vec<String> = ["bundle", "start-aio", "workers"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        assert_eq!(
-            remaining(&done, None),
-            vec!["run", "report", "submission", "verify"]
-        );
-        assert_eq!(
-            remaining(&[], Some("report")),
-            vec!["report", "submission", "verify"]
-        );
-        let all: Vec<String> = STAGES.iter().map(|s| s.to_string()).collect();
-        assert!(remaining(&all, None).is_empty());
-    }
 }

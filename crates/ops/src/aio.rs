@@ -1,14 +1,190 @@
-//! `start-aio`'s choices against the bundle: the network plugin (`--network`, calico unless
-//! told otherwise, as kubeasz) must have its images in the bundle, and what the bundle was made
-//! without (`ezdown --without nodelocaldns`, `metrics-server`) is turned off in config.yml
-//! unless `-e` says otherwise. `-e KEY=VALUE` sets config.yml keys (replacing the example's
-//! line where the key is there, e.g. `ENABLE_LOCAL_DNS_CACHE=false`).
+//! `ezctl start-aio`: an all-in-one cluster `default` on this host (or on `--ip`), as phases:
+//! the bundle checked, the deploy key, the cluster folder from hosts.allinone (iptables forced;
+//! calico unless `--network flannel`, whose images the bundle must hold), then `setup default
+//! all`.
+//!
+//! The choices against the bundle: what the bundle was made without (`ezdown --without
+//! nodelocaldns`, `metrics-server`) is turned off in config.yml unless `-e` says otherwise;
+//! `-e KEY=VALUE` sets config.yml keys (replacing the example's line where the key is there,
+//! e.g. `ENABLE_LOCAL_DNS_CACHE=false`).
+//!
+//! Invariant: a missing or changed bundle, or an existing cluster folder, is refused before
+//! any key, folder or host is touched.
 
-use anyhow::bail;
+use crate::ctx::Ctx;
+use crate::deploy::bundle_check;
+use crate::phase::Manager;
+use crate::refusal::Refusal;
+use crate::{keys, new_cluster, setup};
+use anyhow::{Context, bail};
 use ez_bundle::manifest::{Kind, Manifest};
 use ez_bundle::oci::ImageRef;
 use ez_bundle::selection::{Network, Part};
-use ez_inventory::templates::set_config_value;
+use ez_inventory::templates::{self, AioWishes, set_config_value};
+use ez_play::Summary;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+/// `start-aio`'s options (the CLI's flags).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The host to install on (`None`: this host's address on the default route).
+    pub ip: Option<IpAddr>,
+    /// Private key to log in with (`None`: ~/.ssh/id_rsa, created when missing).
+    pub ssh_key: Option<PathBuf>,
+    /// `-e KEY=VALUE` config.yml values.
+    pub extra: Vec<String>,
+    /// The pod network (`None`: calico, as kubeasz forces).
+    pub network: Option<String>,
+}
+
+/// What start-aio tells as it goes, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// The host chosen (kubeasz: `get local host ipadd`).
+    Ip(IpAddr),
+    /// A setting made to follow the bundle or `-e`.
+    Note(String),
+    /// The cluster folder was written.
+    Created(PathBuf),
+}
+
+/// The cluster start-aio makes.
+pub const CLUSTER: &str = "default";
+
+/// `start-aio`: see the module. `notice` is told what happens as it happens, `confirm` is
+/// the abort window of `setup default all`; returns setup's summaries.
+pub async fn start_aio(
+    ctx: &Ctx,
+    o: &Options,
+    notice: impl Fn(Notice),
+    confirm: impl AsyncFnOnce() -> anyhow::Result<()>,
+) -> anyhow::Result<Vec<Summary>> {
+    let name = CLUSTER;
+    let mut m = Manager::new("start-aio", ctx.reporter.clone());
+    let ip = m
+        .run("the host", async {
+            match o.ip {
+                Some(ip) => Ok(ip),
+                None => default_route_ip(),
+            }
+        })
+        .await?;
+    notice(Notice::Ip(ip));
+    m.run("check the bundle for steps 02 to 05", async {
+        let stems = ["02", "03", "04", "05"];
+        match bundle_check::refuse_inputs(&ctx.base, &stems, &ctx.skip_preflight) {
+            true => Refusal::already_said(1).into_result(),
+            false => Ok(()),
+        }
+    })
+    .await?;
+    let key = o.ssh_key.clone().unwrap_or_else(keys::default_key);
+    m.run("the deploy key", async {
+        keys::ensure_key(&key)?;
+        if is_local(ip) {
+            keys::authorize_locally(&key)?;
+        }
+        anyhow::Ok(())
+    })
+    .await?;
+    let dir = ctx.cluster_dir(name);
+    m.run("the cluster folder is new", async {
+        if dir.exists() {
+            return Refusal::new(1, new_cluster::already_existed(name, &dir))
+                .hint(format!(
+                    "(or continue the existing one with `ezctl setup {name} all`)"
+                ))
+                .into_result();
+        }
+        Ok(())
+    })
+    .await?;
+    m.run("write hosts and config.yml", async {
+        let table = new_cluster::version_table(&ctx.base, None)?;
+        let manifest = Manifest::load(&ctx.base).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let network = o
+            .network
+            .clone()
+            .unwrap_or_else(|| templates::AIO_CLUSTER_NETWORK.to_string());
+        check_network(&network, manifest.as_ref())?;
+        let new = templates::render_new(name, &table, false)?;
+        let wishes = AioWishes {
+            cluster_network: Some(network),
+            proxy_mode: None,
+        };
+        let (mut hosts, mut notes) = templates::render_allinone(name, ip, &wishes)?;
+        let (config, more) = config(new.config, manifest.as_ref(), &o.extra)?;
+        notes.extend(more);
+        for n in notes {
+            notice(Notice::Note(n));
+        }
+        if o.ssh_key.is_some() || key != keys::default_key() {
+            hosts.push_str(&format!(
+                "ansible_ssh_private_key_file=\"{}\"\n",
+                key.display()
+            ));
+        }
+        new_cluster::create_cluster_dir(&dir, &hosts, &config)
+    })
+    .await?;
+    notice(Notice::Created(dir.clone()));
+    // As kubeasz's keyscan: the host key of the target is recorded on first contact.
+    let ctx = Ctx {
+        accept_new_host_keys: true,
+        ..ctx.clone()
+    };
+    let req = setup::Request {
+        step: "all".into(),
+        opts: ez_play::RunOptions {
+            forks: ctx.forks,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    setup::setup(&ctx, name, req, confirm).await
+}
+
+/// This host's IPv4 address on the interface of the default route (kubeasz's HOST_IP logic).
+pub fn default_route_ip() -> anyhow::Result<IpAddr> {
+    let out = std::process::Command::new("ip")
+        .args(["-4", "route", "show", "default"])
+        .output()
+        .context("running `ip route`")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let dev = text
+        .split_whitespace()
+        .skip_while(|w| *w != "dev")
+        .nth(1)
+        .map(str::to_string);
+    let Some(dev) = dev else {
+        bail!("this host has no default route; pass the address with --ip")
+    };
+    let out = std::process::Command::new("ip")
+        .args(["-4", "-o", "addr", "show", "dev", &dev])
+        .output()
+        .context("running `ip addr`")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .skip_while(|w| *w != "inet")
+        .nth(1)
+        .and_then(|a| a.split('/').next())
+        .and_then(|a| a.parse().ok())
+        .with_context(|| format!("no IPv4 address on {dev}; pass the address with --ip"))
+}
+
+/// Whether `ip` is an address of this host.
+fn is_local(ip: IpAddr) -> bool {
+    std::process::Command::new("ip")
+        .args(["-o", "addr"])
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .any(|w| w.split('/').next() == Some(&ip.to_string()))
+        })
+        .unwrap_or(false)
+}
 
 /// Refuses a network plugin whose images the bundle does not hold (the nodes would wait for
 /// pods that never start). No manifest (not an ezdown bundle): nothing to check.
@@ -88,32 +264,13 @@ pub fn config(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ez_bundle::checksum::Sha256;
     use ez_bundle::manifest::FileEntry;
     use ez_bundle::selection::Selection;
     use ez_inventory::VersionTable;
 
     fn manifest(sel: Selection) -> Manifest {
-        let v = VersionTable::default();
-        let mut m = Manifest::new("amd64", v.clone());
-        for (n, i) in ez_bundle::images::images_for(&v, &sel)
-            .expect("images")
-            .iter()
-            .enumerate()
-        {
-            m.files.push(FileEntry {
-                path: format!("down/{n}.tar"),
-                size: 0,
-                sha256: Sha256::of(b"").hex(),
-                kind: Kind::Image,
-                artifact: ImageRef::parse(i).expect("ref").full_name(),
-                version: "v".into(),
-                source: "x".into(),
-                from: None,
-            });
-        }
-        m.selection = sel;
-        m
+        let images = ez_bundle::images::images_for(&VersionTable::default(), &sel).expect("images");
+        crate::test_support::image_manifest(&images, sel)
     }
 
     #[test]
