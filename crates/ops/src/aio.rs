@@ -134,14 +134,7 @@ pub async fn start_aio(
         accept_new_host_keys: true,
         ..ctx.clone()
     };
-    let req = setup::Request {
-        step: "all".into(),
-        opts: ez_play::RunOptions {
-            forks: ctx.forks,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let req = setup::Request::all(ctx.forks);
     setup::setup(&ctx, name, req, confirm).await
 }
 

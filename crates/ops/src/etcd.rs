@@ -11,7 +11,7 @@ use crate::deploy;
 use crate::inventory_change::{ETCD_MEMBERS, EVEN, with_host_added, with_host_removed};
 use crate::phase::Manager;
 use crate::refusal::Refusal;
-use crate::session::{self, Session, Step, Stopped, first_failure, run_steps};
+use crate::session::{self, Session, Step, Stopped, first_failure, refuse_unless_done, run_steps};
 use anyhow::Context;
 use ez_inventory::{Cluster, load};
 use ez_play::state::ClusterLock;
@@ -246,25 +246,20 @@ pub async fn del_etcd(
         "every member and apiserver with the new membership (02, 04)",
         async {
             let hosts = etcd_and_masters(&new);
-            let sums = match run_steps(ctx, &new, &converge_steps(&new), &hosts, true).await? {
-                Ok(s) => s,
-                Err(Stopped::Connect(msg)) => {
-                    return Refusal::new(1, msg.to_string())
-                        .hint(format!(
-                            "member {ip} is removed from etcd but {} still lists it; run `{again}` again",
-                            hosts_path.display()
-                        ))
-                        .into_result();
-                }
-            };
-            match first_failure(&sums) {
-                None => anyhow::Ok(()),
-                Some((host, msg)) => {
+            refuse_unless_done(
+                run_steps(ctx, &new, &converge_steps(&new), &hosts, true).await?,
+                |r, _| {
+                    r.hint(format!(
+                        "member {ip} is removed from etcd but {} still lists it; run `{again}` again",
+                        hosts_path.display()
+                    ))
+                },
+                |r, host| {
                     let before =
                         [format!("(member {ip} is removed from etcd; a re-run finishes the change)")];
-                    Err(failed(msg, &before, &host, &hosts_path, &again).into())
-                }
-            }
+                    failed(r.message, &before, host, &hosts_path, &again)
+                },
+            )
         },
     )
     .await?;

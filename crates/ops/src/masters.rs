@@ -10,11 +10,9 @@ use crate::ctx::Ctx;
 use crate::deploy;
 use crate::inventory_change::{MASTERS, with_host_added, with_host_removed};
 use crate::phase::Manager;
-use crate::refusal::Refusal;
-use crate::session::{Step, Stopped, first_failure, run_steps};
+use crate::session::{Step, refuse_unless_done, run_steps};
 use anyhow::Context;
 use ez_inventory::{Cluster, load};
-use ez_play::Summary;
 use ez_play::state::ClusterLock;
 use std::path::{Path, PathBuf};
 
@@ -68,17 +66,13 @@ pub async fn add_master(ctx: &Ctx, name: &str, ip: &str, vars: &[String]) -> any
             ];
             steps.extend(kube_lb_steps());
             let shown = hosts_path.display();
-            match outcome(run_steps(&ctx, &new, &steps, &k8s_names(&new), true).await?) {
-                Ok(()) => Ok(()),
-                Err(Failed::Connect(msg)) => Refusal::new(1, msg)
-                    .hint(format!("{shown} was not changed; nothing was installed"))
-                    .into_result(),
-                Err(Failed::Step { host, msg }) => Refusal::new(1, msg)
-                    .hint(format!(
-                        "{shown} was not changed: fix the cause on {host}, then run `ezctl add-master {name} {ip}` again (tasks already done are not repeated)"
-                    ))
-                    .into_result(),
-            }
+            refuse_unless_done(
+                run_steps(&ctx, &new, &steps, &k8s_names(&new), true).await?,
+                |r, _| r.hint(format!("{shown} was not changed; nothing was installed")),
+                |r, host| r.hint(format!(
+                    "{shown} was not changed: fix the cause on {host}, then run `ezctl add-master {name} {ip}` again (tasks already done are not repeated)"
+                )),
+            )
         },
     )
     .await?;
@@ -127,17 +121,15 @@ pub async fn del_master(ctx: &Ctx, name: &str, ip: &str) -> anyhow::Result<Maste
             .fresh();
         let steps = std::slice::from_ref(&step);
         let shown = hosts_path.display();
-        match outcome(run_steps(ctx, &cluster, steps, &k8s_names(&cluster), false).await?) {
-            Ok(()) => Ok(()),
-            Err(Failed::Connect(msg)) => Refusal::new(1, msg)
-                .hint(format!("{shown} was not changed"))
-                .into_result(),
-            Err(Failed::Step { host, msg }) => Refusal::new(1, msg)
-                .hint(format!(
+        refuse_unless_done(
+            run_steps(ctx, &cluster, steps, &k8s_names(&cluster), false).await?,
+            |r, _| r.hint(format!("{shown} was not changed")),
+            |r, host| {
+                r.hint(format!(
                     "{shown} was not changed: fix the cause on {host}, then run `{again}` again"
                 ))
-                .into_result(),
-        }
+            },
+        )
     })
     .await?;
     m.run(
@@ -146,19 +138,15 @@ pub async fn del_master(ctx: &Ctx, name: &str, ip: &str) -> anyhow::Result<Maste
             let mut steps = vec![Step::new("01.prepare", &["set_hosts"], &[]).fresh()];
             steps.extend(kube_lb_steps());
             let shown = hosts_path.display();
-            match outcome(run_steps(ctx, &new, &steps, &k8s_names(&new), true).await?) {
-                Ok(()) => Ok(()),
-                Err(Failed::Connect(msg)) => Refusal::new(1, msg)
-                    .hint(format!(
-                        "master {ip} is removed but {shown} still lists it; run `{again}` again"
-                    ))
-                    .into_result(),
-                Err(Failed::Step { host, msg }) => Refusal::new(1, msg)
-                    .hint(format!(
-                        "master {ip} is removed; {shown} still lists it: fix the cause on {host}, then run `{again}` again"
-                    ))
-                    .into_result(),
-            }
+            refuse_unless_done(
+                run_steps(ctx, &new, &steps, &k8s_names(&new), true).await?,
+                |r, _| r.hint(format!(
+                    "master {ip} is removed but {shown} still lists it; run `{again}` again"
+                )),
+                |r, host| r.hint(format!(
+                    "master {ip} is removed; {shown} still lists it: fix the cause on {host}, then run `{again}` again"
+                )),
+            )
         },
     )
     .await?;
@@ -180,22 +168,6 @@ pub async fn del_master(ctx: &Ctx, name: &str, ip: &str) -> anyhow::Result<Maste
         node_name,
         certs_removed,
     })
-}
-
-/// Why playbooks stopped: connecting failed (one line per cause), or a host failed a task.
-enum Failed {
-    Connect(String),
-    Step { host: String, msg: String },
-}
-
-fn outcome(sums: Result<Vec<Summary>, Stopped>) -> Result<(), Failed> {
-    match sums {
-        Err(Stopped::Connect(msg)) => Err(Failed::Connect(msg.to_string())),
-        Ok(sums) => match first_failure(&sums) {
-            Some((host, msg)) => Err(Failed::Step { host, msg }),
-            None => Ok(()),
-        },
-    }
 }
 
 fn write_hosts(hosts_path: &Path, text: &str) -> anyhow::Result<()> {

@@ -9,7 +9,7 @@ use crate::ctx::Ctx;
 use crate::deploy;
 use crate::phase::Manager;
 use crate::refusal::Refusal;
-use crate::session::{self, Step, Stopped};
+use crate::session::{self, Step, refuse_unless_done};
 use anyhow::Context;
 use ez_inventory::{Cluster, load};
 use ez_play::state::ClusterLock;
@@ -173,11 +173,11 @@ async fn set_up_new_nodes(
         Step::new("22.addnode", &[], ips),
     ];
     let keep = format!("{} was not changed", hosts_path.display());
-    match session::run_steps(&ctx, new_cluster, &steps, &k8s, false).await? {
-        Err(Stopped::Connect(msg)) => {
-            let mut r = Refusal::new(1, msg.to_string());
-            if !msg.auth_refused.is_empty() {
-                for ip in ips.iter().filter(|ip| msg.auth_refused.contains(ip)) {
+    refuse_unless_done(
+        session::run_steps(&ctx, new_cluster, &steps, &k8s, false).await?,
+        |mut r, e| {
+            if !e.auth_refused.is_empty() {
+                for ip in ips.iter().filter(|ip| e.auth_refused.contains(ip)) {
                     let key = key_of(new_cluster, ip);
                     r = r.hint(format!(
                         "authorize the deploy key on the new node: ssh-copy-id -i {}.pub root@{ip}",
@@ -189,18 +189,14 @@ async fn set_up_new_nodes(
                 );
             }
             r.hint(format!("{keep}; nothing was installed"))
-                .into_result()
-        }
-        Ok(sums) => match session::first_failure(&sums) {
-            Some((host, msg)) => Refusal::new(1, msg)
-                .hint(format!(
-                    "{keep}: fix the cause on {host}, then run `ezctl add-node {name} {}` again (tasks already done are not repeated)",
-                    ips.join(" ")
-                ))
-                .into_result(),
-            None => Ok(()),
         },
-    }
+        |r, host| {
+            r.hint(format!(
+                "{keep}: fix the cause on {host}, then run `ezctl add-node {name} {}` again (tasks already done are not repeated)",
+                ips.join(" ")
+            ))
+        },
+    )
 }
 
 /// The key add-node uses for a host: its `ansible_ssh_private_key_file`, else `~/.ssh/id_rsa`.
@@ -310,23 +306,17 @@ async fn clean_node(
         .var("KUBECTL_HOST", master)
         .fresh();
     let steps = std::slice::from_ref(&step);
-    let sums = match session::run_steps(ctx, cluster, steps, &hosts, false).await? {
-        Ok(s) => s,
-        Err(Stopped::Connect(msg)) => {
-            return Refusal::new(1, msg.to_string())
-                .hint(format!("{} was not changed", hosts_path.display()))
-                .into_result();
-        }
-    };
-    if let Some((_, why)) = session::first_failure(&sums) {
-        return Refusal::new(1, format!("cleaning {ip} failed: {why}"))
-            .hint(format!(
-                "{} was not changed; fix the cause and run `ezctl del-node {name} {ip}` again",
-                hosts_path.display()
+    let shown = hosts_path.display();
+    refuse_unless_done(
+        session::run_steps(ctx, cluster, steps, &hosts, false).await?,
+        |r, _| r.hint(format!("{shown} was not changed")),
+        |r, _| {
+            let why = format!("cleaning {ip} failed: {}", r.message);
+            Refusal::new(r.code, why).hint(format!(
+                "{shown} was not changed; fix the cause and run `ezctl del-node {name} {ip}` again"
             ))
-            .into_result();
-    }
-    Ok(())
+        },
+    )
 }
 
 /// Removes the node's certificate files; a failure is a warning (returned), not an error.

@@ -124,14 +124,7 @@ pub async fn install_aio(
         .into_result();
     }
     if ctx.cluster_dir(cluster).join("hosts").is_file() {
-        let req = setup::Request {
-            step: "all".into(),
-            opts: ez_play::RunOptions {
-                forks: ctx.forks,
-                ..Default::default()
-            },
-            ..Default::default()
-        };
+        let req = setup::Request::all(ctx.forks);
         let s = setup::setup(ctx, cluster, req, confirm).await?;
         return Ok(Installed::Converged(s));
     }

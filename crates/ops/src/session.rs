@@ -7,6 +7,7 @@
 
 use crate::ctx::Ctx;
 use crate::deploy::{self, connect};
+use crate::refusal::Refusal;
 use anyhow::bail;
 use ez_inventory::Cluster;
 use ez_play::{Event, Remote, RunOptions, Summary, Vars};
@@ -259,6 +260,23 @@ pub fn first_failure(sums: &[Summary]) -> Option<(String, String)> {
             .first()
             .map(|(h, m)| (h.to_string(), m.to_string()))
     })
+}
+
+/// The end of a run of steps as an operation's result: done, or a refusal (exit 1) with the
+/// message of what stopped it, given its hints by the caller: `unreachable` when connecting
+/// failed (nothing ran), `failed(host)` when a task failed on `host`.
+pub fn refuse_unless_done(
+    run: Result<Vec<Summary>, Stopped>,
+    unreachable: impl FnOnce(Refusal, &connect::ConnectError) -> Refusal,
+    failed: impl FnOnce(Refusal, &str) -> Refusal,
+) -> anyhow::Result<()> {
+    match run {
+        Err(Stopped::Connect(e)) => unreachable(Refusal::new(1, e.to_string()), &e).into_result(),
+        Ok(sums) => match first_failure(&sums) {
+            Some((host, msg)) => failed(Refusal::new(1, msg), &host).into_result(),
+            None => Ok(()),
+        },
+    }
 }
 
 /// The phases a command on a whole cluster opens with: load the cluster, let the caller

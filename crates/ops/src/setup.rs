@@ -29,6 +29,20 @@ pub struct Request {
     pub observer: Option<Observer>,
 }
 
+impl Request {
+    /// `setup <c> all` with `forks` hosts at once, nothing else asked (start-aio's).
+    pub fn all(forks: usize) -> Request {
+        Request {
+            step: "all".into(),
+            opts: RunOptions {
+                forks,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+}
+
 /// The playbook stems a step names, in order (`all` = every numbered step below 10).
 pub fn stems_for(lib: &ez_play::Library, step: &str) -> anyhow::Result<Vec<String>> {
     if step == "all" || step == "90" {
