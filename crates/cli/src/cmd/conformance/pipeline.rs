@@ -38,6 +38,7 @@ async fn stage(ctx: &Ctx, cluster: &str, dir: &Path, name: &str, hosts: &Hosts) 
                 continue_run: false,
                 // A rerun after a lost connection finds the run still going: follow it.
                 attach_existing: true,
+                installed_by: installed_by(cluster, hosts),
                 cleanup: false,
                 keep: false,
                 startup_timeout: 300,
@@ -105,6 +106,40 @@ async fn stage(ctx: &Ctx, cluster: &str, dir: &Path, name: &str, hosts: &Hosts) 
             }
         }
     }
+}
+
+/// The commands the pipeline's install stages stand for, as a person would type them (for
+/// the submission README), after the pipeline's own command line as a comment.
+fn installed_by(cluster: &str, hosts: &Hosts) -> Vec<String> {
+    let a = &hosts.aio;
+    let mut aio = String::from("./ezctl start-aio");
+    if let Some(ip) = a.ip {
+        aio.push_str(&format!(" --ip {ip}"));
+    }
+    if let Some(n) = &a.network {
+        aio.push_str(&format!(" --network {n}"));
+    }
+    for e in &a.extra {
+        aio.push_str(&format!(" -e {e}"));
+    }
+    let whole = aio.replacen("./ezctl start-aio", "./ezctl conformance", 1)
+        + &hosts
+            .workers
+            .iter()
+            .map(|w| format!(" --worker {w}"))
+            .collect::<String>();
+    let mut out = vec![
+        format!("# the whole pipeline in one command: {whole}; its stages:"),
+        "./ezdown -D -X conformance".to_string(),
+        aio,
+    ];
+    out.extend(
+        hosts
+            .workers
+            .iter()
+            .map(|w| format!("./ezctl add-node {cluster} {w}")),
+    );
+    out
 }
 
 /// A stage's outcome from a command's exit code or error.
@@ -227,4 +262,31 @@ pub async fn run(
         }
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_recorded_install_is_what_a_person_would_type() {
+        let hosts = Hosts {
+            aio: crate::cmd::ops::StartAio {
+                ip: "10.250.0.40".parse().ok(),
+                network: Some("flannel".into()),
+                ..Default::default()
+            },
+            product_config: None,
+            workers: vec!["10.250.0.41".into()],
+        };
+        assert_eq!(
+            installed_by("default", &hosts),
+            [
+                "# the whole pipeline in one command: ./ezctl conformance --ip 10.250.0.40 --network flannel --worker 10.250.0.41; its stages:",
+                "./ezdown -D -X conformance",
+                "./ezctl start-aio --ip 10.250.0.40 --network flannel",
+                "./ezctl add-node default 10.250.0.41",
+            ]
+        );
+    }
 }

@@ -45,6 +45,10 @@ pub struct RunArgs {
     /// Re-attach when a run exists, else start one (the pipeline's resume; no flag).
     #[arg(skip)]
     pub attach_existing: bool,
+    /// The commands that installed the cluster (the pipeline's stages), recorded before this
+    /// run's own for the submission README (no flag).
+    #[arg(skip)]
+    pub installed_by: Vec<String>,
     /// Delete a previous run first.
     #[arg(long)]
     pub cleanup: bool,
@@ -105,9 +109,20 @@ async fn client(ctx: &Ctx, a: &RunArgs) -> Result<KubeApi, String> {
         .map_err(|e| e.to_string())
 }
 
-/// The command line that reproduces this run, for the submission README.
-fn command_line(a: &RunArgs) -> Vec<String> {
-    vec![command_text(a)]
+/// The command lines that reproduce this run, for the submission README: those that
+/// installed the cluster when the pipeline did, then the run's own.
+fn command_line(ctx: &Ctx, a: &RunArgs) -> Vec<String> {
+    let mut out = a.installed_by.clone();
+    // the pipeline's output folder is under the base: shown as from there (ezctl's folder)
+    let shown = match a.output_dir.strip_prefix(&ctx.base) {
+        Ok(rel) if !a.installed_by.is_empty() => RunArgs {
+            output_dir: PathBuf::from(".").join(rel),
+            ..a.clone()
+        },
+        _ => a.clone(),
+    };
+    out.push(command_text(&shown));
+    out
 }
 
 /// `./ezctl conformance run …` with the options that shape the run (either runner).
@@ -198,7 +213,7 @@ pub async fn execute(ctx: &Ctx, a: &RunArgs) -> Result<i32, u8> {
         RunEvent::Reattached => eprintln!("[conformance] re-attached to the run in progress"),
         _ => {}
     };
-    match machine::run(&api, &cfg, &command_line(a), &mut on).await {
+    match machine::run(&api, &cfg, &command_line(ctx, a), &mut on).await {
         Ok(o) => Ok(o.exit_code),
         Err(e) => {
             let next = match &e {
