@@ -131,7 +131,14 @@ async fn fetch_checked(
     expected: Sha256,
 ) -> Result<(Sha256, u64)> {
     for round in 0..2 {
-        let got = download(&s.client, &s.fetch, &s.events, &a.id, url, part, true, None).await?;
+        let target = fetch::Target {
+            id: &a.id,
+            url,
+            part,
+            binary: true,
+            auth: None,
+        };
+        let got = download(&s.client, &s.fetch, &s.events, target).await?;
         if got.sha256 == expected {
             return Ok((got.sha256, got.size));
         }

@@ -96,28 +96,36 @@ impl From<BundleError> for Attempt {
     }
 }
 
-/// Downloads `url` into `part`, resuming what is there. `binary` turns on HTML detection.
-/// Transient failures are retried on the same URL; anything else is returned at once.
-/// `auth` is sent as the `Authorization` header (registry bearer tokens).
-#[allow(clippy::too_many_arguments)]
+/// What one download fetches and where it goes.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    /// The artifact's name in events.
+    pub id: &'a str,
+    pub url: &'a str,
+    /// The resumable `.part` file.
+    pub part: &'a Path,
+    /// Turns on HTML detection (a binary served as a web page is a proxy's answer).
+    pub binary: bool,
+    /// Sent as the `Authorization` header (registry bearer tokens).
+    pub auth: Option<&'a str>,
+}
+
+/// Downloads `t.url` into `t.part`, resuming what is there. Transient failures are retried
+/// on the same URL; anything else is returned at once.
 pub async fn download(
     client: &reqwest::Client,
     cfg: &FetchConfig,
     events: &Events,
-    id: &str,
-    url: &str,
-    part: &Path,
-    binary: bool,
-    auth: Option<&str>,
+    t: Target<'_>,
 ) -> Result<Fetched> {
     let mut retries = Retries::new(cfg);
     loop {
         stop_if_tripped(events)?;
-        let a = match try_once(client, cfg, events, id, url, part, binary, auth).await {
+        let a = match try_once(client, cfg, events, t).await {
             Ok(f) => return Ok(f),
             Err(a) => a,
         };
-        wait_to_retry(events, &mut retries, id, url, a).await?;
+        wait_to_retry(events, &mut retries, t.id, t.url, a).await?;
     }
 }
 
@@ -316,17 +324,19 @@ async fn hash_prefix(part: &Path) -> Result<sha2::Sha256> {
     .map_err(|e| BundleError::Other(format!("hashing task failed: {e}")))?
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn try_once(
     client: &reqwest::Client,
     cfg: &FetchConfig,
     events: &Events,
-    id: &str,
-    url: &str,
-    part: &Path,
-    binary: bool,
-    auth: Option<&str>,
+    t: Target<'_>,
 ) -> std::result::Result<Fetched, Attempt> {
+    let Target {
+        id,
+        url,
+        part,
+        binary,
+        auth,
+    } = t;
     let have = match tokio::fs::metadata(part).await {
         Ok(m) => m.len(),
         Err(_) => 0,

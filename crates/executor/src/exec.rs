@@ -48,19 +48,30 @@ pub(crate) type Feed<'f> = dyn FnMut(&mut dyn Write) -> Result<(), ExecFailure> 
 
 const READ_BUF: usize = 64 * 1024;
 
-/// Run `cmdline` (already wrapped), writing `stdin` pieces then EOF, streaming output to
-/// `handler`. `display` is the command as the caller wrote it (used in errors). `feed`, when
-/// given, streams more stdin after `stdin` (a file of any size, without holding it in memory).
-#[allow(clippy::too_many_arguments)]
+/// One command line for [`exec_raw`]: `cmdline` (already wrapped) as sent, `display` as the
+/// caller wrote it (used in errors), the `stdin` pieces written before EOF, and `timeout`.
+pub(crate) struct RawCommand<'c> {
+    pub cmdline: &'c str,
+    pub display: &'c str,
+    pub stdin: &'c [&'c [u8]],
+    pub timeout: Duration,
+}
+
+/// Run a [`RawCommand`], writing its stdin pieces then EOF, streaming output to `handler`.
+/// `feed`, when given, streams more stdin after the pieces (a file of any size, without
+/// holding it in memory).
 pub(crate) fn exec_raw(
     ctx: &mut Ctx<'_>,
-    cmdline: &str,
-    display: &str,
-    stdin: &[&[u8]],
+    c: RawCommand<'_>,
     feed: Option<&mut Feed<'_>>,
-    timeout: Duration,
     handler: &mut Handler<'_>,
 ) -> Result<(ExitStatus, Duration), ExecFailure> {
+    let RawCommand {
+        cmdline,
+        display,
+        stdin,
+        timeout,
+    } = c;
     let start = Instant::now();
     let deadline = start + timeout;
     let host = ctx.host;
@@ -212,15 +223,13 @@ fn abandon(ctx: &mut Ctx<'_>, pid: u32, sudo: &SudoMode) {
         cancel: &not_cancelled,
     };
     let mut ignore = |_: StreamKind, _: &[u8]| -> Result<(), ExecError> { Ok(()) };
-    let r = exec_raw(
-        &mut kill_ctx,
-        &line,
-        "kill the abandoned command",
-        &pieces,
-        None,
-        reap::KILL_BUDGET,
-        &mut ignore,
-    );
+    let kill = RawCommand {
+        cmdline: &line,
+        display: "kill the abandoned command",
+        stdin: &pieces,
+        timeout: reap::KILL_BUDGET,
+    };
+    let r = exec_raw(&mut kill_ctx, kill, None, &mut ignore);
     if let Err(f) = r {
         tracing::debug!(host = %ctx.host, error = %f.err, "could not end an abandoned command");
     }
@@ -289,15 +298,13 @@ pub(crate) fn run_command_fed(
         Ok(())
     };
     let timeout = cmd.timeout.unwrap_or(default_timeout);
-    let result = exec_raw(
-        ctx,
-        &line,
-        &cmd.script,
-        &pieces,
-        feed,
+    let raw = RawCommand {
+        cmdline: &line,
+        display: &cmd.script,
+        stdin: &pieces,
         timeout,
-        &mut handler,
-    );
+    };
+    let result = exec_raw(ctx, raw, feed, &mut handler);
     deliver(StreamKind::Stderr, &marker.finish());
     let (status, duration) = match result {
         Ok(v) => v,

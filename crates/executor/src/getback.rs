@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::command::{StreamKind, TailBuffer};
 use crate::error::{ExecError, Result, one_line};
-use crate::exec::{Ctx, ExecFailure, exec_raw};
+use crate::exec::{Ctx, ExecFailure, RawCommand, exec_raw};
 use crate::shell::{SudoMode, quote};
 use crate::transfer::{GetReport, helper, rand_suffix, split_remote};
 
@@ -63,15 +63,14 @@ pub(crate) fn get(
                 }
             }
         };
-        exec_raw(
-            ctx,
-            &line,
-            &format!("get {remote}"),
-            &pieces,
-            None,
+        let display = format!("get {remote}");
+        let raw = RawCommand {
+            cmdline: &line,
+            display: &display,
+            stdin: &pieces,
             timeout,
-            &mut handler,
-        )
+        };
+        exec_raw(ctx, raw, None, &mut handler)
     };
     let finish = || -> Result<(), ExecError> {
         let f = w.into_inner().map_err(|e| io_err(&tmp, e.into_error()))?;

@@ -9,7 +9,7 @@ use crate::catalog::Arch;
 use crate::checksum::Sha256;
 use crate::error::{BundleError, Result};
 use crate::events::Event;
-use crate::fetch::{download, remove};
+use crate::fetch::{Target, download, remove};
 use crate::manifest::{FileEntry, Kind, WORK_DIR};
 use crate::oci::archive::{self, ImageTar};
 use crate::oci::client::{DOCKER_LIST, OCI_INDEX, RawManifest, Repo};
@@ -333,17 +333,14 @@ async fn fetch_blob(s: &Session, repo: &Repo<'_>, id: &str, d: &Descriptor) -> R
     let url = repo.blob_url(&d.digest);
     for round in 0..2 {
         let auth = repo.auth_header().await;
-        let got = download(
-            &s.client,
-            &s.fetch,
-            &s.events,
+        let target = Target {
             id,
-            &url,
-            &part,
-            true,
-            auth.as_deref(),
-        )
-        .await?;
+            url: &url,
+            part: &part,
+            binary: true,
+            auth: auth.as_deref(),
+        };
+        let got = download(&s.client, &s.fetch, &s.events, target).await?;
         if got.sha256 == digest && got.size == d.size {
             move_into_place(&part, &dest, false).await?;
             return Ok(digest);
