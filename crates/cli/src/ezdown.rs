@@ -7,6 +7,7 @@ mod carry;
 mod conformance;
 mod progress;
 
+use crate::refusal::Refusal;
 use clap::Parser;
 use ez_bundle::bundle::{self, Request};
 use ez_bundle::catalog::{self, Arch};
@@ -140,8 +141,13 @@ pub struct EzdownCli {
     pub retries: u32,
 }
 
-/// Runs a parsed `ezdown` command line; returns the process exit code.
+/// Runs a parsed `ezdown` command line; returns the process exit code (a refusal printed
+/// once, as `ezdown: <message>`).
 pub async fn run(cli: EzdownCli) -> anyhow::Result<u8> {
+    crate::refusal::finish_as("ezdown:", run_refusing(cli).await)
+}
+
+async fn run_refusing(cli: EzdownCli) -> anyhow::Result<u8> {
     if let Some(c) = cli.command {
         let home = crate::home::home_from_env();
         return crate::shell::run(crate::shell::Tool::Ezdown, c, home.as_deref());
@@ -154,12 +160,15 @@ pub async fn run(cli: EzdownCli) -> anyhow::Result<u8> {
         return Ok(0);
     }
     if let Some(os) = &cli.sys_pkg {
-        eprintln!(
-            "ezdown: -P {os}: OS packages are not bundled by kubeasz-rs (kubeasz copied them out of a docker image).\n\
+        return Refusal::new(
+            1,
+            format!(
+                "-P {os}: OS packages are not bundled by kubeasz-rs (kubeasz copied them out of a docker image).\n\
              What to do: keep INSTALL_SOURCE: online with a reachable distro mirror, or point the nodes at a local\n\
              mirror of your distribution's repository (e.g. apt-mirror / reposync) before `ezctl setup`."
-        );
-        return Ok(1);
+            ),
+        )
+        .into_result();
     }
     // kubeasz: `ezdown -X <set>` alone fetches just that set into the existing bundle.
     let extra_only = !cli.download && !cli.extra.is_empty();
@@ -172,17 +181,15 @@ pub async fn run(cli: EzdownCli) -> anyhow::Result<u8> {
     ];
     match actions.iter().filter(|a| **a).count() {
         0 => {
-            eprintln!(
-                "ezdown: no action given: use -D, -X <set>, --verify, --export, --import, --list-urls or -S (see ezdown --help)"
-            );
-            return Ok(1);
+            return Refusal::new(1, "no action given: use -D, -X <set>, --verify, --export, --import, --list-urls or -S (see ezdown --help)").into_result();
         }
         1 => {}
         _ => {
-            eprintln!(
-                "ezdown: give one action at a time (-D, --verify, --export, --import, --list-urls)"
-            );
-            return Ok(1);
+            return Refusal::new(
+                1,
+                "give one action at a time (-D, --verify, --export, --import, --list-urls)",
+            )
+            .into_result();
         }
     }
     if cli.verify {
@@ -193,16 +200,12 @@ pub async fn run(cli: EzdownCli) -> anyhow::Result<u8> {
         None => vec![Arch::host()],
         Some(Ok(l)) => l,
         Some(Err(e)) => {
-            eprintln!("ezdown: --arch: {e}");
-            return Ok(1);
+            return Refusal::new(1, format!("--arch: {e}")).into_result();
         }
     };
     if list.len() > 1 {
         if cli.export.is_some() || cli.import.is_some() {
-            eprintln!(
-                "ezdown: --export/--import carry the whole base, every architecture in it: leave --arch out"
-            );
-            return Ok(1);
+            return Refusal::new(1, "--export/--import carry the whole base, every architecture in it: leave --arch out").into_result();
         }
         return arches::run_each(&cli, &list).await;
     }
@@ -220,8 +223,7 @@ async fn run_one(cli: EzdownCli) -> anyhow::Result<u8> {
     let req = match build_request(&cli) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("ezdown: {e}");
-            return Ok(1);
+            return Refusal::new(1, e.to_string()).into_result();
         }
     };
     if cli.list_urls {
@@ -381,11 +383,7 @@ async fn do_download(cli: &EzdownCli, req: Request) -> anyhow::Result<u8> {
     };
     let mut session = Session::new(&cli.base, fetch, sources, events, cli.jobs)?;
     if let Some(missing) = cli.registry_auth.iter().find(|f| !f.is_file()) {
-        eprintln!(
-            "ezdown: --registry-auth {}: no such file (it is written by `docker login` as ~/.docker/config.json)",
-            missing.display()
-        );
-        return Ok(2);
+        return Refusal::new(2, format!("--registry-auth {}: no such file (it is written by `docker login` as ~/.docker/config.json)", missing.display())).into_result();
     }
     if !cli.registry_auth.is_empty() {
         session.registry_auth = cli.registry_auth.clone();
@@ -401,10 +399,7 @@ async fn do_download(cli: &EzdownCli, req: Request) -> anyhow::Result<u8> {
         let text = match crate::cmd::conformance::e2e_list::list_from_image(&tar) {
             Ok(t) => t,
             Err(e) => {
-                eprintln!(
-                    "ezdown: -X conformance: {e:#}\nezdown: the e2e test images are not in the bundle; give their list with --e2e-images FILE (`e2e.test --list-images` output) and run the same command again"
-                );
-                return Ok(1);
+                return Refusal::new(1, format!("-X conformance: {e:#}\nezdown: the e2e test images are not in the bundle; give their list with --e2e-images FILE (`e2e.test --list-images` output) and run the same command again")).into_result();
             }
         };
         let (more, _) =
@@ -454,8 +449,7 @@ async fn download_once(
         }
         Ok(r) => {
             if let Some(t) = session.events.breaker().tripped() {
-                eprintln!("ezdown: {}", t.message());
-                return Ok(1);
+                return Refusal::new(1, t.message().to_string()).into_result();
             }
             eprint!("{}", failure_summary(&r.failures));
             eprintln!(

@@ -9,11 +9,16 @@ pub use ez_ops::refusal::Refusal;
 /// Prints a refusal the way ezctl always has and turns it into its exit code; other results
 /// pass through unchanged.
 pub fn finish(r: anyhow::Result<u8>) -> anyhow::Result<u8> {
+    finish_as("ezctl: error:", r)
+}
+
+/// [`finish`] with another first word than `ezctl: error:` (ezdown's is `ezdown:`).
+pub fn finish_as(prefix: &str, r: anyhow::Result<u8>) -> anyhow::Result<u8> {
     match r {
         Err(e) => match e.downcast::<Refusal>() {
             Ok(x) if x.message.is_empty() => Ok(x.code),
             Ok(x) => {
-                eprintln!("ezctl: error: {}", x.message);
+                eprintln!("{prefix} {}", x.message);
                 for h in &x.hints {
                     eprintln!("       {h}");
                 }

@@ -12,6 +12,7 @@ use ez_inventory::{Diagnostic, load};
 
 use crate::ctx::Ctx;
 use crate::home::kubeconfig::{self, without_server};
+use crate::refusal::Refusal;
 
 /// The cluster-folder commands, flattened into `ezctl`'s top level.
 ///
@@ -64,9 +65,9 @@ pub enum ClusterCmd {
 pub async fn run(ctx: &Ctx, cmd: ClusterCommand) -> anyhow::Result<u8> {
     match cmd.0 {
         ClusterCmd::New { cluster, versions } => new(ctx, &cluster, versions.as_deref()),
-        ClusterCmd::List => list(ctx, &home_kubeconfig(ctx)?),
-        ClusterCmd::Checkout { cluster } => checkout(ctx, &cluster),
-        ClusterCmd::CheckConfig { cluster } => check_config(ctx, &cluster),
+        ClusterCmd::List => crate::refusal::finish(list(ctx, &home_kubeconfig(ctx)?)),
+        ClusterCmd::Checkout { cluster } => crate::refusal::finish(checkout(ctx, &cluster)),
+        ClusterCmd::CheckConfig { cluster } => crate::refusal::finish(check_config(ctx, &cluster)),
         ClusterCmd::Help { command } => Ok(help(command.as_deref())),
     }
 }
@@ -140,8 +141,7 @@ fn list_lines(ctx: &Ctx, kubeconfig: &Path) -> Option<(Vec<String>, bool)> {
 
 fn list(ctx: &Ctx, kubeconfig: &Path) -> anyhow::Result<u8> {
     let Some((lines, have_kubeconfig)) = list_lines(ctx, kubeconfig) else {
-        eprintln!("ezctl: error: cluster not found, run 'ezctl new' first");
-        return Ok(1);
+        return Refusal::new(1, "cluster not found, run 'ezctl new' first").into_result();
     };
     let mut out = std::io::stdout().lock();
     for l in lines {
@@ -161,12 +161,18 @@ fn list(ctx: &Ctx, kubeconfig: &Path) -> anyhow::Result<u8> {
 fn checkout(ctx: &Ctx, cluster: &str) -> anyhow::Result<u8> {
     let dir = ctx.cluster_dir(cluster);
     if templates::check_cluster_name(cluster).is_err() || !dir.is_dir() {
-        eprintln!("ezctl: error: invalid config, run 'ezctl new {cluster}' first");
-        return Ok(1);
+        return Refusal::new(
+            1,
+            format!("invalid config, run 'ezctl new {cluster}' first"),
+        )
+        .into_result();
     }
     if !dir.join("kubectl.kubeconfig").is_file() {
-        eprintln!("ezctl: error: invalid kubeconfig, run 'ezctl setup {cluster}' first");
-        return Ok(1);
+        return Refusal::new(
+            1,
+            format!("invalid kubeconfig, run 'ezctl setup {cluster}' first"),
+        )
+        .into_result();
     }
     let home = ctx
         .home
@@ -208,8 +214,7 @@ fn print_diagnostics(ctx: &Ctx, diags: &[Diagnostic]) {
 
 fn check_config(ctx: &Ctx, cluster: &str) -> anyhow::Result<u8> {
     if let Err(e) = templates::check_cluster_name(cluster) {
-        eprintln!("ezctl: error: {e}");
-        return Ok(1);
+        return Refusal::new(1, e.to_string()).into_result();
     }
     let diags = load::check_cluster(&ctx.cluster_dir(cluster));
     print_diagnostics(ctx, &diags);
@@ -391,7 +396,7 @@ mod tests {
         let c = ctx(t.0.path());
         std::fs::create_dir(t.0.path().join("home")).expect("home");
         let kube = t.0.path().join("home/.kube/config");
-        assert_eq!(list(&c, &kube).expect("list"), 1);
+        assert_eq!(crate::refusal::finish(list(&c, &kube)).expect("list"), 1);
         for (n, body) in [("a", "A"), ("b", "B")] {
             new(&c, n, None).expect("new");
             std::fs::write(
@@ -401,10 +406,19 @@ mod tests {
             .expect("kc");
         }
         new(&c, "nokc", None).expect("new");
-        assert_eq!(checkout(&c, "nokc").expect("checkout"), 1);
-        assert_eq!(checkout(&c, "missing").expect("checkout"), 1);
+        assert_eq!(
+            crate::refusal::finish(checkout(&c, "nokc")).expect("checkout"),
+            1
+        );
+        assert_eq!(
+            crate::refusal::finish(checkout(&c, "missing")).expect("checkout"),
+            1
+        );
         assert!(!kube.exists());
-        assert_eq!(checkout(&c, "b").expect("checkout"), 0);
+        assert_eq!(
+            crate::refusal::finish(checkout(&c, "b")).expect("checkout"),
+            0
+        );
         assert_eq!(
             std::fs::read_to_string(&kube).expect("kube"),
             "server: https://x\nuser: B\n"
@@ -415,8 +429,14 @@ mod tests {
             assert_eq!(mode & 0o777, 0o400);
         }
         // Switching back and forth replaces our own file.
-        assert_eq!(checkout(&c, "a").expect("checkout"), 0);
-        assert_eq!(checkout(&c, "b").expect("checkout"), 0);
+        assert_eq!(
+            crate::refusal::finish(checkout(&c, "a")).expect("checkout"),
+            0
+        );
+        assert_eq!(
+            crate::refusal::finish(checkout(&c, "b")).expect("checkout"),
+            0
+        );
         // Another server line still counts as the same cluster.
         std::fs::remove_file(&kube).expect("rm");
         std::fs::write(&kube, "server: https://other\nuser: B\n").expect("write");
@@ -430,7 +450,7 @@ mod tests {
                 "==> cluster 3:\tnokc"
             ]
         );
-        assert_eq!(list(&c, &kube).expect("list"), 0);
+        assert_eq!(crate::refusal::finish(list(&c, &kube)).expect("list"), 0);
         // No backup was made of any of these: they all were the clusters' own.
         let baks = std::fs::read_dir(t.0.path().join("home/.kube"))
             .expect("dir")
@@ -444,15 +464,24 @@ mod tests {
     fn check_config_exit_codes() {
         let t = Tmp::new();
         let c = ctx(t.0.path());
-        assert_eq!(check_config(&c, "none").expect("check"), 1);
+        assert_eq!(
+            crate::refusal::finish(check_config(&c, "none")).expect("check"),
+            1
+        );
         new(&c, "ok", None).expect("new");
-        assert_eq!(check_config(&c, "ok").expect("check"), 0);
+        assert_eq!(
+            crate::refusal::finish(check_config(&c, "ok")).expect("check"),
+            0
+        );
         let hosts = c.cluster_dir("ok").join("hosts");
         let text = std::fs::read_to_string(&hosts)
             .expect("hosts")
             .replace("PROXY_MODE=\"nftables\"", "PROXY_MODE=\"userspace\"");
         std::fs::write(&hosts, text).expect("write");
-        assert_eq!(check_config(&c, "ok").expect("check"), 1);
+        assert_eq!(
+            crate::refusal::finish(check_config(&c, "ok")).expect("check"),
+            1
+        );
     }
 
     #[test]

@@ -16,7 +16,8 @@ pub(super) async fn run_each(cli: &EzdownCli, list: &[Arch]) -> anyhow::Result<u
         if !cli.json && !cli.list_urls {
             eprintln!("ezdown: {} bundle in {}", a.as_str(), one.base.display());
         }
-        let code = Box::pin(super::run_one(one)).await?;
+        // a refusal for one architecture is said, and the next one still runs
+        let code = crate::refusal::finish_as("ezdown:", Box::pin(super::run_one(one)).await)?;
         if code == 130 {
             return Ok(130);
         }

@@ -2,19 +2,21 @@
 //! offline deploy host as one archive (verified on both ends).
 
 use super::EzdownCli;
+use crate::refusal::Refusal;
 use ez_bundle::selection::Selection;
 use ez_bundle::{transport, verify};
 use std::path::PathBuf;
 
 /// `--verify`: the base, then each other architecture's bundle in it.
 pub(super) async fn do_verify(cli: &EzdownCli) -> anyhow::Result<u8> {
-    let mut worst = verify_one(cli, &cli.base).await?;
+    let mut worst = crate::refusal::finish_as("ezdown:", verify_one(cli, &cli.base).await)?;
     for a in ez_bundle::arches::extra(&cli.base) {
         let sub = ez_bundle::arches::sub_base(&cli.base, a);
         if !cli.json {
             eprintln!("ezdown: the {} bundle in {}:", a.as_str(), sub.display());
         }
-        worst = worst.max(verify_one(cli, &sub).await?);
+        let code = crate::refusal::finish_as("ezdown:", verify_one(cli, &sub).await)?;
+        worst = worst.max(code);
     }
     Ok(worst)
 }
@@ -29,8 +31,7 @@ async fn verify_one(cli: &EzdownCli, base: &std::path::Path) -> anyhow::Result<u
         match Selection::parse(cli.network.as_deref(), &cli.without) {
             Ok(s) => Some(s),
             Err(e) => {
-                eprintln!("ezdown: {e}");
-                return Ok(1);
+                return Refusal::new(1, e.to_string()).into_result();
             }
         }
     } else {
@@ -39,8 +40,7 @@ async fn verify_one(cli: &EzdownCli, base: &std::path::Path) -> anyhow::Result<u
     let r = match verify::verify_for(base, jobs, wanted.as_ref()).await {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("ezdown: {e}");
-            return Ok(1);
+            return Refusal::new(1, e.to_string()).into_result();
         }
     };
     if cli.json {
