@@ -181,6 +181,10 @@ impl Default for Config {
     }
 }
 
+/// Keys kubeasz-rs reads that kubeasz's config.yml does not have, unset by default (the
+/// templates then render kubeasz's values): kept in [`Config::extra`] without a warning.
+pub const OPTIONAL_KEYS: &[&str] = &["CALICO_MTU", "DOCKER_IO_MIRRORS", "REGISTRY_MIRRORS"];
+
 /// Inventory `[all:vars]` keys. Set in config.yml they override the hosts file for every host
 /// (they are Ansible extra vars there), so they are accepted with a warning saying so.
 pub const INVENTORY_KEYS: &[&str] = &[
@@ -384,6 +388,9 @@ impl Config {
                     )
                     .with_hint(type_hint(&key)),
                 ),
+                None if OPTIONAL_KEYS.contains(&key.as_str()) => {
+                    cfg.extra.insert(key.clone(), v);
+                }
                 None => {
                     let d = if INVENTORY_KEYS.contains(&key.as_str()) {
                         Diagnostic::warning(

@@ -52,6 +52,9 @@ pub fn inventory_with_facts(
             "https://docker.amingg.com"
         ])
     });
+    // kubeasz-rs: pull-through mirrors of any registry ("REGISTRY=MIRROR[,MIRROR]"), none
+    // unless config.yml says
+    vars.entry("REGISTRY_MIRRORS").or_insert_with(|| json!([]));
     for h in &cluster.hosts {
         let mut hv: Vars = cluster.host_values(h).into_iter().collect();
         // keep only what differs from the cluster values: smaller contexts, same result

@@ -297,3 +297,77 @@ fn three_node_renders_as_recorded() {
         render_all(&cluster("three-node", &hosts, true)),
     );
 }
+
+/// `REGISTRY_MIRRORS` (kubeasz-rs): one `certs.d/<registry>/hosts.toml` per entry, its
+/// mirrors in order before the registry itself; unset, nothing more than kubeasz's files.
+#[test]
+fn registry_mirrors_give_each_registry_its_hosts_toml() {
+    let (hosts, _) = ez_inventory::templates::render_allinone(
+        "default",
+        AIO_IP.parse().expect("ip"),
+        &Default::default(),
+    )
+    .expect("hosts");
+    let with = |value: &str| {
+        let config = ez_inventory::templates::render_new(
+            "default",
+            &ez_inventory::VersionTable::default(),
+            false,
+        )
+        .expect("config.yml")
+        .config
+            + &format!("REGISTRY_MIRRORS: {value}\n");
+        let dir = Path::new(BASE).join("clusters/default");
+        ez_inventory::load::parse_cluster(
+            "default",
+            &dir,
+            &dir.join("hosts"),
+            &hosts,
+            &dir.join("config.yml"),
+            &config,
+        )
+        .unwrap_or_else(|d| panic!("does not load: {:?}", d.0))
+    };
+    let c = with(
+        r#"["registry.k8s.io=http://10.0.0.10:5000, https://m2.example.org", "quay.io=http://10.0.0.10:5001"]"#,
+    );
+    let out = render_all(&c);
+    let k8s = String::from_utf8(
+        out[&format!("{AIO_IP}/etc/containerd/certs.d/registry.k8s.io/hosts.toml")].clone(),
+    )
+    .expect("utf-8");
+    assert!(
+        k8s.contains("server = \"https://registry.k8s.io\"\n"),
+        "{k8s}"
+    );
+    let first = k8s
+        .find("[host.\"http://10.0.0.10:5000\"]")
+        .expect("first mirror");
+    let second = k8s
+        .find("[host.\"https://m2.example.org\"]")
+        .expect("second mirror");
+    assert!(first < second, "{k8s}");
+    assert_eq!(
+        k8s.matches("capabilities = [\"pull\", \"resolve\"]")
+            .count(),
+        2
+    );
+    let quay = &out[&format!("{AIO_IP}/etc/containerd/certs.d/quay.io/hosts.toml")];
+    assert!(String::from_utf8_lossy(quay).contains("[host.\"http://10.0.0.10:5001\"]"));
+    // a malformed entry is refused by the inventory's checks
+    let bad = ez_inventory::load::parse_cluster(
+        "default",
+        &Path::new(BASE).join("clusters/default"),
+        &Path::new(BASE).join("clusters/default/hosts"),
+        &hosts,
+        &Path::new(BASE).join("clusters/default/config.yml"),
+        &(ez_inventory::templates::render_new("default", &Default::default(), false)
+            .expect("config.yml")
+            .config
+            + "REGISTRY_MIRRORS: [\"registry.k8s.io\"]\n"),
+    );
+    assert!(bad.is_err(), "an entry without a mirror loads");
+    // unset: no mirror file
+    let plain = render_all(&with("[]"));
+    assert!(!plain.keys().any(|k| k.contains("certs.d/registry.k8s.io")));
+}

@@ -1,10 +1,29 @@
 //! Rules on config.yml values whose allowed set kubeasz documents (§ config.yml comments):
-//! choice keys, the scheme of `INSECURE_REG` entries, the `LOCAL_DNS_CACHE` address.
+//! choice keys, the scheme of `INSECURE_REG` entries, the form of `REGISTRY_MIRRORS` entries,
+//! the `LOCAL_DNS_CACHE` address.
 
 use std::net::IpAddr;
 
 use super::Ctx;
 use crate::diag::Diagnostic;
+
+/// The entries of `REGISTRY_MIRRORS` (a list of strings; anything else is one entry that
+/// does not parse).
+fn registry_mirrors(cfg: &crate::config::Config) -> Vec<String> {
+    use serde_yaml_ng::Value;
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => serde_yaml_ng::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+    };
+    match cfg.extra.get("REGISTRY_MIRRORS") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Sequence(a)) => a.iter().map(text).collect(),
+        Some(other) => vec![text(other)],
+    }
+}
 
 /// Keys of config.yml with a fixed set of values, and that set.
 pub const CONFIG_CHOICES: &[(&str, &[&str])] = &[
@@ -55,6 +74,27 @@ pub(super) fn config_values(c: &mut Ctx<'_, '_>) {
                 .with_hint(format!(
                     "kubeasz needs the scheme: \"http://{r}\" or \"https://{r}\""
                 )),
+            );
+        }
+    }
+    for m in registry_mirrors(cfg) {
+        let mirrors = m.split_once('=').map(|(r, ms)| (r.trim(), ms.split(',')));
+        let ok = mirrors.is_some_and(|(r, mut ms)| {
+            !r.is_empty()
+                && !r.contains("://")
+                && ms.all(|u| u.trim().starts_with("http://") || u.trim().starts_with("https://"))
+        });
+        if !ok {
+            c.out.push(
+                Diagnostic::error(
+                    "config-value",
+                    file,
+                    cfg.span("REGISTRY_MIRRORS"),
+                    format!("REGISTRY_MIRRORS entry \"{m}\" is not REGISTRY=MIRROR[,MIRROR]"),
+                )
+                .with_hint(
+                    "e.g. \"registry.k8s.io=http://10.0.0.10:5000\": the registry as images name it, then its mirrors with their scheme",
+                ),
             );
         }
     }
