@@ -13,6 +13,39 @@
 # path ("<dir>:<tag>") on stdout.
 . "$(dirname "$0")/lib.sh"
 . "$REAL_DIR/oci.sh"
+# alpine_rootfs NAME: the root filesystem of Alpine Linux 3.20.2 (docker.io/library/alpine,
+# amd64, one layer: diff_id sha256:78561cef…), as `docker save` keeps it in the test data of
+# the Go module github.com/google/osv-scalibr@v0.5.3 (Apache-2.0; the files are Alpine's own,
+# under their packages' licences). It is the one Alpine reachable here (through the Go module
+# proxy), for images upstream builds FROM alpine whose tests read it (kitten: ImageVolume wants
+# "Alpine Linux" in /etc/os-release). Checked by hash, cached in rootfs/NAME.
+ALPINE_MODULE=github.com/google/osv-scalibr
+ALPINE_MODULE_VERSION=v0.5.3
+ALPINE_TAR=artifact/image/layerscanning/image/testdata/alpine.tar
+ALPINE_TAR_SHA256=543f09236e945ecbf0f33bc07c6c263ea102414889b56343376735b9acc27772
+ALPINE_LAYER_SHA256=78561cef0761903dd2f7d09856150a6d4fb48967a8f113f3e33d79effbf59a07
+alpine_rootfs() {
+  local name=$1 rootfs="$EZ_REAL_CACHE/rootfs/$1" dir tmp layer
+  stamp_ok "$rootfs" && [ "$(cat "$rootfs/.done")" = "$ALPINE_LAYER_SHA256" ] && return 0
+  cached_only_or_die "rootfs $name"
+  dir=$(gomod_dir "$ALPINE_MODULE" "$ALPINE_MODULE_VERSION")
+  [ -f "$dir/$ALPINE_TAR" ] || die "$ALPINE_MODULE@$ALPINE_MODULE_VERSION has no $ALPINE_TAR"
+  echo "$ALPINE_TAR_SHA256  $dir/$ALPINE_TAR" | sha256sum -c --quiet - \
+    || die "$ALPINE_TAR of $ALPINE_MODULE@$ALPINE_MODULE_VERSION is not the one recorded"
+  tmp=$(mktemp -d)
+  tar -C "$tmp" -xf "$dir/$ALPINE_TAR"
+  layer=$(find "$tmp" -name layer.tar | head -1)
+  echo "$ALPINE_LAYER_SHA256  $layer" | sha256sum -c --quiet - \
+    || { rm -rf "$tmp"; die "the Alpine layer is not the one recorded"; }
+  rm -rf "$rootfs" "$rootfs.partial"
+  mkdir -p "$rootfs.partial"
+  tar -C "$rootfs.partial" -xpf "$layer"
+  rm -rf "$tmp"
+  grep -q 'Alpine Linux' "$rootfs.partial/etc/os-release" || die "no Alpine os-release in the layer"
+  mv "$rootfs.partial" "$rootfs"
+  printf '%s' "$ALPINE_LAYER_SHA256" > "$rootfs/.done"
+}
+
 KIND=${1:?usage: images-e2e.sh KIND VERSION}
 VER=${2:?usage: images-e2e.sh KIND VERSION}
 IMG="$EZ_REAL_CACHE/images"
@@ -66,8 +99,17 @@ case "$KIND" in
     # Not carried: /coredns (a CoreDNS v1.6.2 release tarball) and /var/registry (the fake
     # registry's images, fetched with crane from the internet). kitten and nautilus (FROM agnhost,
     # plus their html/ files, CMD test-webserver) are built on the same tree.
-    debian_rootfs agnhost-bookworm bind9-dnsutils,curl,netcat-openbsd,iproute2,iperf,ca-certificates
-    unpack_rootfs agnhost-bookworm "$R"
+    # kitten (ImageVolume reads its /etc/os-release and wants "Alpine Linux") is laid on
+    # Alpine 3.20.2's own root filesystem (oci.sh alpine_rootfs) with agnhost's files, without
+    # the apk packages (Alpine's package mirror is not reachable here): a volume in that test,
+    # a web server (/agnhost is static) elsewhere.
+    if [ "$KIND" = kitten ]; then
+      alpine_rootfs alpine-3.20.2
+      unpack_rootfs alpine-3.20.2 "$R"
+    else
+      debian_rootfs agnhost-bookworm bind9-dnsutils,curl,netcat-openbsd,iproute2,iperf,ca-certificates
+      unpack_rootfs agnhost-bookworm "$R"
+    fi
     kdir=$(gomod_dir k8s.io/kubernetes "$KVER")/test/images
     install -m 0755 "$bin" "$R/agnhost"
     ln -s agnhost "$R/agnhost-2"

@@ -329,7 +329,7 @@ fn registry_mirrors_give_each_registry_its_hosts_toml() {
         .unwrap_or_else(|d| panic!("does not load: {:?}", d.0))
     };
     let c = with(
-        r#"["registry.k8s.io=http://10.0.0.10:5000, https://m2.example.org", "quay.io=http://10.0.0.10:5001"]"#,
+        r#"["registry.k8s.io=http://10.0.0.10:5000, https://m2.example.org", "quay.io=http://10.0.0.10:5001/v2/quay.io"]"#,
     );
     let out = render_all(&c);
     let k8s = String::from_utf8(
@@ -352,8 +352,12 @@ fn registry_mirrors_give_each_registry_its_hosts_toml() {
             .count(),
         2
     );
+    assert!(!k8s.contains("override_path"), "{k8s}");
+    // a mirror with a path: the registry's API root as given
     let quay = &out[&format!("{AIO_IP}/etc/containerd/certs.d/quay.io/hosts.toml")];
-    assert!(String::from_utf8_lossy(quay).contains("[host.\"http://10.0.0.10:5001\"]"));
+    let quay = String::from_utf8_lossy(quay);
+    let want = "[host.\"http://10.0.0.10:5001/v2/quay.io\"]\n  capabilities = [\"pull\", \"resolve\"]\n  override_path = true\n";
+    assert!(quay.contains(want), "{quay}");
     // a malformed entry is refused by the inventory's checks
     let bad = ez_inventory::load::parse_cluster(
         "default",
