@@ -17,7 +17,7 @@ pub struct Ctx {
     /// must exist).
     pub ssh_config: Option<(PathBuf, bool)>,
     /// The deploy host's home directory, where `~/.kube/config`, `~/.bashrc` and the shell
-    /// extras go: `$EZ_HOME`, else `$HOME` (see `ez_cli::home::home_from_env`). `None`: the
+    /// extras go: `$EZ_HOME`, else `$HOME` (see [`crate::home::home_from_env`]). `None`: the
     /// home is left alone (setup and day-2 commands skip the kubeconfig and the completion
     /// line; `checkout` and `install-shell-extras` refuse). Tests give a temp dir or `None`,
     /// never the real home.

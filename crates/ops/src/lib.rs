@@ -11,6 +11,7 @@ pub mod certs;
 pub mod ctx;
 pub mod deploy;
 pub mod etcd;
+pub mod home;
 pub mod hosts_file;
 pub mod inventory_change;
 pub mod keys;

@@ -1,4 +1,5 @@
-//! The deploy-host habits of kubeasz users: the admin kubeconfig of the current cluster as
+//! When and what is said of the deploy-host habits of kubeasz users (the files themselves are
+//! `ez_ops::home`'s): the admin kubeconfig of the current cluster as
 //! `~/.kube/config` and kubectl's bash completion in `~/.bashrc` (kubeasz's roles `deploy` and
 //! `kube-node` do both).
 //!
@@ -16,20 +17,9 @@
 //! Failing to write into the home never fails a setup that succeeded: one warning says what
 //! to run instead.
 
-pub mod bashrc;
-pub mod kubeconfig;
+pub use ez_ops::home::{bashrc, home_from_env, kubeconfig};
 
 use crate::ctx::Ctx;
-use std::path::PathBuf;
-
-/// The deploy host's home: `$EZ_HOME`, else `$HOME` (empty values count as unset).
-pub fn home_from_env() -> Option<PathBuf> {
-    ["EZ_HOME", "HOME"]
-        .iter()
-        .filter_map(std::env::var_os)
-        .find(|v| !v.is_empty())
-        .map(PathBuf::from)
-}
 
 /// After a setup run that made the admin kubeconfig (step 01 or all): cluster `name`
 /// becomes current and kubectl's completion is added to `~/.bashrc`. Prints one line per
