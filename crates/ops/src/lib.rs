@@ -5,6 +5,7 @@
 //! Invariant: nothing here parses a command line; what a person sees is the caller's
 //! [`report::Report`] and the typed results and [`refusal::Refusal`]s returned.
 
+pub mod adhoc;
 pub mod aio;
 pub mod backup;
 pub mod certs;

@@ -1,9 +1,8 @@
-//! `ezctl exec`: run one shell command on many hosts in parallel (Ansible's ad-hoc mode).
-//!
-//! Until the inventory is wired in, hosts come from `--hosts ip1,ip2` with `--user`,
-//! `--port`, `--key`, `--jump` for all of them. Output lines are printed as they arrive,
-//! prefixed with the host (`host | ` for stdout, `host ! ` for stderr). The exit status is 0
-//! when every host succeeded, else 1 with the first failure on the last line.
+//! `ezctl exec`: one shell command on a cluster's hosts (or `--hosts`) in parallel, Ansible's
+//! ad-hoc mode; the operation is `ez_ops::adhoc`'s. Here: the flags, the passphrase prompt
+//! and the output, each line prefixed with its host (`host | ` for stdout, `host ! ` for
+//! stderr). The exit status is 0 when every host succeeded, else 1 with the first failure on
+//! the last line.
 
 use std::collections::HashMap;
 use std::io::{BufRead, IsTerminal, Write};
@@ -11,10 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ez_executor::{
-    Command, ExecError, Executor, ExecutorConfig, FailMode, FanOut, HostSpec, Outcome, OutputSink,
-    PassphrasePrompt, StreamKind, fan_out, split_user_host_port,
-};
+use ez_executor::{ExecError, HostSpec, Outcome, PassphrasePrompt, StreamKind};
+use ez_ops::adhoc::{HostOutput, Run, Targets};
 
 use crate::ctx::Ctx;
 
@@ -68,22 +65,8 @@ pub struct ExecArgs {
     pub command: Vec<String>,
 }
 
-/// Build the host list from the arguments (`--limit` applied, order kept).
-pub fn host_specs(a: &ExecArgs) -> anyhow::Result<Vec<HostSpec>> {
-    let jump = match &a.jump {
-        Some(j) => {
-            let (u, h, p) = split_user_host_port(j)
-                .ok_or_else(|| anyhow::anyhow!("--jump '{j}': expected [user@]host[:port]"))?;
-            let mut s = HostSpec::new(h).user(
-                u.or_else(|| a.user.clone())
-                    .unwrap_or_else(|| "root".into()),
-            );
-            s.port = p.unwrap_or(22);
-            s.key_file = a.key.clone();
-            Some(s)
-        }
-        None => None,
-    };
+/// The `--hosts` targets of the arguments (passwords read from the environment here).
+fn targets(a: &ExecArgs) -> anyhow::Result<Targets> {
     let password = match &a.password_env {
         Some(var) => Some(
             std::env::var(var)
@@ -91,61 +74,25 @@ pub fn host_specs(a: &ExecArgs) -> anyhow::Result<Vec<HostSpec>> {
         ),
         None => None,
     };
-    let mut out = Vec::new();
-    for h in a.hosts.iter().map(|h| h.trim()).filter(|h| !h.is_empty()) {
-        let (u, host, p) = split_user_host_port(h)
-            .ok_or_else(|| anyhow::anyhow!("--hosts '{h}': expected [user@]host[:port]"))?;
-        if !a.limit.is_empty() && !a.limit.iter().any(|l| l == h || *l == host) {
-            continue;
-        }
-        let mut s = HostSpec::new(host);
-        s.name = h.to_string();
-        s.user = u
-            .or_else(|| a.user.clone())
-            .unwrap_or_else(|| "root".into());
-        s.port = p.or(a.port).unwrap_or(22);
-        s.key_file = a.key.clone();
-        s.password = password.clone();
-        if a.become_root {
-            s = s.become_root(
-                std::env::var("EZ_BECOME_PASS")
-                    .ok()
-                    .filter(|p| !p.is_empty()),
-            );
-        }
-        s.jump = jump.clone().map(Box::new);
-        out.push(s);
-    }
-    if out.is_empty() {
-        anyhow::bail!("no host left to run on (check --hosts and --limit)");
-    }
-    Ok(out)
+    Ok(Targets {
+        hosts: a.hosts.clone(),
+        limit: a.limit.clone(),
+        user: a.user.clone(),
+        port: a.port,
+        key: a.key.clone(),
+        jump: a.jump.clone(),
+        password,
+        become_root: a.become_root.then(|| {
+            std::env::var("EZ_BECOME_PASS")
+                .ok()
+                .filter(|p| !p.is_empty())
+        }),
+    })
 }
 
-/// The hosts of `clusters/<cluster>/hosts` with their inventory ssh settings (`ansible_*`),
-/// `--limit` matching host names, addresses or group names.
-pub fn inventory_specs(ctx: &Ctx, a: &ExecArgs) -> anyhow::Result<Vec<HostSpec>> {
-    let cluster = crate::deploy::load_cluster(&ctx.cluster_dir(&a.cluster), &a.cluster)?;
-    let ssh = ctx.ssh_client_config()?;
-    let mut out = Vec::new();
-    for h in &cluster.hosts {
-        let addr = h.addr.to_string();
-        let wanted = a.limit.is_empty()
-            || a.limit
-                .iter()
-                .any(|l| *l == h.name || *l == addr || h.in_group(l));
-        if wanted {
-            out.push(ctx.host_spec(ssh.as_ref(), &addr, &h.vars)?);
-        }
-    }
-    if out.is_empty() {
-        anyhow::bail!(
-            "no host of cluster {} matches --limit {:?}",
-            a.cluster,
-            a.limit
-        );
-    }
-    Ok(out)
+/// Build the host list from the arguments (`--limit` applied, order kept).
+pub fn host_specs(a: &ExecArgs) -> anyhow::Result<Vec<HostSpec>> {
+    ez_ops::adhoc::host_specs(&targets(a)?)
 }
 
 /// Prints complete lines with a host prefix; keeps partial lines until the next chunk.
@@ -202,49 +149,35 @@ fn emit(kind: StreamKind, prefix: &str, line: &[u8]) {
     };
 }
 
+impl HostOutput for LinePrinter {
+    fn chunk(&self, kind: StreamKind, data: &[u8]) {
+        self.feed(kind, data);
+    }
+    fn done(&self) {
+        self.flush();
+    }
+}
+
+/// `ezctl exec` (`ez_ops::adhoc`): each host's lines printed as they come, then the counts.
 pub async fn run(ctx: &Ctx, cmd: ExecCommand) -> anyhow::Result<u8> {
     let ExecCommand::Exec(args) = cmd;
     let specs = if args.hosts.is_empty() {
-        inventory_specs(ctx, &args)?
+        ez_ops::adhoc::inventory_specs(ctx, &args.cluster, &args.limit)?
     } else {
         host_specs(&args)?
     };
-    let script = args.command.join(" ");
-    let cfg = ExecutorConfig {
-        forks: ctx.forks,
-        accept_new_host_keys: ctx.accept_new_host_keys,
-        cluster_known_hosts: Some(
-            args.known_hosts
-                .clone()
-                .unwrap_or_else(|| ctx.cluster_dir(&args.cluster).join("known_hosts")),
-        ),
+    let r = Run {
+        script: args.command.join(" "),
+        timeout: Duration::from_secs(args.timeout.max(1)),
+        fail_fast: args.fail_fast,
+        known_hosts: args
+            .known_hosts
+            .clone()
+            .unwrap_or_else(|| ctx.cluster_dir(&args.cluster).join("known_hosts")),
         passphrase_prompt: tty_passphrase_prompt(),
-        ..ExecutorConfig::default()
     };
-    let exec = Executor::new(cfg);
-    let opts = FanOut {
-        forks: ctx.forks,
-        mode: if args.fail_fast {
-            FailMode::FailFast
-        } else {
-            FailMode::RunAll
-        },
-    };
-    let timeout = Duration::from_secs(args.timeout.max(1));
-    let report = fan_out(specs, opts, |spec| {
-        let exec = &exec;
-        let script = script.clone();
-        async move {
-            let printer = LinePrinter::new(&spec.name);
-            let p2 = printer.clone();
-            let sink: OutputSink = Arc::new(move |k, d| p2.feed(k, d));
-            let host = exec.connect(&spec).await?;
-            let r = host
-                .run_checked(Command::new(script).timeout(timeout).on_output(sink))
-                .await;
-            printer.flush();
-            r.map(|_| ())
-        }
+    let report = ez_ops::adhoc::run(ctx, specs, r, |name| {
+        LinePrinter::new(name) as Arc<dyn HostOutput>
     })
     .await;
     let (mut ok, mut failed, mut cancelled) = (0, 0, 0);
