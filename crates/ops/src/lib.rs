@@ -11,6 +11,7 @@ pub mod backup;
 pub mod certs;
 pub mod ctx;
 pub mod deploy;
+pub mod e2e_list;
 pub mod etcd;
 pub mod home;
 pub mod hosts_file;

@@ -4,7 +4,7 @@
 //!
 //! Exit codes: 0 success; 1 the results/submission fail a check; 2 unreadable input or usage.
 
-pub mod e2e_list;
+pub use ez_ops::e2e_list;
 mod images;
 mod pipeline;
 mod report;

@@ -20,6 +20,7 @@ pub mod lines;
 pub mod machine;
 pub mod objects;
 pub mod preflight;
+pub mod sonobuoy;
 
 use crate::version::KubeVersion;
 use std::path::PathBuf;
