@@ -63,6 +63,14 @@ pub fn sink(mode: Mode, jobs_total: u64) -> Events {
     }
 }
 
+/// Whether a retry is worth a line for a person: the first one of an item is quiet, so a run
+/// that fails the same way everywhere (which the breaker stops before any second retry) reads
+/// as its summary and one verdict, and a one-off hiccup that the retry cures says nothing.
+/// `--json` still reports every retry.
+fn said_aloud(attempt: u32) -> bool {
+    attempt >= 2
+}
+
 fn plain(e: &Event) {
     match e {
         Event::Start {
@@ -80,7 +88,7 @@ fn plain(e: &Event) {
             delay_ms,
             reason,
             ..
-        } => {
+        } if said_aloud(*attempt) => {
             eprintln!("ezdown: {id}: retry {attempt} in {delay_ms} ms ({reason})")
         }
         Event::SourceFailed { id, url, error } => {
@@ -113,7 +121,7 @@ fn plain(e: &Event) {
         } => eprintln!(
             "ezdown: {files} files in the bundle, {failed} failed, {bytes_fetched} bytes fetched in {seconds:.1} s"
         ),
-        Event::Progress { .. } => {}
+        Event::Progress { .. } | Event::Retry { .. } => {}
     }
 }
 
@@ -172,11 +180,12 @@ fn bar_event(b: &mut Bars, e: &Event) {
             attempt,
             reason,
             ..
-        } => {
+        } if said_aloud(*attempt) => {
             let _ = b
                 .multi
                 .println(format!("ezdown: {id}: retry {attempt} ({reason})"));
         }
+        Event::Retry { .. } => {}
         Event::SourceFailed { id, url, error } => {
             let _ = b
                 .multi
