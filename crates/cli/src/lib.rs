@@ -39,6 +39,8 @@ pub enum EzctlCommand {
     Setup(cmd::setup::SetupCommand),
     #[command(flatten)]
     Ops(cmd::ops::OpsCommand),
+    #[command(flatten)]
+    Registry(cmd::registry::RegistryCommand),
     /// Run the CNCF conformance suite, report on results, build and verify a submission.
     Conformance(Box<cmd::conformance::ConformanceArgs>),
     #[command(flatten)]
@@ -53,6 +55,7 @@ pub async fn run_ezctl(cli: EzctlCli) -> anyhow::Result<u8> {
         EzctlCommand::Exec(c) => cmd::exec::run(&ctx, c).await,
         EzctlCommand::Setup(c) => cmd::setup::run(&ctx, c).await,
         EzctlCommand::Ops(c) => cmd::ops::run(&ctx, c).await,
+        EzctlCommand::Registry(c) => cmd::registry::run(&ctx, c).await,
         EzctlCommand::Conformance(c) => cmd::conformance::run(&ctx, *c).await,
         EzctlCommand::Shell(c) => shell::run(shell::Tool::Ezctl, c, ctx.home.as_deref()),
     }
