@@ -310,55 +310,17 @@ fn ctr_import(tar: &Path, dir: &Path) -> Option<String> {
     if sh_out("id -u").trim() != "0" {
         return Some("not root".into());
     }
-    let root = dir.join("ctrd");
-    std::fs::create_dir_all(&root).unwrap();
-    let sock = root.join("c.sock");
-    let cfg = root.join("config.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "version = 2\nroot = \"{r}/root\"\nstate = \"{r}/state\"\n[grpc]\n  address = \"{s}\"\n[plugins]\n  [plugins.\"io.containerd.grpc.v1.cri\"]\n    disable_tcp_service = true\n",
-            r = root.display(),
-            s = sock.display()
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new("containerd")
-        .arg("--config")
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(root.join("log")).unwrap())
-        .spawn()
-        .unwrap();
-    let mut up = false;
-    for _ in 0..100 {
-        if sock.exists() {
-            up = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let result = if !up {
-        Some(format!(
-            "containerd did not start: {}",
-            std::fs::read_to_string(root.join("log")).unwrap_or_default()
-        ))
-    } else {
-        let a = sock.display();
-        sh(&format!(
-            "ctr -a {a} -n k8s.io images import {}",
-            tar.display()
-        ));
-        let ls = sh_out(&format!("ctr -a {a} -n k8s.io images ls -q"));
-        assert!(
-            ls.contains("docker.io/calico/cni:v3.32.1"),
-            "ctr images ls: {ls}"
-        );
-        None
+    let ctrd = match ez_testbed::tools::TempContainerd::start(dir) {
+        Ok(c) => c,
+        Err(e) => return Some(e),
     };
-    let _ = child.kill();
-    let _ = child.wait();
-    result
+    ctrd.ctr(&format!("images import {}", tar.display()));
+    let ls = ctrd.ctr("images ls -q");
+    assert!(
+        ls.contains("docker.io/calico/cni:v3.32.1"),
+        "ctr images ls: {ls}"
+    );
+    None
 }
 
 /// A private registry behind an htpasswd login (HTTP Basic, the way Harbor-less private

@@ -11,12 +11,13 @@
 mod test_tars;
 
 use ez_registry::{Store, serve};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use ez_testbed::tools::{TempContainerd, require_tools, sh_out};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use test_tars::{Written, image_tar};
 
+const INSTALL: &str = "apt-get install skopeo containerd";
 const KITTEN: &str = "registry.k8s.io/e2e-test-images/kitten:1.1";
 
 /// A registry serving a bundle (`down/` amd64, `arch/arm64/down/` arm64) on 127.0.0.1.
@@ -184,7 +185,7 @@ fn the_pull_api_as_a_client_sees_it() {
 
 #[test]
 fn skopeo_pulls_each_architecture_and_cannot_push() {
-    if !require(&["skopeo"], false) {
+    if !require_tools(&["skopeo"], false, INSTALL) {
         return;
     }
     let s = start();
@@ -231,11 +232,11 @@ fn skopeo_pulls_each_architecture_and_cannot_push() {
 
 #[test]
 fn containerd_pulls_through_it_by_kubeasz_name_and_as_a_mirror() {
-    if !require(&["containerd", "ctr"], true) {
+    if !require_tools(&["containerd", "ctr"], true, INSTALL) {
         return;
     }
     let s = start();
-    let ctrd = Containerd::start(s.dir.path());
+    let ctrd = TempContainerd::start(s.dir.path()).unwrap();
     let a = &s.addr;
     // kubeasz's name, as `easzlab.io.local:5000/easzlab/pause:3.10.2` is pulled on a node
     ctrd.ctr(&format!(
@@ -271,98 +272,4 @@ fn containerd_pulls_through_it_by_kubeasz_name_and_as_a_mirror() {
         log.contains("/v2/registry.k8s.io/e2e-test-images/kitten/manifests/1.1 200"),
         "{log}"
     );
-}
-
-/// A containerd of its own in a temp dir, driven with ctr.
-struct Containerd {
-    child: std::process::Child,
-    root: PathBuf,
-}
-
-impl Containerd {
-    fn start(dir: &Path) -> Containerd {
-        let root = dir.join("ctrd");
-        std::fs::create_dir_all(&root).unwrap();
-        let cfg = root.join("config.toml");
-        std::fs::write(
-            &cfg,
-            format!(
-                "version = 2\nroot = \"{r}/root\"\nstate = \"{r}/state\"\n[grpc]\n  address = \"{r}/c.sock\"\n[plugins]\n  [plugins.\"io.containerd.grpc.v1.cri\"]\n    disable_tcp_service = true\n",
-                r = root.display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new("containerd")
-            .arg("--config")
-            .arg(&cfg)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(root.join("log")).unwrap())
-            .spawn()
-            .unwrap();
-        let c = Containerd { child, root };
-        for _ in 0..100 {
-            if c.root.join("c.sock").exists() {
-                return c;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!(
-            "containerd did not start: {}",
-            std::fs::read_to_string(c.root.join("log")).unwrap_or_default()
-        );
-    }
-
-    fn ctr(&self, args: &str) -> String {
-        sh_out(&format!(
-            "ctr -a {} -n k8s.io {args}",
-            self.root.join("c.sock").display()
-        ))
-    }
-}
-
-impl Drop for Containerd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Whether the tools (and root, when asked) are here: fails under CI=true, else skips loudly.
-fn require(bins: &[&str], root: bool) -> bool {
-    let missing: Vec<&str> = bins
-        .iter()
-        .copied()
-        .filter(|b| {
-            !Command::new("sh")
-                .arg("-c")
-                .arg(format!("command -v {b}"))
-                .stdout(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        })
-        .collect();
-    let not_root = root && sh_out("id -u").trim() != "0";
-    if missing.is_empty() && !not_root {
-        return true;
-    }
-    let msg = format!(
-        "bundle registry test needs {missing:?} (apt-get install skopeo containerd){}",
-        if not_root { " and root" } else { "" }
-    );
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{msg}");
-    }
-    eprintln!("SKIPPED: {msg}");
-    false
-}
-
-fn sh_out(cmd: &str) -> String {
-    let out = Command::new("bash").arg("-c").arg(cmd).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd}\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
 }

@@ -38,6 +38,7 @@
 //! calls for different hosts overlap in their (longest) waiting phase.
 
 mod host;
+pub mod tools;
 
 use std::ffi::OsString;
 use std::io::Write;

@@ -635,14 +635,7 @@ pub fn tmp_base() -> (tempfile::TempDir, PathBuf) {
 
 // ---- real tools (docker-registry, skopeo, umoci): present in CI, else skipped loudly ----
 
-pub fn have(bin: &str) -> bool {
-    std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {bin}"))
-        .stdout(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
+pub use ez_testbed::tools::{have, sh_out};
 
 /// Skips loudly (or fails under CI=true) when a tool is missing.
 pub fn require(bins: &[&str]) -> bool {
@@ -663,21 +656,6 @@ pub fn require(bins: &[&str]) -> bool {
 /// Runs `cmd` with bash; panics with its output when it fails.
 pub fn sh(cmd: &str) {
     sh_out(cmd);
-}
-
-pub fn sh_out(cmd: &str) -> String {
-    let out = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(cmd)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd}\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
 }
 
 pub struct Registry {
