@@ -104,3 +104,43 @@ fn serves_the_bundle_until_sigterm() {
     );
     assert!(err.trim_end().ends_with("ezctl registry: stopped"), "{err}");
 }
+
+/// `conformance run --registry` starts the registry before anything else: a bundle without
+/// images, or an address in use, is refused before the cluster is asked anything.
+#[test]
+fn conformance_run_registry_refuses_before_the_run() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("down")).unwrap();
+    let run = |listen: &str| {
+        Command::new(env!("CARGO_BIN_EXE_ezctl"))
+            .arg("--base")
+            .arg(d.path())
+            .args(["conformance", "run", "--registry", listen, "--output-dir"])
+            .arg(d.path().join("results"))
+            .output()
+            .unwrap()
+    };
+    let out = run("127.0.0.1:0");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("--registry: no image tar in"), "{err}");
+    assert!(err.contains("./ezdown -D -X conformance"), "{err}");
+    assert!(!err.contains("cannot reach the cluster"), "{err}");
+
+    test_tars::image_tar(
+        &d.path().join("down/pause_3.10.2.tar"),
+        "registry.k8s.io/pause:3.10.2",
+        "amd64",
+        "pause\n",
+    );
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = run(&addr);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("--registry {addr}: cannot listen on {addr}")),
+        "{err}"
+    );
+    assert!(!err.contains("cannot reach the cluster"), "{err}");
+}

@@ -15,9 +15,11 @@
 pub mod error;
 pub mod names;
 pub mod route;
+pub mod running;
 pub mod serve;
 pub mod store;
 
 pub use error::{RegistryError, Result};
+pub use running::{Running, image_dirs};
 pub use serve::{Access, serve};
 pub use store::Store;

@@ -44,6 +44,13 @@ pub struct ConformanceArgs {
     /// Pipeline: a worker node to add (repeatable; the suite needs two untainted nodes).
     #[arg(long = "worker")]
     pub workers: Vec<String>,
+    /// Pipeline: serve the bundle's images on ADDR (as `ezctl registry`) during the run, and
+    /// point the nodes' registry.k8s.io at it (start-aio gets REGISTRY_MIRRORS for
+    /// easzlab.io.local, the deploy host, unless -e sets it): what a spec pulls with policy
+    /// Always (ImageVolume) comes from the bundle on an offline cluster. Without ADDR:
+    /// 0.0.0.0:5000, kubeasz's registry port.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = run::DEFAULT_REGISTRY)]
+    pub registry: Option<String>,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -72,6 +79,7 @@ pub async fn run(ctx: &Ctx, args: ConformanceArgs) -> anyhow::Result<u8> {
                 aio: args.aio,
                 product_config: args.product_config,
                 workers: args.workers,
+                registry: args.registry,
             };
             pipeline::run(
                 ctx,

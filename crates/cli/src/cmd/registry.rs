@@ -6,8 +6,7 @@
 use crate::ctx::Ctx;
 use crate::refusal::Refusal;
 use ez_registry::serve::{Access, Observer};
-use ez_registry::{Store, serve};
-use std::path::{Path, PathBuf};
+use ez_registry::{Store, image_dirs, serve};
 use std::sync::Arc;
 
 #[derive(Debug, clap::Subcommand)]
@@ -33,20 +32,6 @@ pub struct RegistryArgs {
 pub async fn run(ctx: &Ctx, c: RegistryCommand) -> anyhow::Result<u8> {
     let RegistryCommand::Registry(a) = c;
     crate::refusal::finish(serve_bundle(ctx, &a).await)
-}
-
-/// The image directories of the bundle in `base`: `down/`, then each `arch/<arch>/down/`.
-fn image_dirs(base: &Path) -> Vec<PathBuf> {
-    let mut dirs = vec![base.join("down")];
-    if let Ok(rd) = std::fs::read_dir(base.join("arch")) {
-        let mut more: Vec<PathBuf> = rd
-            .filter_map(|e| e.ok().map(|e| e.path().join("down")))
-            .filter(|d| d.is_dir())
-            .collect();
-        more.sort();
-        dirs.extend(more);
-    }
-    dirs
 }
 
 async fn serve_bundle(ctx: &Ctx, a: &RegistryArgs) -> anyhow::Result<u8> {

@@ -15,6 +15,26 @@ pub struct Hosts {
     pub product_config: Option<PathBuf>,
     /// Workers to add after start-aio.
     pub workers: Vec<String>,
+    /// `--registry`: the bundle's registry during the run stage, and the nodes' mirror to it.
+    pub registry: Option<String>,
+}
+
+impl Hosts {
+    /// start-aio's `-e` values: the user's, and with `--registry` (unless the user set
+    /// REGISTRY_MIRRORS) the nodes' mirror of registry.k8s.io to the deploy host's registry
+    /// under kubeasz's name for it, `easzlab.io.local` (in every node's /etc/hosts).
+    pub fn aio_extra(&self) -> Vec<String> {
+        let mut extra = self.aio.extra.clone();
+        let user_set = extra.iter().any(|e| e.starts_with("REGISTRY_MIRRORS="));
+        if let (Some(addr), false) = (&self.registry, user_set) {
+            let port = addr.rsplit(':').next().filter(|p| p.parse::<u16>().is_ok());
+            let port = port.unwrap_or("5000");
+            extra.push(format!(
+                "REGISTRY_MIRRORS=[\"registry.k8s.io=http://easzlab.io.local:{port}/v2/registry.k8s.io\"]"
+            ));
+        }
+        extra
+    }
 }
 
 async fn stage(ctx: &Ctx, cluster: &str, dir: &Path, name: &str, hosts: &Hosts) -> Result<(), u8> {
@@ -46,8 +66,9 @@ async fn stage(ctx: &Ctx, cluster: &str, dir: &Path, name: &str, hosts: &Hosts) 
                 quiet: false,
                 runner: super::run::Runner::Native,
                 sonobuoy: None,
+                registry: hosts.registry.clone(),
             };
-            match super::run::execute(ctx, &a).await {
+            match super::run::execute_serving(ctx, &a).await {
                 Ok(0) => Ok(()),
                 Ok(c) => Err(fail(
                     &format!("the suite exited with code {c}"),
@@ -119,15 +140,19 @@ fn installed_by(cluster: &str, hosts: &Hosts) -> Vec<String> {
     if let Some(n) = &a.network {
         aio.push_str(&format!(" --network {n}"));
     }
+    let mut whole = aio.replacen("./ezctl start-aio", "./ezctl conformance", 1);
     for e in &a.extra {
-        aio.push_str(&format!(" -e {e}"));
+        whole.push_str(&format!(" -e '{e}'"));
     }
-    let whole = aio.replacen("./ezctl start-aio", "./ezctl conformance", 1)
-        + &hosts
-            .workers
-            .iter()
-            .map(|w| format!(" --worker {w}"))
-            .collect::<String>();
+    for e in hosts.aio_extra() {
+        aio.push_str(&format!(" -e '{e}'"));
+    }
+    for w in &hosts.workers {
+        whole.push_str(&format!(" --worker {w}"));
+    }
+    if let Some(r) = &hosts.registry {
+        whole.push_str(&format!(" --registry {r}"));
+    }
     let mut out = vec![
         format!("# the whole pipeline in one command: {whole}; its stages:"),
         "./ezdown -D -X conformance".to_string(),
@@ -177,7 +202,7 @@ async fn stage_start_aio(ctx: &Ctx, cluster: &str, hosts: &Hosts) -> Result<(), 
     let o = ez_ops::aio::Options {
         ip: a.ip,
         ssh_key: a.ssh_key.clone(),
-        extra: a.extra.clone(),
+        extra: hosts.aio_extra(),
         network: a.network.clone(),
     };
     if ctx.cluster_dir(cluster).join("hosts").is_file() {
@@ -278,6 +303,7 @@ mod tests {
             },
             product_config: None,
             workers: vec!["10.250.0.41".into()],
+            registry: None,
         };
         assert_eq!(
             installed_by("default", &hosts),
@@ -288,5 +314,36 @@ mod tests {
                 "./ezctl add-node default 10.250.0.41",
             ]
         );
+    }
+
+    #[test]
+    fn registry_adds_the_nodes_mirror_unless_the_user_set_one() {
+        let mut hosts = Hosts {
+            aio: crate::cmd::ops::StartAio {
+                ip: "10.250.0.40".parse().ok(),
+                extra: vec!["CALICO_MTU=1400".into()],
+                ..Default::default()
+            },
+            registry: Some("10.250.0.1:5001".into()),
+            ..Default::default()
+        };
+        let mirror = "REGISTRY_MIRRORS=[\"registry.k8s.io=http://easzlab.io.local:5001/v2/registry.k8s.io\"]";
+        assert_eq!(hosts.aio_extra(), ["CALICO_MTU=1400", mirror]);
+        let lines = installed_by("default", &hosts);
+        assert_eq!(
+            lines[0],
+            "# the whole pipeline in one command: ./ezctl conformance --ip 10.250.0.40 -e 'CALICO_MTU=1400' --registry 10.250.0.1:5001; its stages:"
+        );
+        assert_eq!(
+            lines[2],
+            format!("./ezctl start-aio --ip 10.250.0.40 -e 'CALICO_MTU=1400' -e '{mirror}'")
+        );
+        hosts
+            .aio
+            .extra
+            .push("REGISTRY_MIRRORS=[\"registry.k8s.io=http://r:5000\"]".into());
+        assert_eq!(hosts.aio_extra(), hosts.aio.extra);
+        hosts.registry = None;
+        assert_eq!(hosts.aio_extra(), hosts.aio.extra);
     }
 }

@@ -71,6 +71,13 @@ pub struct RunArgs {
     /// The sonobuoy binary (default: <base>/bin/sonobuoy).
     #[arg(long)]
     pub sonobuoy: Option<PathBuf>,
+    /// Serve the bundle's images (as `ezctl registry` does) on ADDR while the suite runs, for
+    /// what a spec pulls with policy Always (ImageVolume) on a cluster that reaches no
+    /// registry: the nodes pull through it with config.yml's REGISTRY_MIRRORS, e.g.
+    /// `["registry.k8s.io=http://easzlab.io.local:5000/v2/registry.k8s.io"]`.
+    /// Without ADDR: 0.0.0.0:5000, kubeasz's registry port on the deploy host.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_REGISTRY)]
+    pub registry: Option<String>,
 }
 
 /// Who runs the suite.
@@ -144,6 +151,9 @@ pub(super) fn command_text(a: &RunArgs) -> String {
     }
     if let Some(f) = &a.focus {
         c.push_str(&format!(" --focus '{f}'"));
+    }
+    if let Some(r) = &a.registry {
+        c.push_str(&format!(" --registry {r}"));
     }
     c
 }
@@ -249,15 +259,103 @@ pub async fn execute(ctx: &Ctx, a: &RunArgs) -> Result<i32, u8> {
 }
 
 pub async fn run(ctx: &Ctx, a: RunArgs) -> anyhow::Result<u8> {
-    let result = match a.runner {
-        Runner::Native => execute(ctx, &a).await,
-        Runner::Sonobuoy => super::sonobuoy::execute(ctx, &a).await,
-    };
+    let result = execute_serving(ctx, &a).await;
     Ok(match result {
         Ok(0) => 0,
         Ok(_) => 1,
         Err(code) => code,
     })
+}
+
+/// `--registry`'s address when given without one: kubeasz's registry port on the deploy host.
+pub const DEFAULT_REGISTRY: &str = "0.0.0.0:5000";
+
+/// The file in the output directory where `--registry` logs each request it answered.
+pub const REGISTRY_LOG: &str = "registry-access.log";
+
+/// Runs the suite with its runner, with the bundle's registry serving for the run's length
+/// when `--registry` asks for it (stopped whatever the run's outcome).
+pub async fn execute_serving(ctx: &Ctx, a: &RunArgs) -> Result<i32, u8> {
+    let registry = serve_bundle(ctx, a).await?;
+    let result = match a.runner {
+        Runner::Native => execute(ctx, a).await,
+        Runner::Sonobuoy => super::sonobuoy::execute(ctx, a).await,
+    };
+    if let Some(r) = registry {
+        r.stop().await;
+    }
+    result
+}
+
+/// Starts `--registry` on the bundle in the base; its access log goes to [`REGISTRY_LOG`].
+async fn serve_bundle(ctx: &Ctx, a: &RunArgs) -> Result<Option<ez_registry::Running>, u8> {
+    use std::io::Write;
+    let Some(listen) = &a.registry else {
+        return Ok(None);
+    };
+    let log_path = a.output_dir.join(REGISTRY_LOG);
+    let log = std::fs::create_dir_all(&a.output_dir).and_then(|()| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+    });
+    let log = match log {
+        Ok(f) => std::sync::Mutex::new(Some(f)),
+        Err(e) => {
+            eprintln!(
+                "[conformance] warning: no registry access log in {}: {e}",
+                log_path.display()
+            );
+            std::sync::Mutex::new(None)
+        }
+    };
+    let observer: ez_registry::serve::Observer =
+        std::sync::Arc::new(move |x: &ez_registry::Access| {
+            if let Ok(mut guard) = log.lock()
+                && let Some(f) = guard.as_mut()
+            {
+                let line = format!(
+                    "{} {} {} {} {}",
+                    x.peer.ip(),
+                    x.method,
+                    x.path,
+                    x.status,
+                    x.bytes
+                );
+                if writeln!(f, "{line}").is_err() {
+                    *guard = None;
+                }
+            }
+        });
+    let fetch = "run `./ezdown -D -X conformance` (the suite's images), then this command again";
+    match ez_registry::Running::start(&ctx.base, listen, observer).await {
+        Ok(r) if r.images.is_empty() => {
+            r.stop().await;
+            Err(fail(
+                &format!(
+                    "--registry: no image tar in {}",
+                    ctx.base.join("down").display()
+                ),
+                fetch,
+                1,
+            ))
+        }
+        Ok(r) => {
+            eprintln!(
+                "[conformance] the bundle's {} images served on http://{} for the run (ezctl registry; requests in {})",
+                r.images.len(),
+                r.addr,
+                log_path.display()
+            );
+            Ok(Some(r))
+        }
+        Err(e) => Err(fail(
+            &format!("--registry {listen}: {e}"),
+            "give a free address (kubeasz's registry is port 5000 on the deploy host), or stop what listens there",
+            1,
+        )),
+    }
 }
 
 /// The file in the output directory that keeps the suite's streamed output.
