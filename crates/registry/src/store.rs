@@ -110,7 +110,7 @@ impl Store {
         let mut index: Option<Value> = None;
         let mut repo_tags: Option<Value> = None;
         let mut blobs = HashMap::new();
-        for entry in archive.entries().map_err(|e| e.to_string())? {
+        for entry in archive.entries_with_seek().map_err(|e| e.to_string())? {
             let mut e = entry.map_err(|e| format!("not a tar: {e}"))?;
             let path = e
                 .path()
