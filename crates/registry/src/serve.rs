@@ -32,6 +32,18 @@ pub struct Access {
     pub bytes: u64,
 }
 
+/// The access-log line: `<client ip> <method> <path> <status> <bytes>`.
+impl std::fmt::Display for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ip = self.peer.ip();
+        write!(
+            f,
+            "{ip} {} {} {} {}",
+            self.method, self.path, self.status, self.bytes
+        )
+    }
+}
+
 /// Told of every request answered.
 pub type Observer = Arc<dyn Fn(&Access) + Send + Sync>;
 

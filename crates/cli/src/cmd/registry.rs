@@ -83,14 +83,7 @@ async fn serve_bundle(ctx: &Ctx, a: &RegistryArgs) -> anyhow::Result<u8> {
     let log = a.access_log;
     let observer: Observer = Arc::new(move |x: &Access| {
         if log {
-            eprintln!(
-                "{} {} {} {} {}",
-                x.peer.ip(),
-                x.method,
-                x.path,
-                x.status,
-                x.bytes
-            );
+            eprintln!("{x}");
         }
     });
     serve(listener, Arc::new(store), observer, stopped()).await?;

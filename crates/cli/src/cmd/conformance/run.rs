@@ -314,18 +314,9 @@ async fn serve_bundle(ctx: &Ctx, a: &RunArgs) -> Result<Option<ez_registry::Runn
         std::sync::Arc::new(move |x: &ez_registry::Access| {
             if let Ok(mut guard) = log.lock()
                 && let Some(f) = guard.as_mut()
+                && writeln!(f, "{x}").is_err()
             {
-                let line = format!(
-                    "{} {} {} {} {}",
-                    x.peer.ip(),
-                    x.method,
-                    x.path,
-                    x.status,
-                    x.bytes
-                );
-                if writeln!(f, "{line}").is_err() {
-                    *guard = None;
-                }
+                *guard = None;
             }
         });
     let fetch = "run `./ezdown -D -X conformance` (the suite's images), then this command again";
