@@ -4,15 +4,19 @@
 use crate::error::Result;
 use crate::serve::{Observer, bind, serve};
 use crate::store::Store;
+use ez_inventory::BundleLayout;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// The image directories of the bundle in `base`: `down/`, then each `arch/<arch>/down/`.
+/// The image directories of the bundle in `base` (ezdown's layout, `BundleLayout`): `down/`,
+/// then each other architecture's `arch/<arch>/down/`.
 pub fn image_dirs(base: &Path) -> Vec<PathBuf> {
-    let mut dirs = vec![base.join("down")];
-    if let Ok(rd) = std::fs::read_dir(base.join("arch")) {
+    let layout = BundleLayout::new(base);
+    let mut dirs = vec![layout.down()];
+    if let Ok(rd) = std::fs::read_dir(base.join(ez_inventory::layout::ARCH)) {
         let mut more: Vec<PathBuf> = rd
-            .filter_map(|e| e.ok().map(|e| e.path().join("down")))
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .map(|arch| layout.for_arch(&arch).down())
             .filter(|d| d.is_dir())
             .collect();
         more.sort();
